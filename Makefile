@@ -1,0 +1,37 @@
+# The two commands: `make demo` and `make test`. Everything they need is installed here,
+# into a virtualenv at .venv/ (plus Debian's chromium for the browser tests).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ROOT ?= egocurate-data
+PORT ?= 8501
+
+.PHONY: demo test install chromium lint bench clean
+
+demo: install
+	$(VENV)/bin/egocurate --root $(ROOT) demo --port $(PORT)
+
+test: install chromium
+	$(PY) -m pytest -q tests
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# Debian's chromium: Playwright cannot download its own browser here.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) $(ROOT)

@@ -1,0 +1,161 @@
+"""The Parquet lake: batches of immutable files made visible atomically through a commit log.
+
+A writer stages every file of a batch under `lake/_tmp/<batch>/`, moves them into place, then
+writes one JSON entry into `lake/_commits/` (write temp + rename, so it is atomic). Readers see
+exactly the files named by commit entries, so a batch killed half-way is never visible and a
+re-run cannot see duplicates of it. An entry may also retire files (`removes`) to replace
+recomputed results. Files that no entry names are garbage, removed by `collect_garbage`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import paths
+from .schemas import STAGES, conform
+
+ROW_GROUP_ROWS = 64_000  # DuckDB prunes by row-group statistics; files are sorted by clip_id
+
+
+@dataclass
+class Batch:
+    """Files staged for one commit. Use through `Lake.batch()`."""
+
+    lake: Lake
+    batch_id: str
+    adds: dict[str, list[str]] = field(default_factory=dict)  # stage -> lake-relative paths
+    removes: list[str] = field(default_factory=list)
+    meta: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.lake.dir / paths.TMP_DIR / self.batch_id
+
+    def write(self, stage: str, table: pa.Table, partitions: dict[str, str] | None = None) -> None:
+        """Validate `table` against the stage's schema, sort it by clip_id and stage it."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown lake stage {stage!r}; known: {sorted(STAGES)}")
+        if table.num_rows == 0:
+            return
+        table = conform(table, STAGES[stage], stage)
+        sort_keys = [("clip_id", "ascending")]
+        if "frame_index" in table.column_names:
+            sort_keys.append(("frame_index", "ascending"))
+        table = table.sort_by(sort_keys)
+        relative = paths.stage_file(stage, self.batch_id, partitions or {})
+        if relative in self.adds.get(stage, []):
+            raise ValueError(f"{stage}: batch already has a file for partitions {partitions}")
+        target = self.tmp_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, target, row_group_size=ROW_GROUP_ROWS, compression="zstd")
+        self.adds.setdefault(stage, []).append(relative)
+
+    def remove(self, relative_paths: list[str]) -> None:
+        """Retire already committed files in the same commit (for recomputed stages)."""
+        self.removes.extend(relative_paths)
+
+
+class Lake:
+    """The lake under `<root>/lake`: commit, list visible files, collect garbage."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = paths.lake_dir(root)
+        (self.dir / paths.COMMITS_DIR).mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """Serialise writers across processes (check-then-write must not interleave)."""
+        with open(self.dir / paths.WRITER_LOCK, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def batch(self, **meta: object) -> Iterator[Batch]:
+        """Stage files, then commit them all at once on a clean exit; discard them on error."""
+        batch = Batch(self, batch_id=uuid.uuid4().hex[:16], meta=dict(meta))
+        try:
+            yield batch
+            self._commit(batch)
+        finally:
+            shutil.rmtree(batch.tmp_dir, ignore_errors=True)
+
+    def _commit(self, batch: Batch) -> None:
+        if not batch.adds and not batch.removes:
+            return
+        for relative in (p for files in batch.adds.values() for p in files):
+            final = self.dir / relative
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(batch.tmp_dir / relative, final)
+        entry = {"batch_id": batch.batch_id, "created_at": time.time(), "adds": batch.adds,
+                 "removes": batch.removes, "meta": batch.meta}
+        name = f"{time.time_ns():020d}-{batch.batch_id}.json"
+        tmp = batch.tmp_dir / name
+        tmp.write_text(json.dumps(entry, default=str))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.dir / paths.COMMITS_DIR / name)
+
+    def _entries(self) -> list[dict]:
+        commit_dir = self.dir / paths.COMMITS_DIR
+        entries = []
+        for path in sorted(commit_dir.glob("*.json")):
+            entries.append(json.loads(path.read_text()))
+        return entries
+
+    def version(self) -> tuple[int, int]:
+        """A cheap token that changes whenever a commit lands (count, newest mtime)."""
+        commit_dir = self.dir / paths.COMMITS_DIR
+        names = os.listdir(commit_dir)
+        newest = max((os.stat(commit_dir / n).st_mtime_ns for n in names), default=0)
+        return len(names), newest
+
+    def files(self, stage: str) -> list[Path]:
+        """Visible files of a stage: added by some commit and not removed by a later one."""
+        visible: dict[str, None] = {}
+        for entry in self._entries():
+            for relative in entry.get("adds", {}).get(stage, []):
+                visible[relative] = None
+            for relative in entry.get("removes", []):
+                visible.pop(relative, None)
+        return [self.dir / relative for relative in visible]
+
+    def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
+        """Read a whole stage as one Arrow table (small stages and tests; queries use DuckDB)."""
+        files = self.files(stage)
+        if not files:
+            return STAGES[stage].empty_table() if columns is None else STAGES[stage].empty_table().select(columns)
+        return pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
+
+    def collect_garbage(self, min_age_s: float = 3600.0) -> list[Path]:
+        """Delete files no commit names and stale temp dirs older than `min_age_s`."""
+        named = {relative for entry in self._entries() for files in entry.get("adds", {}).values()
+                 for relative in files}
+        removed = []
+        now = time.time()
+        for stage in STAGES:
+            for path in (self.dir / stage).rglob("*.parquet"):
+                relative = path.relative_to(self.dir).as_posix()
+                if relative not in named and now - path.stat().st_mtime > min_age_s:
+                    path.unlink()
+                    removed.append(path)
+        for tmp in (self.dir / paths.TMP_DIR).glob("*"):
+            if now - tmp.stat().st_mtime > min_age_s:
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed.append(tmp)
+        return removed

@@ -1,0 +1,117 @@
+"""Declared Parquet schemas of the lake stages (the columns of the public DuckDB views).
+
+Keypoints are stored nested: `kp2d_px` is 21 × [u, v] pixels and `kp3d_m` 21 × [x, y, z] metres in
+the camera frame (OpenCV: x right, y down, z forward), in MediaPipe-21 order. Absent hands keep
+their row with `present = false` and NaN coordinates, so a frame always has one row per hand.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+N_KEYPOINTS = 21
+HANDS = ("left", "right")
+
+KP2D_TYPE = pa.list_(pa.list_(pa.float32(), 2), N_KEYPOINTS)
+KP3D_TYPE = pa.list_(pa.list_(pa.float32(), 3), N_KEYPOINTS)
+
+CLIPS = pa.schema([
+    pa.field("clip_id", pa.string(), nullable=False),  # content-derived, stable across rebuilds
+    pa.field("kind", pa.string(), nullable=False),  # 'human' | 'robot'
+    pa.field("source", pa.string(), nullable=False),  # 'video' | 'egodex' | 'lerobot' | 'synthetic'
+    pa.field("path", pa.string(), nullable=False),  # absolute path of the clip's video file
+    pa.field("fps", pa.float64()),
+    pa.field("n_frames", pa.int64()),
+    pa.field("duration_s", pa.float64()),
+    pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()),
+    pa.field("codec", pa.string()),
+    pa.field("task", pa.string()),  # task instruction text
+    pa.field("task_slug", pa.string()),  # short task name (EgoDex `task`, dataset name, folder)
+    pa.field("dataset", pa.string()),  # dataset root for LeRobot episodes, else parent folder
+    pa.field("episode_index", pa.int64()),  # LeRobot episode index, else null
+    pa.field("video_key", pa.string()),  # LeRobot camera key, else null
+    pa.field("video_from_s", pa.float64()),  # clip's start time inside `path` (v3 concatenates)
+    pa.field("video_to_s", pa.float64()),  # clip's end time inside `path`
+    pa.field("fx", pa.float64()),  # intrinsics in pixels, null when unknown
+    pa.field("fy", pa.float64()),
+    pa.field("cx", pa.float64()),
+    pa.field("cy", pa.float64()),
+    pa.field("robot_type", pa.string()),
+    pa.field("state_names", pa.string()),  # JSON list of names of the state vector
+    pa.field("action_names", pa.string()),  # JSON list of names of the action vector
+    pa.field("extra", pa.string()),  # JSON of source-specific metadata (modality.json, attrs...)
+    pa.field("hashed_file", pa.string()),  # the file whose content derives clip_id
+    pa.field("file_size", pa.int64()),  # its bytes and mtime: unchanged files are not re-hashed
+    pa.field("file_mtime_ns", pa.int64()),
+    pa.field("ingested_at", pa.timestamp("us", tz="UTC")),
+])
+
+FRAMES = pa.schema([
+    pa.field("clip_id", pa.string(), nullable=False),
+    pa.field("frame_index", pa.int32(), nullable=False),
+    pa.field("timestamp_s", pa.float64(), nullable=False),  # frame_index / fps
+    pa.field("hand", pa.string(), nullable=False),  # 'left' | 'right'
+    pa.field("present", pa.bool_(), nullable=False),
+    pa.field("score", pa.float32()),  # detector / tracker confidence in [0, 1]
+    pa.field("kp2d_px", KP2D_TYPE),
+    pa.field("kp3d_m", KP3D_TYPE),
+    pa.field("pose_source", pa.string(), nullable=False),  # 'egodex' | 'mediapipe' | 'synthetic'
+])
+
+ROBOT_FRAMES = pa.schema([
+    pa.field("clip_id", pa.string(), nullable=False),
+    pa.field("frame_index", pa.int32(), nullable=False),
+    pa.field("timestamp_s", pa.float64(), nullable=False),  # frame_index / fps, from video start
+    pa.field("source_timestamp_s", pa.float64()),  # the dataset's own `timestamp` column
+    pa.field("state", pa.list_(pa.float32())),
+    pa.field("action", pa.list_(pa.float32())),
+])
+
+RETARGETS = pa.schema([
+    pa.field("clip_id", pa.string(), nullable=False),
+    pa.field("frame_index", pa.int32(), nullable=False),
+    pa.field("hand", pa.string(), nullable=False),
+    pa.field("embodiment", pa.string(), nullable=False),
+    pa.field("q_rad", pa.list_(pa.float32())),  # ordered like the hand's joint_names
+    pa.field("wrist_pose", pa.list_(pa.float32(), 9)),  # camera frame: xyz (m) + 6D rotation
+    pa.field("residual", pa.float32()),  # mean keypoint error after retargeting, metres
+])
+
+# One column per quality metric is added by the scoring stage; the clip key is always there.
+METRICS = pa.schema([
+    pa.field("clip_id", pa.string(), nullable=False),
+    pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+])
+
+STAGES: dict[str, pa.Schema] = {
+    "clips": CLIPS,
+    "frames": FRAMES,
+    "robot_frames": ROBOT_FRAMES,
+    "retargets": RETARGETS,
+    "metrics": METRICS,
+}
+
+
+def conform(table: pa.Table, schema: pa.Schema, stage: str) -> pa.Table:
+    """Return `table` with exactly `schema`'s columns and types, or raise naming the column.
+
+    Raises:
+        ValueError: a column is missing, has an incompatible type, or a non-null column has nulls.
+    """
+    columns = []
+    for field in schema:
+        if field.name not in table.column_names:
+            raise ValueError(f"{stage}: missing column {field.name!r}")
+        column = table.column(field.name)
+        try:
+            column = column.cast(field.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ValueError(f"{stage}: column {field.name!r} cannot be {field.type}: {exc}") from exc
+        if not field.nullable and column.null_count:
+            raise ValueError(f"{stage}: column {field.name!r} has {column.null_count} nulls")
+        columns.append(column)
+    extra = set(table.column_names) - set(schema.names)
+    if extra:
+        raise ValueError(f"{stage}: undeclared columns {sorted(extra)}")
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -1,0 +1,115 @@
+"""The annotation store: one SQLAlchemy engine per URL, migrated on open, sessions through one door.
+
+SQLite (the default, `<root>/catalog.db`) runs in WAL mode with a busy timeout so many processes
+(app sessions, CLI jobs, the trainer) can write; `EGOCURATE_DB_URL` points at PostgreSQL for teams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import paths
+from .models import AuditEntry, StoreRevision
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another's lock before failing
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def store_url(root: Path) -> str:
+    """`$EGOCURATE_DB_URL` if set, else the SQLite file under the data root."""
+    return os.environ.get(paths.DB_URL_ENV) or f"sqlite:///{paths.catalog_path(root)}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API types)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (no-op when already there)."""
+    config = _alembic_config(engine.url.render_as_string(hide_password=False))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def get_engine(root: Path) -> Engine:
+    """The process-wide engine for this root's store, created and migrated once."""
+    url = store_url(root)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                root.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            migrate(engine)
+            _engines[url] = engine
+    return engine
+
+
+@contextlib.contextmanager
+def session_scope(root: Path) -> Iterator[Session]:
+    """A session that commits on success (bumping the store revision) and rolls back on error."""
+    factory = sessionmaker(get_engine(root), expire_on_commit=False)
+    with factory() as session:
+        try:
+            yield session
+            if session.new or session.dirty or session.deleted or session.info.get("wrote"):
+                _bump_revision(session)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _bump_revision(session: Session) -> None:
+    result = session.execute(update(StoreRevision).where(StoreRevision.id == 1)
+                             .values(revision=StoreRevision.revision + 1))
+    if result.rowcount == 0:
+        session.add(StoreRevision(id=1, revision=1))
+
+
+def store_revision(root: Path) -> int:
+    """The counter every committed write bumps; DuckDB reloads annotation tables when it moves."""
+    with get_engine(root).connect() as conn:
+        value = conn.execute(select(StoreRevision.revision).where(StoreRevision.id == 1)).scalar()
+    return int(value or 0)
+
+
+def audit(session: Session, *, actor: str, action: str, entity: str, entity_id: str | int,
+          clip_id: str | None = None, before: dict | None = None, after: dict | None = None) -> None:
+    """Append one entry to the audit log inside the caller's transaction."""
+    session.add(AuditEntry(actor=actor, action=action, entity=entity, entity_id=str(entity_id),
+                           clip_id=clip_id, before=before, after=after))

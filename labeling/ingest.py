@@ -1,0 +1,148 @@
+"""Ingest: catalogue clips from raw videos, EgoDex pairs and LeRobot datasets into the lake.
+
+Each input is read completely in memory first, so a corrupt file contributes nothing; clips are
+committed in batches (one lake commit each), so a killed run keeps what it finished and a re-run
+skips it: clip ids come from content, and unchanged files are not even re-hashed.
+
+    egocurate --root R ingest PATH... [--source auto|video|egodex|lerobot]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+from tqdm import tqdm
+
+from db.engine import query_engine
+from db.lake import Lake
+from db.models import Job, JobError, utc_now
+from db.queries import existing_clip_ids, known_files
+from db.store import session_scope
+
+from .sources.base import FileStamp, IngestError, KnownFiles, SourceItem
+from .sources.detect import Candidate, discover
+from .sources.egodex import read_egodex
+from .sources.lerobot import read_lerobot
+from .sources.video import read_video
+
+BATCH_CLIPS = 500  # clips per lake commit: bounds memory and what a killed run loses
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)  # clip ids new in the catalog
+    skipped: int = 0  # inputs already catalogued
+    failures: list[IngestError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    job_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """False only when nothing at all could be ingested (the CLI's non-zero exit)."""
+        return bool(self.added) or self.skipped > 0
+
+
+def _known(root: Path) -> KnownFiles:
+    return {(FileStamp(path, size, mtime_ns), episode): clip_id
+            for path, size, mtime_ns, episode, clip_id in known_files(query_engine(root))}
+
+
+class _Writer:
+    """Collects items and commits them to the lake in batches, skipping ids already present."""
+
+    def __init__(self, lake: Lake, existing: set[str], report: IngestReport) -> None:
+        self.lake, self.existing, self.report = lake, existing, report
+        self.pending: list[SourceItem] = []
+
+    def add(self, item: SourceItem) -> None:
+        if item.clip_id in self.existing:
+            self.report.skipped += 1
+            return
+        self.existing.add(item.clip_id)
+        self.pending.append(item)
+        self.report.warnings += item.warnings
+        if len(self.pending) >= BATCH_CLIPS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        by_source: dict[str, list[SourceItem]] = {}
+        for item in self.pending:
+            by_source.setdefault(str(item.clip["source"]), []).append(item)
+        with self.lake.batch(stage="ingest") as batch:
+            for source, items in by_source.items():
+                batch.write("clips", pa.Table.from_pylist([i.clip for i in items]), {"source": source})
+                _write_concat(batch, "robot_frames", [i.robot_frames for i in items], {"source": source})
+                frames = [i.frames for i in items if i.frames is not None]
+                for pose_source in sorted({str(f["pose_source"][0]) for f in frames if f.num_rows}):
+                    chosen = [f for f in frames if f.num_rows and str(f["pose_source"][0]) == pose_source]
+                    _write_concat(batch, "frames", chosen, {"source": source, "pose_source": pose_source})
+        self.report.added += [i.clip_id for i in self.pending]
+        self.pending = []
+
+
+def _write_concat(batch, stage: str, tables: list[pa.Table | None], partitions: dict[str, str]) -> None:  # noqa: ANN001
+    present = [t for t in tables if t is not None and t.num_rows]
+    if present:
+        batch.write(stage, pa.concat_tables(present), partitions)
+
+
+def _read(candidate: Candidate, known: KnownFiles, writer: _Writer, report: IngestReport) -> None:
+    if candidate.reader == "lerobot":
+        result = read_lerobot(candidate.path, known)
+        report.failures += result.failures
+        report.warnings += result.warnings
+        report.skipped += result.skipped
+        for item in result.items:
+            writer.add(item)
+        return
+    if candidate.reader == "egodex":
+        assert candidate.sidecar is not None
+        item = read_egodex(candidate.path, candidate.sidecar, known)
+    else:
+        item = read_video(candidate.path, known)
+    if isinstance(item, str):
+        report.skipped += 1
+    else:
+        writer.add(item)
+
+
+def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool = True,
+           author: str = "cli") -> IngestReport:
+    """Catalogue everything ingestible under `inputs`; see the module docstring."""
+    report = IngestReport()
+    candidates, report.failures = discover(inputs, source)
+    lake = Lake(root)
+    with session_scope(root) as session:
+        job = Job(kind="ingest", params={"inputs": [str(p) for p in inputs], "source": source,
+                                         "author": author}, n_total=len(candidates))
+        session.add(job)
+        session.flush()
+        report.job_id = job.id
+    with lake.writer_lock():
+        engine = query_engine(root)
+        known = _known(root)
+        writer = _Writer(lake, existing_clip_ids(engine), report)
+        for candidate in tqdm(candidates, desc="ingest", unit="input", disable=not progress):
+            try:
+                _read(candidate, known, writer, report)
+            except IngestError as exc:
+                report.failures.append(exc)
+        writer.flush()
+    _finish_job(root, report)
+    return report
+
+
+def _finish_job(root: Path, report: IngestReport) -> None:
+    with session_scope(root) as session:
+        job = session.get(Job, report.job_id)
+        job.state = "done" if report.ok else "failed"
+        job.n_done = len(report.added) + report.skipped
+        job.n_failed = len(report.failures)
+        job.updated_at = utc_now()
+        job.message = f"{len(report.added)} added, {report.skipped} already there, {len(report.failures)} failed"
+        for failure in report.failures:
+            session.add(JobError(job_id=job.id, item=failure.item, reason=failure.reason))

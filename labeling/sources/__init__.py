@@ -1,0 +1,1 @@
+"""Readers for each kind of input: raw video, EgoDex pairs, LeRobot datasets."""

@@ -1,0 +1,294 @@
+"""LeRobot datasets (v2.0, v2.1 with optional GR00T `modality.json`, and v3.0): one robot clip
+per episode, its task text, video (path and time range inside the file) and state/action vectors.
+
+Metadata that disagrees with the files is reported, not trusted: an episode whose data file is
+missing, or whose every declared camera has no video, fails alone with its reason; counts that
+differ from what the files hold become warnings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from labeling.video import VideoError, VideoInfo, probe_video
+
+from .base import (
+    FileStamp,
+    IngestError,
+    KnownFiles,
+    SourceItem,
+    clip_row,
+    file_digest,
+    make_clip_id,
+    stamp_columns,
+)
+
+SUPPORTED_VERSIONS = ("v2.0", "v2.1", "v3.0")
+STATE_KEY = "observation.state"
+ACTION_KEY = "action"
+
+
+def is_lerobot_dataset(path: Path) -> bool:
+    return (path / "meta" / "info.json").is_file()
+
+
+@dataclass
+class DatasetRead:
+    """What reading one dataset gave: episodes, per-episode failures, dataset-level warnings."""
+
+    items: list[SourceItem] = field(default_factory=list)
+    failures: list[IngestError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skipped: int = 0  # episodes already catalogued
+
+
+@dataclass
+class _Episode:
+    index: int
+    data_file: Path
+    tasks: list[str]
+    length: int | None
+    videos: dict[str, tuple[Path, float | None, float | None]]  # key -> (path, from_s, to_s)
+
+
+def _load_json(path: Path, root: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise IngestError(root, f"missing {path.relative_to(root)}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IngestError(root, f"{path.relative_to(root)} is not valid JSON ({exc})") from exc
+
+
+def _load_jsonl(path: Path, root: Path) -> list[dict]:
+    if not path.is_file():
+        raise IngestError(root, f"missing {path.relative_to(root)}")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise IngestError(root, f"{path.relative_to(root)} line {number}: invalid JSON ({exc})") from exc
+    return rows
+
+
+def _flat_names(feature: dict | None) -> list[str] | None:
+    """Feature `names` may be a list, a nested list, or a dict of lists; flatten to strings."""
+    names = (feature or {}).get("names")
+    if isinstance(names, dict):
+        names = [n for group in names.values() for n in (group if isinstance(group, list) else [group])]
+    while isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
+        names = names[0]
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def _format(template: str, root: Path, **values: object) -> Path:
+    try:
+        return root / template.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise IngestError(root, f"info.json path template {template!r} cannot be filled: {exc}") from exc
+
+
+def _episodes_v2(root: Path, info: dict, video_keys: list[str]) -> list[_Episode]:
+    chunks_size = int(info.get("chunks_size") or 1000)
+    episodes = []
+    for row in _load_jsonl(root / "meta" / "episodes.jsonl", root):
+        index = int(row["episode_index"])
+        chunk = index // chunks_size
+        data = _format(info["data_path"], root, episode_chunk=chunk, episode_index=index)
+        videos = {}
+        for key in video_keys:
+            path = _format(info.get("video_path") or "", root, episode_chunk=chunk, video_key=key,
+                           episode_index=index)
+            videos[key] = (path, None, None)
+        episodes.append(_Episode(index, data, list(row.get("tasks") or []), row.get("length"), videos))
+    return episodes
+
+
+def _episodes_v3(root: Path, info: dict, video_keys: list[str]) -> list[_Episode]:
+    files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+    if not files:
+        raise IngestError(root, "v3.0 dataset without meta/episodes/chunk-*/file-*.parquet")
+    table = pa.concat_tables(pq.read_table(f) for f in files).to_pylist()
+    episodes = []
+    for row in table:
+        data = _format(info["data_path"], root, chunk_index=row["data/chunk_index"],
+                       file_index=row["data/file_index"])
+        videos = {}
+        for key in video_keys:
+            chunk, file = row.get(f"videos/{key}/chunk_index"), row.get(f"videos/{key}/file_index")
+            if chunk is None or file is None:
+                continue
+            path = _format(info.get("video_path") or "", root, video_key=key, chunk_index=chunk, file_index=file)
+            videos[key] = (path, row.get(f"videos/{key}/from_timestamp"), row.get(f"videos/{key}/to_timestamp"))
+        episodes.append(_Episode(int(row["episode_index"]), data, list(row.get("tasks") or []),
+                                 row.get("length"), videos))
+    return episodes
+
+
+def _task_table(root: Path, version: str) -> dict[int, str]:
+    if version == "v3.0":
+        path = root / "meta" / "tasks.parquet"
+        if not path.is_file():
+            raise IngestError(root, "missing meta/tasks.parquet")
+        frame = pq.read_table(path).to_pandas()
+        if "task" not in frame.columns:
+            frame = frame.reset_index().rename(columns={frame.index.name or "index": "task"})
+        return {int(i): str(t) for i, t in zip(frame["task_index"], frame["task"], strict=True)}
+    rows = _load_jsonl(root / "meta" / "tasks.jsonl", root)
+    return {int(r["task_index"]): str(r["task"]) for r in rows}
+
+
+def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
+    """Read every episode of a dataset; failures of single episodes do not stop the others.
+
+    Raises:
+        IngestError: the dataset itself is unreadable (info.json missing/invalid, unknown version).
+    """
+    root = root.resolve()
+    info = _load_json(root / "meta" / "info.json", root)
+    if not isinstance(info, dict):
+        raise IngestError(root, "meta/info.json is not a JSON object")
+    version = str(info.get("codebase_version", ""))
+    if version not in SUPPORTED_VERSIONS:
+        raise IngestError(root, f"unsupported LeRobot codebase_version {version!r}; supported: {SUPPORTED_VERSIONS}")
+    for key in ("fps", "data_path", "features"):
+        if key not in info:
+            raise IngestError(root, f"meta/info.json has no {key!r}")
+    features = info["features"]
+    video_keys = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"]
+    episodes = (_episodes_v3 if version == "v3.0" else _episodes_v2)(root, info, video_keys)
+    context = _DatasetContext(root, info, version, _task_table(root, version), features)
+    result = DatasetRead()
+    declared = info.get("total_episodes")
+    if declared is not None and int(declared) != len(episodes):
+        result.warnings.append(f"{root}: info.json says {declared} episodes, the episode index lists {len(episodes)}")
+    for episode in episodes:
+        try:
+            item = context.read_episode(episode, known)
+        except IngestError as exc:
+            result.failures.append(exc)
+            continue
+        if isinstance(item, str):
+            result.skipped += 1
+        else:
+            result.items.append(item)
+    return result
+
+
+class _DatasetContext:
+    """Per-dataset caches (file digests, video probes, data tables) while reading episodes."""
+
+    def __init__(self, root: Path, info: dict, version: str, tasks: dict[int, str], features: dict) -> None:
+        self.root, self.info, self.version, self.tasks = root, info, version, tasks
+        self.fps = float(info["fps"])
+        self.state_names = _flat_names(features.get(STATE_KEY))
+        self.action_names = _flat_names(features.get(ACTION_KEY))
+        modality = root / "meta" / "modality.json"
+        self.modality = json.loads(modality.read_text()) if modality.is_file() else None
+        self._digests: dict[Path, str] = {}
+        self._probes: dict[Path, VideoInfo] = {}
+        self._tables: dict[Path, pa.Table] = {}
+
+    def _table(self, path: Path) -> pa.Table:
+        if path not in self._tables:
+            try:
+                self._tables = {path: pq.read_table(path)}  # keep one: v3 files hold many episodes
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise IngestError(path, f"unreadable Parquet ({exc})") from exc
+        return self._tables[path]
+
+    def _probe(self, path: Path) -> VideoInfo:
+        if path not in self._probes:
+            try:
+                self._probes[path] = probe_video(path)
+            except VideoError as exc:
+                raise IngestError(path, str(exc).removeprefix(f"{path}: ")) from exc
+        return self._probes[path]
+
+    def read_episode(self, episode: _Episode, known: KnownFiles | None) -> SourceItem | str:
+        label = f"{self.root} episode {episode.index}"
+        if not episode.data_file.is_file():
+            raise IngestError(label, f"data file {episode.data_file.relative_to(self.root)} is missing")
+        stamp = FileStamp.of(episode.data_file)
+        if known and (stamp, episode.index) in known:
+            return known[(stamp, episode.index)]
+        video_key, (video, from_s, to_s) = self._pick_video(episode, label)
+        table = self._episode_rows(episode)
+        n = table.num_rows
+        if n == 0:
+            raise IngestError(label, f"no rows for this episode in {episode.data_file.relative_to(self.root)}")
+        warnings = []
+        if episode.length is not None and int(episode.length) != n:
+            warnings.append(f"{label}: metadata says {episode.length} frames, the data file holds {n}")
+        if episode.data_file not in self._digests:
+            self._digests[episode.data_file] = file_digest(episode.data_file)
+        clip_id = make_clip_id("lerobot", self._digests[episode.data_file], episode.index)
+        probe = self._probe(video)
+        from_s = float(from_s) if from_s is not None else 0.0
+        to_s = float(to_s) if to_s is not None else from_s + n / self.fps
+        clip = clip_row(
+            clip_id=clip_id, kind="robot", source="lerobot", path=str(video.resolve()), fps=self.fps,
+            n_frames=n, duration_s=n / self.fps, width=probe.width, height=probe.height,
+            codec=probe.codec, task=self._task_text(table, episode), task_slug=self.root.name,
+            dataset=str(self.root), episode_index=episode.index, video_key=video_key,
+            video_from_s=from_s, video_to_s=to_s, robot_type=self.info.get("robot_type"),
+            state_names=json.dumps(self.state_names), action_names=json.dumps(self.action_names),
+            extra=json.dumps({"codebase_version": self.version, "modality": self.modality}),
+            **stamp_columns(stamp))
+        return SourceItem(clip=clip, robot_frames=self._robot_frames(clip_id, table), warnings=warnings)
+
+    def _pick_video(self, episode: _Episode, label: str) -> tuple[str, tuple[Path, float | None, float | None]]:
+        for key, entry in episode.videos.items():
+            if entry[0].is_file():
+                return key, entry
+        looked = [str(p.relative_to(self.root)) for p, _, _ in episode.videos.values()]
+        raise IngestError(label, f"no video file for any declared camera (looked for {looked or 'none declared'})")
+
+    def _episode_rows(self, episode: _Episode) -> pa.Table:
+        table = self._table(episode.data_file)
+        if "episode_index" in table.column_names:
+            table = table.filter(pc.equal(table["episode_index"], episode.index))
+        order = "frame_index" if "frame_index" in table.column_names else "index"
+        if order in table.column_names:
+            table = table.sort_by(order)
+        return table
+
+    def _task_text(self, table: pa.Table, episode: _Episode) -> str | None:
+        if "task_index" in table.column_names:
+            most_common = Counter(table["task_index"].to_pylist()).most_common(1)[0][0]
+            if most_common in self.tasks:
+                return self.tasks[most_common]
+        return episode.tasks[0] if episode.tasks else None
+
+    def _robot_frames(self, clip_id: str, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        frame_index = np.arange(n, dtype=np.int32)
+        source_ts = table["timestamp"].to_numpy() if "timestamp" in table.column_names else np.full(n, np.nan)
+        return pa.table({
+            "clip_id": pa.array([clip_id] * n, pa.string()),
+            "frame_index": frame_index,
+            # The video starts at 0 even where a dataset's own timestamps start at 1/fps (GR00T).
+            "timestamp_s": frame_index / self.fps,
+            "source_timestamp_s": np.asarray(source_ts, np.float64),
+            "state": _float_lists(table, STATE_KEY, n),
+            "action": _float_lists(table, ACTION_KEY, n),
+        })
+
+
+def _float_lists(table: pa.Table, key: str, n: int) -> pa.Array:
+    if key not in table.column_names:
+        return pa.nulls(n, pa.list_(pa.float32()))
+    column = table[key].combine_chunks()
+    if pa.types.is_fixed_size_list(column.type):
+        column = column.cast(pa.list_(column.type.value_type))
+    return column.cast(pa.list_(pa.float32()))

@@ -1,0 +1,44 @@
+"""Shared fixtures: real tiny data (generated here, or ../shared/data beside the checkout)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labeling.video import write_h264
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("EGOCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data`: always present in CI; a test may skip for its absence only outside CI."""
+    if not (SHARED_DATA / "SOURCES.md").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared test data missing at {SHARED_DATA} (required in CI)")
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A fresh, empty data root."""
+    return tmp_path / "root"
+
+
+def make_video(path: Path, n_frames: int = 10, width: int = 64, height: int = 48, fps: float = 30.0,
+               seed: int = 0) -> Path:
+    """A real tiny H.264 clip with different content per seed (so content ids differ)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, size=(height, width, 3), dtype=np.uint8)
+    frames = (np.roll(base, shift=i * 3, axis=1) for i in range(n_frames))
+    return write_h264(path, frames, fps)
+
+
+@pytest.fixture
+def tiny_video(tmp_path: Path) -> Path:
+    return make_video(tmp_path / "media" / "tiny.mp4")

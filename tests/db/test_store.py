@@ -1,0 +1,43 @@
+"""Annotation store: migrated on open, WAL, revision counter, audit log."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from db.models import AuditEntry, Flag
+from db.store import audit, get_engine, session_scope, store_revision
+
+
+def test_sqlite_store_is_migrated_and_in_wal_mode(root):
+    engine = get_engine(root)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+    assert {"flags", "labels", "pairs", "views", "exports", "runs", "audit_log", "users", "jobs"} <= tables
+    assert (root / "catalog.db").is_file()
+
+
+def test_writes_bump_the_revision_and_reads_do_not(root):
+    start = store_revision(root)
+    with session_scope(root) as session:
+        session.add(Flag(clip_id="c1", reason="jitter", author="ann"))
+        audit(session, actor="ann", action="create", entity="flag", entity_id="1", clip_id="c1")
+    after_write = store_revision(root)
+    with session_scope(root) as session:
+        session.execute(select(Flag)).all()
+    assert after_write == start + 1
+    assert store_revision(root) == after_write
+
+
+def test_failed_transaction_keeps_nothing(root):
+    try:
+        with session_scope(root) as session:
+            session.add(Flag(clip_id="c1", reason="x", author="ann"))
+            session.flush()
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    with session_scope(root) as session:
+        assert session.execute(select(Flag)).all() == []
+        assert session.execute(select(AuditEntry)).all() == []
