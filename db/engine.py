@@ -97,9 +97,11 @@ class QueryEngine:
 
     def _define_stage_view(self, stage: str) -> None:
         files = self.lake.files(stage)
+        # Partition values are also stored as columns (sanitised in directory names): read the
+        # columns, never re-derive them from `key=value` paths.
         if files:
             listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}], union_by_name = true)"
+            source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
         else:
             source = f'"_empty_{stage}"'
         self._con.execute(f'CREATE OR REPLACE VIEW "{stage}" AS SELECT * FROM {source}')

@@ -140,7 +140,7 @@ class Lake:
         files = self.files(stage)
         if not files:
             return STAGES[stage].empty_table() if columns is None else STAGES[stage].empty_table().select(columns)
-        return pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
+        return pa.concat_tables(pq.read_table(f, columns=columns, partitioning=None) for f in files)
 
     def collect_garbage(self, min_age_s: float = 3600.0) -> list[Path]:
         """Delete files no commit names and stale temp dirs older than `min_age_s`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from db.engine import QueryEngine
@@ -65,3 +66,18 @@ def test_sql_row_cap_and_timeout(root):
     assert not run_readonly_sql(engine, "SELECT * FROM range(10)", row_cap=10).truncated
     with pytest.raises(SqlError, match="timeout"):
         run_readonly_sql(engine, "SELECT count(*) FROM range(100000000000) a, range(100) b", timeout_s=0.3)
+
+
+def test_views_read_partition_columns_from_the_files_not_the_paths(root, tiny_video):
+    ingest(root, [tiny_video], progress=False)
+    from db.lake import Lake
+
+    lake = Lake(root)
+    clips = lake.read("clips")
+    relabelled = clips.set_column(clips.schema.get_field_index("source"), "source",
+                                  pa.array(["my source/x"]))
+    relabelled = relabelled.set_column(0, "clip_id", pa.array(["other"]))
+    with lake.batch() as batch:
+        batch.write("clips", relabelled, {"source": "my source/x"})  # directory: source=my_source_x
+    sources = QueryEngine(root).cursor().execute("SELECT source FROM clips ORDER BY source").fetchall()
+    assert sources == [("my source/x",), ("video",)]
