@@ -20,7 +20,7 @@ def test_public_views_exist_and_are_empty_on_a_new_root(root):
         assert engine.cursor().execute(f"SELECT count(*) FROM {view}").fetchone()[0] == 0
     columns = [d[0] for d in engine.cursor().execute("SELECT * FROM frames").description]
     assert columns == ["clip_id", "frame_index", "timestamp_s", "hand", "present", "score", "kp2d_px",
-                       "kp3d_m", "pose_source"]
+                       "kp3d_m", "pose_source", "kp3d_world_m"]
 
 
 def test_annotation_writes_show_up_in_duckdb(root):

@@ -10,7 +10,8 @@ from db.schemas import METRICS
 
 
 def _metrics(ids: list[str]) -> pa.Table:
-    return pa.table({"clip_id": ids, "scored_at": pa.nulls(len(ids), METRICS.field("scored_at").type)})
+    columns = {f.name: pa.nulls(len(ids), f.type) for f in METRICS}
+    return pa.table({**columns, "clip_id": pa.array(ids, pa.string())})
 
 
 def test_commit_makes_files_visible_at_once(root):
@@ -36,7 +37,7 @@ def test_failed_batch_leaves_nothing_visible_or_on_disk(root):
 def test_schema_is_enforced_with_the_column_named(root):
     lake = Lake(root)
     with pytest.raises(ValueError, match="scored_at"), lake.batch() as batch:
-        batch.write("metrics", pa.table({"clip_id": ["a"]}))
+        batch.write("metrics", _metrics(["a"]).drop_columns(["scored_at"]))
     with pytest.raises(ValueError, match="nulls"), lake.batch() as batch:
         batch.write("metrics", _metrics([None]))
     with pytest.raises(ValueError, match="unknown lake stage"), lake.batch() as batch:
