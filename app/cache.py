@@ -1,12 +1,18 @@
-"""Every Streamlit cache wrapper lives here (HOUSE_STYLE 3)."""
+"""Every Streamlit cache wrapper lives here (HOUSE_STYLE 3).
+
+Results are keyed by the lake's version token (it changes with every commit), so a new ingest
+shows up on the next rerun without clearing anything by hand.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from db import paths
+from app.components import viewer
+from db import paths, queries
 from db.engine import QueryEngine, query_engine
 
 
@@ -18,3 +24,61 @@ def engine() -> QueryEngine:
 
 def data_root() -> Path:
     return engine().root
+
+
+def lake_version() -> tuple[int, int]:
+    """The cache key of everything read from the lake (cheap: one directory listing)."""
+    return engine().lake.version()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def overview(version: tuple[int, int]) -> tuple[queries.CatalogTotals, dict[str, pd.DataFrame]]:
+    """The Overview page's numbers and tables: totals by source, top tasks, pose coverage."""
+    e = engine()
+    return queries.catalog_totals(e), {"source": queries.clip_totals(e, "source"), "tasks": queries.task_totals(e),
+                                       "coverage": queries.pose_coverage_by_hand(e)}
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def clip_facets(version: tuple[int, int]) -> queries.ClipFacets:
+    return queries.clip_facets(engine())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def clip_page(version: tuple[int, int], spec: queries.ClipFilter, order_by: str, descending: bool,
+              page: int, page_size: int) -> queries.ClipPage:
+    return queries.clip_page(engine(), spec, order_by, descending, page, page_size)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def clip(version: tuple[int, int], clip_id: str) -> dict | None:
+    return queries.get_clip(engine(), clip_id)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def pose_sources(version: tuple[int, int], clip_id: str) -> list[str]:
+    return queries.clip_pose_sources(engine(), clip_id)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def viewer_config(version: tuple[int, int], clip_id: str, sources: tuple[str, ...],
+                  state_dims: tuple[int, ...], action_dims: tuple[int, ...]) -> dict | None:
+    """The player's JSON for a clip (None for an unknown clip)."""
+    return viewer.clip_viewer_config(engine(), clip_id, sources, {"state": list(state_dims),
+                                                                   "action": list(action_dims)})
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def clip_neighbours(version: tuple[int, int], clip_id: str, spec: queries.ClipFilter, order_by: str,
+                    descending: bool) -> tuple[str | None, str | None]:
+    return queries.clip_neighbours(engine(), clip_id, spec, order_by, descending)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def robot_dim_choices(version: tuple[int, int], clip_id: str) -> dict[str, dict[str, list]]:
+    return viewer.robot_dim_choices(engine(), clip_id)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def public_columns(version: tuple[int, int]) -> pd.DataFrame:
+    return queries.public_columns(engine())

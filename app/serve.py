@@ -1,21 +1,17 @@
 """The ASGI app: Streamlit's router plus our own routes (clip media with Range support).
 
 Started by `egocurate app` as `streamlit run app/serve.py`. Streamlit's static serving cannot
-reach the data root, so media are mounted here under `/media-files/`.
+reach the data root, so clip videos and thumbnails are served by `app/media.py` under
+`/egocurate/`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
 
+from app.media import media_routes
 from db import paths
 
 ROOT = paths.resolve_root()
-(ROOT / paths.PROXY_DIR).mkdir(parents=True, exist_ok=True)
 
-app = st.App(
-    "streamlit_app.py",
-    routes=[Mount("/proxies", app=StaticFiles(directory=ROOT / paths.PROXY_DIR), name="proxies")],
-)
+app = st.App("streamlit_app.py", routes=media_routes(ROOT))

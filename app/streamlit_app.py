@@ -5,14 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
+from app.components.brand import favicon
 
-st.set_page_config(page_title="EgoCurate", page_icon=":material/back_hand:", layout="wide")
+st.set_page_config(page_title="EgoCurate", page_icon=favicon(), layout="wide")
 state.init(st.session_state)
 
 pages = {
     "Curate": [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("app_pages/sql.py", title="SQL", icon=":material/terminal:"),
+        st.Page("app_pages/clips.py", title="Clips", icon=":material/video_library:", url_path="clips"),
+        st.Page("app_pages/viewer.py", title="Clip viewer", icon=":material/play_circle:", url_path="viewer"),
+        st.Page("app_pages/sql.py", title="SQL", icon=":material/terminal:", url_path="sql"),
     ],
 }
 st.navigation(pages).run()

@@ -57,6 +57,9 @@ FRAMES = pa.schema([
     pa.field("kp2d_px", KP2D_TYPE),
     pa.field("kp3d_m", KP3D_TYPE),
     pa.field("pose_source", pa.string(), nullable=False),  # 'egodex' | 'mediapipe' | 'synthetic'
+    # MediaPipe's metric "world" keypoints: 21 x [x, y, z] metres centred on the hand, in its own
+    # frame (the hand's shape, for retargeting); null for sources that do not estimate them.
+    pa.field("kp3d_world_m", KP3D_TYPE),
 ])
 
 ROBOT_FRAMES = pa.schema([
@@ -78,10 +81,35 @@ RETARGETS = pa.schema([
     pa.field("residual", pa.float32()),  # mean keypoint error after retargeting, metres
 ])
 
-# One column per quality metric is added by the scoring stage; the clip key is always there.
+# Quality metrics, one row per scored clip. Every name is documented (meaning, unit, how it is
+# computed) in `curation.metrics.METRIC_REGISTRY`, and a test keeps the two lists in step. A per-hand
+# metric `m` has the columns `left_m`, `right_m` and the clip-level `m` (the worse of the hands).
+HAND_METRIC_NAMES = (
+    "detection_rate", "longest_dropout_s", "score_mean", "score_p05", "jitter_mm", "jerk_median_m_s3",
+    "jerk_p95_m_s3", "speed_spikes", "accel_spikes", "bone_length_cv", "handedness_swaps",
+    "wrong_hand_frac", "out_of_frame_frac", "idle_frac", "motion_energy_m2_s2", "retarget_residual_mm",
+)
+CLIP_METRIC_NAMES = ("duration_s",)
+
+
+def metric_columns() -> list[str]:
+    """Every metric column of the `metrics` stage, clip-level first, then left, then right."""
+    return [*CLIP_METRIC_NAMES, *HAND_METRIC_NAMES,
+            *(f"{hand}_{name}" for hand in HANDS for name in HAND_METRIC_NAMES)]
+
+
 METRICS = pa.schema([
     pa.field("clip_id", pa.string(), nullable=False),
     pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+    pa.field("pose_source", pa.string()),  # which poses were scored ('egodex', 'mediapipe', ...)
+    # Copies of the clip's catalog fields, so a view filtering on metrics needs no clips join (at 1M
+    # clips that string-keyed join costs ~0.4 s on 2 cores). Clip rows never change for a clip_id.
+    pa.field("kind", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("task", pa.string()),
+    pa.field("task_slug", pa.string()),
+    pa.field("evidence", pa.string()),  # JSON {metric column: [first, last] offending frame_index}
+    *(pa.field(name, pa.float64()) for name in metric_columns()),
 ])
 
 STAGES: dict[str, pa.Schema] = {

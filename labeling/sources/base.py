@@ -98,7 +98,8 @@ def _nested(values: npt.NDArray[np.float32], inner: int, list_type: pa.DataType)
 def frames_table(clip_id: str, fps: float, kp2d_px: npt.NDArray[np.float32],
                  kp3d_m: npt.NDArray[np.float32], present: npt.NDArray[np.bool_],
                  score: npt.NDArray[np.float32], pose_source: str,
-                 frame_indices: npt.NDArray[np.int64] | None = None) -> pa.Table:
+                 frame_indices: npt.NDArray[np.int64] | None = None,
+                 kp3d_world_m: npt.NDArray[np.float32] | None = None) -> pa.Table:
     """Build `frames` rows, one per frame and hand (left then right).
 
     Args:
@@ -107,6 +108,8 @@ def frames_table(clip_id: str, fps: float, kp2d_px: npt.NDArray[np.float32],
         present: (T, 2) whether the hand is there.
         score: (T, 2) confidence in [0, 1].
         frame_indices: (T,) video frame of each row, default 0..T-1 (a stride labels fewer).
+        kp3d_world_m: (T, 2, 21, 3) estimator "world" keypoints (metres, hand-centred), or None
+            for null (sources without them).
     """
     n = kp2d_px.shape[0]
     if kp2d_px.shape != (n, 2, N_KEYPOINTS, 2) or kp3d_m.shape != (n, 2, N_KEYPOINTS, 3):
@@ -124,6 +127,8 @@ def frames_table(clip_id: str, fps: float, kp2d_px: npt.NDArray[np.float32],
         "kp2d_px": _nested(kp2d_px.reshape(2 * n, N_KEYPOINTS, 2), 2, KP2D_TYPE),
         "kp3d_m": _nested(kp3d_m.reshape(2 * n, N_KEYPOINTS, 3), 3, KP3D_TYPE),
         "pose_source": pa.array([pose_source] * (2 * n), pa.string()),
+        "kp3d_world_m": (pa.nulls(2 * n, KP3D_TYPE) if kp3d_world_m is None
+                         else _nested(kp3d_world_m.reshape(2 * n, N_KEYPOINTS, 3), 3, KP3D_TYPE)),
     })
 
 

@@ -1,0 +1,90 @@
+"""Clip viewer: the clip playing with its hand skeleton (or robot curves) in sync, plus its metadata.
+
+The URL `?clip=<clip_id>` names the clip, so a viewer link can be shared.
+"""
+
+import streamlit as st
+
+from app import cache, state
+from app.components import viewer
+from app.components.clips import clip_title, format_duration
+from db.queries import ClipFilter
+from labeling.proxy import clip_playable_path, needs_proxy
+from labeling.video import VideoError
+
+CLIPS_PAGE = "app_pages/clips.py"
+ALL_SOURCES = "all"
+
+version = cache.lake_version()
+clip_id = st.query_params.get("clip") or st.session_state[state.VIEWER_CLIP_ID]
+clip = cache.clip(version, clip_id) if clip_id else None
+if clip is None:
+    st.title("Clip viewer")
+    if clip_id:
+        st.warning(f"No clip with id `{clip_id}` in the catalog.", icon=":material/search_off:")
+    st.info("Pick a clip on the Clips page, or paste a clip id.", icon=":material/video_library:")
+    st.page_link(CLIPS_PAGE, label="Browse clips", icon=":material/video_library:")
+    typed = st.text_input("Clip id", placeholder="e.g. 4f0f315080cb51b6")
+    if typed:
+        st.query_params["clip"] = typed.strip()
+        st.rerun()
+    st.stop()
+
+st.session_state[state.VIEWER_CLIP_ID] = clip_id
+st.query_params["clip"] = clip_id
+spec = st.session_state[state.CLIPS_FILTER] or ClipFilter()
+previous_id, next_id = cache.clip_neighbours(version, clip_id, spec, st.session_state[state.CLIPS_SORT],
+                                             st.session_state[state.CLIPS_DESCENDING])
+
+head = st.columns([3, 1], vertical_alignment="center")
+head[0].subheader(clip.get("task") or clip_title(clip), anchor=False)
+with head[1].container(horizontal=True, horizontal_alignment="right"):
+    for label, icon, target in (("Previous", ":material/chevron_left:", previous_id),
+                                ("Next", ":material/chevron_right:", next_id)):
+        st.page_link("app_pages/viewer.py", label=label, icon=icon, query_params={"clip": target or clip_id},
+                     disabled=target is None, help="The neighbouring clip in the Clips page's filter and order")
+st.caption(" · ".join(str(part) for part in (
+    clip["kind"], clip["source"], clip.get("task_slug") or "", f"`{clip_id}`", format_duration(clip["duration_s"]),
+    f"{clip['n_frames']} frames at {clip['fps']:g} fps", f"{clip['width']}x{clip['height']}", clip["codec"]) if part))
+
+pose_sources: tuple[str, ...] = ()
+dims: dict[str, list[int]] = {"state": [], "action": []}
+if clip["kind"] == "human":
+    available = cache.pose_sources(version, clip_id)
+    if available:
+        options = available + ([ALL_SOURCES] if len(available) > 1 else [])
+        if st.session_state[state.VIEWER_POSE_SOURCE] not in options:
+            st.session_state[state.VIEWER_POSE_SOURCE] = options[0]
+        choice = st.segmented_control("Hand poses", options, key=state.VIEWER_POSE_SOURCE, required=True,
+                                      persist_state="session", help="Which pose source to draw; 'all' draws "
+                                      "every source, the first solid and the others dashed")
+        pose_sources = tuple(available) if choice == ALL_SOURCES else (choice,)
+    else:
+        st.info("No hand poses for this clip yet; `egocurate label` computes them.", icon=":material/back_hand:")
+else:
+    choices = cache.robot_dim_choices(version, clip_id)
+    if st.session_state[state.VIEWER_DIMS_CLIP] != clip_id:  # a new episode starts with its busiest dims
+        st.session_state[state.VIEWER_DIMS_CLIP] = clip_id
+        for column, key in (("state", state.VIEWER_STATE_DIMS), ("action", state.VIEWER_ACTION_DIMS)):
+            st.session_state[key] = choices.get(column, {}).get("default", [])
+    pickers = st.columns(2)
+    for picker, (column, key) in zip(pickers, (("state", state.VIEWER_STATE_DIMS),
+                                               ("action", state.VIEWER_ACTION_DIMS)), strict=True):
+        if column in choices:
+            labels = choices[column]["labels"]
+            dims[column] = picker.multiselect(
+                f"{column.capitalize()} curves", range(len(labels)), key=key, format_func=labels.__getitem__,
+                max_selections=viewer.MAX_SERIES_DIMS, persist_state="session")
+
+try:
+    if needs_proxy(clip["codec"]):
+        with st.spinner(f"Making a browser-playable H.264 copy of this {clip['codec']} clip..."):
+            clip_playable_path(cache.data_root(), clip)
+except VideoError as exc:
+    st.error(f"This clip's video cannot be played: {exc}", icon=":material/error:")
+    st.stop()
+config = cache.viewer_config(version, clip_id, pose_sources, tuple(dims["state"]), tuple(dims["action"]))
+st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
+
+with st.expander("Details", icon=":material/info:"):
+    st.dataframe(viewer.clip_details(clip), hide_index=True, width="stretch")

@@ -1,0 +1,398 @@
+// EgoCurate clip viewer: a <video> with the hand skeleton drawn on a canvas above it, a per-hand
+// presence/score timeline and (robot episodes) state/action curves, all following the playhead.
+//
+// Sync: every frame the browser presents fires requestVideoFrameCallback with metadata.mediaTime,
+// the presentation time of that very frame; frame = round((mediaTime - fromS) * fps) picks the
+// keypoints, so the overlay is redrawn for exactly the picture on screen, while playing, after
+// seeks and when stepping. Seeks aim 0.1 frame past a frame's start so they land on that frame.
+(() => {
+  'use strict';
+  const C = JSON.parse(document.getElementById('ego-config').textContent);
+  const $ = (id) => document.getElementById(id);
+  const video = $('video'), stage = $('stage'), overlay = $('overlay'), timeline = $('timeline');
+  const chartsBox = $('charts'), hud = $('hud'), message = $('message');
+  const BONES = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [5, 9], [9, 10], [10, 11],
+    [11, 12], [9, 13], [13, 14], [14, 15], [15, 16], [13, 17], [17, 18], [18, 19], [19, 20], [0, 17]];
+  const HAND_COLORS = {left: '#ff8c1a', right: '#1fb4ff'};
+  const SERIES_COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04',
+    '#db2777', '#4b5563', '#65a30d', '#7c3aed', '#0d9488'];
+  const ROW_H = 14, ROW_GAP = 4, LABEL_W = 76, AXIS_H = 16, LEGEND_W = 170;
+  const n = Math.max(1, C.nFrames);
+  const isRobot = C.series.length > 0;
+
+  // Read by the browser tests and the bench: what is on screen and when it first was.
+  const S = window.egoViewer = {
+    frame: -1, target: null, draws: 0, presented: 0, ready: false, error: null,
+    firstFrameEpochMs: null, readyEpochMs: null, renderEpochMs: null, seekFrame, step, togglePlay,
+    frameAt: (t) => frameAt(t),
+  };
+  const nowEpoch = () => performance.timeOrigin + performance.now();
+  const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+  const frameAt = (t) => clamp(Math.round((t - C.fromS) * C.fps), 0, n - 1);
+  const timeOf = (f) => C.fromS + (f + 0.1) / C.fps;
+  const endS = () => (C.toS > C.fromS ? C.toS : C.fromS + n / C.fps);
+
+  let view = {w: 0, h: 0}, ctxO = null, ctxT = null, timelineW = 0;
+  let timelineStatic = null, charts = [];
+
+  function sizeCanvas(canvas, cssW, cssH) {
+    const dpr = window.devicePixelRatio || 1;
+    canvas.style.width = cssW + 'px';
+    canvas.style.height = cssH + 'px';
+    canvas.width = Math.max(1, Math.round(cssW * dpr));
+    canvas.height = Math.max(1, Math.round(cssH * dpr));
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return ctx;
+  }
+
+  function offscreen(w, h, paint) {
+    const canvas = document.createElement('canvas');
+    const ctx = sizeCanvas(canvas, w, h);
+    paint(ctx);
+    return canvas;
+  }
+
+  // ---- layout -------------------------------------------------------------------------------
+  function layout() {
+    const bodyW = Math.max(200, document.documentElement.clientWidth - 4);
+    const aspect = C.width / C.height;
+    const room = isRobot ? Math.max(160, bodyW - 16 - 360) : bodyW;
+    let h = C.videoMaxHeight, w = h * aspect;
+    if (w > room) { w = room; h = w / aspect; }
+    view = {w: Math.floor(w), h: Math.floor(h)};
+    stage.style.width = view.w + 'px';
+    stage.style.height = view.h + 'px';
+    ctxO = sizeCanvas(overlay, view.w, view.h);
+    timelineW = isRobot ? bodyW : view.w;
+    const rows = C.timeline.length;
+    timeline.style.display = rows ? 'block' : 'none';
+    ctxT = sizeCanvas(timeline, timelineW, rows ? rows * (ROW_H + ROW_GAP) + AXIS_H : 1);
+    timelineStatic = rows ? offscreen(timelineW, rows * (ROW_H + ROW_GAP) + AXIS_H, paintTimeline) : null;
+    layoutCharts(bodyW);
+    render(S.frame < 0 ? 0 : S.frame, true);
+  }
+
+  function layoutCharts(bodyW) {
+    chartsBox.style.display = isRobot ? 'flex' : 'none';
+    if (!isRobot) return;
+    const w = Math.max(240, bodyW - view.w - 16);
+    const h = Math.max(80, Math.floor((C.videoMaxHeight - 8 * (C.series.length - 1)) / C.series.length));
+    if (!charts.length) {
+      charts = C.series.map((series) => {
+        const chart = {series, canvas: document.createElement('canvas')};
+        chartsBox.appendChild(chart.canvas);
+        attachScrub(chart.canvas, (x) => { const box = plotBox(chart); return (x - box.x0) / box.w; });
+        return chart;
+      });
+    }
+    for (const chart of charts) {
+      chart.w = w; chart.h = h;
+      chart.ctx = sizeCanvas(chart.canvas, w, h);
+      chart.range = seriesRange(chart.series);
+      chart.static = offscreen(w, h, (ctx) => paintChart(ctx, chart));
+    }
+  }
+
+  // ---- the skeleton -------------------------------------------------------------------------
+  function drawOverlay(f) {
+    ctxO.clearRect(0, 0, view.w, view.h);
+    const sx = view.w / C.width, sy = view.h / C.height;
+    for (const track of C.tracks) {
+      const kp = track.kp[f];
+      if (!kp) continue;
+      const color = HAND_COLORS[track.hand] || '#ffffff';
+      const pt = (j) => (kp[2 * j] === null || kp[2 * j + 1] === null ? null : [kp[2 * j] * sx, kp[2 * j + 1] * sy]);
+      ctxO.setLineDash(track.dashed ? [6, 4] : []);
+      ctxO.lineCap = 'round';
+      // A dark pass under the coloured bones keeps them readable on bright and busy frames.
+      for (const [width, style] of [[5, 'rgba(0,0,0,0.55)'], [2.5, color]]) {
+        ctxO.lineWidth = width;
+        ctxO.strokeStyle = style;
+        ctxO.beginPath();
+        for (const [a, b] of BONES) {
+          const pa = pt(a), pb = pt(b);
+          if (!pa || !pb) continue;
+          ctxO.moveTo(pa[0], pa[1]);
+          ctxO.lineTo(pb[0], pb[1]);
+        }
+        ctxO.stroke();
+      }
+      ctxO.setLineDash([]);
+      ctxO.fillStyle = color;
+      ctxO.strokeStyle = '#ffffff';
+      ctxO.lineWidth = 1;
+      for (let j = 0; j < 21; j++) {
+        const p = pt(j);
+        if (!p) continue;
+        ctxO.beginPath();
+        ctxO.arc(p[0], p[1], j === 0 ? 4.5 : 3, 0, 2 * Math.PI);
+        ctxO.fill();
+        ctxO.stroke();
+      }
+      const wrist = pt(0);
+      if (wrist) {
+        ctxO.font = '600 12px sans-serif';
+        ctxO.fillStyle = color;
+        ctxO.fillText(track.hand === 'left' ? 'L' : 'R', wrist[0] + 7, wrist[1] + 14);
+      }
+    }
+  }
+
+  // ---- the presence / score timeline ----------------------------------------------------------
+  const xOfFrame = (f, x0, w) => x0 + (f / n) * w;
+
+  function paintTimeAxis(ctx, x0, w, y) {
+    ctx.fillStyle = '#6b7280';
+    ctx.font = '11px sans-serif';
+    const seconds = n / C.fps, step = [1, 2, 5, 10, 15, 30, 60, 120, 300].find((s) => seconds / s <= 8) || 600;
+    for (let s = 0; s <= seconds + 1e-9; s += step) {
+      const x = x0 + (s / seconds) * w;
+      ctx.fillRect(x, y, 1, 4);
+      ctx.fillText(s + ' s', Math.min(x + 2, x0 + w - 24), y + 13);
+    }
+  }
+
+  function paintTimeline(ctx) {
+    const w = timelineW - LABEL_W;
+    C.timeline.forEach((row, r) => {
+      const y = r * (ROW_H + ROW_GAP);
+      ctx.fillStyle = '#374151';
+      ctx.font = '12px sans-serif';
+      ctx.fillText(row.label, 0, y + ROW_H - 3);
+      ctx.fillStyle = '#f3f4f6';
+      ctx.fillRect(LABEL_W, y, w, ROW_H);
+      for (let f = 0; f < n; f++) {
+        const score = row.score[f];
+        if (score === null || score === undefined) continue;
+        ctx.globalAlpha = 0.25 + 0.75 * clamp(score, 0, 1);
+        ctx.fillStyle = row.color;
+        const x = xOfFrame(f, LABEL_W, w);
+        ctx.fillRect(x, y, Math.max(1, xOfFrame(f + 1, LABEL_W, w) - x + 0.5), ROW_H);
+      }
+      ctx.globalAlpha = 1;
+    });
+    paintTimeAxis(ctx, LABEL_W, w, C.timeline.length * (ROW_H + ROW_GAP));
+  }
+
+  function drawPlayhead(ctx, x, h) {
+    ctx.fillStyle = '#111827';
+    ctx.fillRect(Math.round(x) - 1, 0, 2, h);
+  }
+
+  function drawTimeline(f) {
+    if (!timelineStatic) return;
+    const w = timelineW - LABEL_W, h = C.timeline.length * (ROW_H + ROW_GAP);
+    ctxT.clearRect(0, 0, timelineW, h + AXIS_H);
+    ctxT.drawImage(timelineStatic, 0, 0, timelineW, h + AXIS_H);
+    drawPlayhead(ctxT, xOfFrame(f + 0.5, LABEL_W, w), h - ROW_GAP);
+  }
+
+  // ---- robot state / action curves -------------------------------------------------------------
+  function seriesRange(series) {
+    let lo = Infinity, hi = -Infinity;
+    for (const values of series.values) {
+      for (const v of values) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }
+    if (!Number.isFinite(lo)) return [0, 1];
+    const pad = (hi - lo) * 0.05 || 0.5;
+    return [lo - pad, hi + pad];
+  }
+
+  function plotBox(chart) {
+    return {x0: 44, y0: 24, w: chart.w - 44 - LEGEND_W - 8, h: chart.h - 24 - AXIS_H};
+  }
+
+  function paintChart(ctx, chart) {
+    const box = plotBox(chart), [lo, hi] = chart.range;
+    const yOf = (v) => box.y0 + box.h - ((v - lo) / (hi - lo)) * box.h;
+    ctx.fillStyle = '#111827';
+    ctx.font = '600 12px sans-serif';
+    ctx.fillText(chart.series.title, 0, 12);
+    ctx.strokeStyle = '#e5e7eb';
+    ctx.strokeRect(box.x0 + 0.5, box.y0 + 0.5, box.w, box.h);
+    ctx.fillStyle = '#6b7280';
+    ctx.font = '11px sans-serif';
+    for (const v of [lo, (lo + hi) / 2, hi]) ctx.fillText(v.toPrecision(3), 0, yOf(v) + 4);
+    paintTimeAxis(ctx, box.x0, box.w, box.y0 + box.h);
+    chart.series.values.forEach((values, d) => {
+      ctx.strokeStyle = SERIES_COLORS[d % SERIES_COLORS.length];
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      let pen = false;
+      values.forEach((v, f) => {
+        if (v === null) { pen = false; return; }
+        const x = xOfFrame(f + 0.5, box.x0, box.w), y = yOf(v);
+        if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
+        pen = true;
+      });
+      ctx.stroke();
+    });
+  }
+
+  function drawCharts(f) {
+    for (const chart of charts) {
+      const box = plotBox(chart), ctx = chart.ctx;
+      ctx.clearRect(0, 0, chart.w, chart.h);
+      ctx.drawImage(chart.static, 0, 0, chart.w, chart.h);
+      drawPlayhead(ctx, xOfFrame(f + 0.5, box.x0, box.w), box.y0 + box.h);
+      const lx = chart.w - LEGEND_W, lineH = Math.min(15, (chart.h - 4) / Math.max(1, chart.series.names.length));
+      ctx.font = '11px sans-serif';
+      chart.series.names.forEach((name, d) => {
+        const y = 4 + d * lineH, v = chart.series.values[d][f];
+        ctx.fillStyle = SERIES_COLORS[d % SERIES_COLORS.length];
+        ctx.fillRect(lx, y + 2, 8, 8);
+        ctx.fillStyle = '#374151';
+        ctx.fillText(name.length > 16 ? name.slice(0, 15) + '.' : name, lx + 12, y + 10);
+        ctx.fillText(v === null || v === undefined ? '-' : v.toFixed(3), lx + 118, y + 10);
+      });
+    }
+  }
+
+  // ---- one render per presented frame -------------------------------------------------------
+  function render(f, force) {
+    if (!ctxO || (f === S.frame && !force)) return;
+    S.frame = f;
+    drawOverlay(f);
+    drawTimeline(f);
+    drawCharts(f);
+    S.draws += 1;
+    S.renderEpochMs = nowEpoch();
+    overlay.dataset.frame = String(f);
+    const scores = C.timeline.map((row) => {
+      const s = row.score[f];
+      return `<span class="chip" style="background:${row.color}"></span>${escapeHtml(row.label)} `
+        + (s === null || s === undefined ? 'absent' : s.toFixed(2));
+    }).join('');
+    hud.innerHTML = `frame <b>${f}</b> / ${n - 1} &middot; ${(f / C.fps).toFixed(2)} s${scores}`;
+  }
+
+  function onPresented(mediaTime) {
+    S.presented += 1;
+    if (S.firstFrameEpochMs === null) S.firstFrameEpochMs = nowEpoch();
+    // A clip that is a range of a longer file (LeRobot v3) stops on its own last frame, and steps
+    // back to it if a dropped frame carried playback past the range.
+    const end = endS();
+    if (!video.paused && end < video.duration - 0.5 / C.fps && mediaTime >= end - 1.5 / C.fps) {
+      video.pause();
+      if (mediaTime >= end - 0.5 / C.fps) seekFrame(n - 1);
+    }
+    render(frameAt(mediaTime));
+  }
+
+  if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
+    const onFrame = (now, meta) => { onPresented(meta.mediaTime); video.requestVideoFrameCallback(onFrame); };
+    video.requestVideoFrameCallback(onFrame);
+  } else {
+    const poll = () => { render(frameAt(video.currentTime)); requestAnimationFrame(poll); };
+    requestAnimationFrame(poll);
+  }
+
+  // ---- controls --------------------------------------------------------------------------------
+  function seekFrame(f) {
+    S.target = clamp(Math.round(f), 0, n - 1);
+    video.currentTime = timeOf(S.target);
+  }
+
+  function step(delta) {
+    video.pause();
+    const from = S.target !== null && video.seeking ? S.target : Math.max(0, S.frame);
+    seekFrame(from + delta);
+  }
+
+  function togglePlay() {
+    if (video.paused) {
+      if (S.frame >= n - 1) seekFrame(0);
+      video.play().catch((err) => { S.error = String(err); });
+    } else {
+      video.pause();
+    }
+  }
+
+  function attachScrub(canvas, fractionOf) {
+    let dragging = false;
+    const seekTo = (event) => {
+      const rect = canvas.getBoundingClientRect();
+      const fraction = fractionOf(event.clientX - rect.left);
+      seekFrame(Math.floor(clamp(fraction, 0, 0.99999) * n));
+    };
+    canvas.addEventListener('pointerdown', (e) => {
+      dragging = true;
+      canvas.setPointerCapture(e.pointerId);
+      video.pause();
+      seekTo(e);
+    });
+    canvas.addEventListener('pointermove', (e) => { if (dragging) seekTo(e); });
+    canvas.addEventListener('pointerup', () => { dragging = false; });
+  }
+
+  function updateButton() {
+    $('icon-play').style.display = video.paused ? '' : 'none';
+    $('icon-pause').style.display = video.paused ? 'none' : '';
+  }
+
+  $('play').addEventListener('click', togglePlay);
+  $('back').addEventListener('click', () => step(-1));
+  $('fwd').addEventListener('click', () => step(1));
+  $('rate').addEventListener('change', (e) => { video.playbackRate = Number(e.target.value); });
+  stage.addEventListener('click', () => { stage.focus({preventScroll: true}); togglePlay(); });
+  attachScrub(timeline, (x) => (x - LABEL_W) / (timelineW - LABEL_W));
+  const onKey = (e) => {
+    const target = e.target, tag = target && target.tagName;
+    // Keys typed into widgets are theirs, in the player and on the page around it.
+    if (['INPUT', 'TEXTAREA', 'SELECT', 'BUTTON'].includes(tag) || (target && target.isContentEditable)) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const jump = e.shiftKey ? 10 : 1;
+    if (e.key === 'ArrowRight' || e.key === '.') step(jump);
+    else if (e.key === 'ArrowLeft' || e.key === ',') step(-jump);
+    else if (e.key === ' ' || e.key === 'k') togglePlay();
+    else if (e.key === 'Home') { video.pause(); seekFrame(0); }
+    else if (e.key === 'End') { video.pause(); seekFrame(n - 1); }
+    else return;
+    e.preventDefault();
+  };
+  document.addEventListener('keydown', onKey);
+  // The page around the player is same-origin: its keys drive the player too, so nobody has to
+  // click into the video first (`pageKeys`: off where a page has several players). The listener
+  // leaves with this iframe.
+  let parentDoc = null;
+  try {
+    parentDoc = C.pageKeys && window.parent !== window ? window.parent.document : null;
+  } catch (err) {
+    parentDoc = null;  // a cross-origin embedding: keys only work inside the player
+  }
+  if (parentDoc) {
+    const onParentKey = (e) => {
+      if (!window.frameElement || !window.frameElement.isConnected) {
+        parentDoc.removeEventListener('keydown', onParentKey);
+        return;
+      }
+      onKey(e);
+    };
+    parentDoc.addEventListener('keydown', onParentKey);
+    window.addEventListener('pagehide', () => parentDoc.removeEventListener('keydown', onParentKey));
+  }
+
+  video.addEventListener('play', updateButton);
+  video.addEventListener('pause', updateButton);
+  video.addEventListener('seeked', () => { render(frameAt(video.currentTime)); });
+  video.addEventListener('ended', () => { render(n - 1); updateButton(); });
+  video.addEventListener('loadedmetadata', () => {
+    if (C.fromS > 0) video.currentTime = timeOf(0);
+  });
+  video.addEventListener('loadeddata', () => {
+    message.style.display = 'none';
+    S.ready = true;
+    S.readyEpochMs = nowEpoch();
+    render(frameAt(video.currentTime), true);
+    if (C.autoplay) togglePlay();
+  });
+  video.addEventListener('error', () => {
+    S.error = 'video: ' + (video.error ? video.error.message || video.error.code : 'unknown error');
+    message.textContent = 'This clip cannot be played in the browser (' + S.error + ').';
+  });
+  window.addEventListener('resize', layout);
+  layout();
+  video.src = C.src;
+})();

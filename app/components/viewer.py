@@ -1,0 +1,232 @@
+"""The clip viewer component: data shaping and the HTML page (no Streamlit here).
+
+The page gets `clip_viewer_config(engine, clip_id, ...)` (through app/cache.py) and renders
+`viewer_html(config)` with `st.iframe`. Everything the player needs for the whole clip travels once as
+compact JSON: keypoints rounded to 0.1 px (in the clip's original resolution; the browser scales
+them to the displayed size), per-frame scores, and the robot state/action curves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from app.media import media_url
+from db.engine import QueryEngine
+from db.queries import clip_pose_track, clip_robot_frames, get_clip
+from labeling.proxy import served_range_s
+
+HAND_COLORS = {"left": "#ff8c1a", "right": "#1fb4ff"}  # also in viewer.js; orange/blue read on most scenes
+HUMAN_VIDEO_HEIGHT_PX = 480  # the video box's height when the column is wide enough
+ROBOT_VIDEO_HEIGHT_PX = 360  # robot episodes leave room for the curves beside the video
+BAR_HEIGHT_PX = 48  # the play/step/speed bar under the video
+HINT_HEIGHT_PX = 24  # the keyboard hint under everything
+TIMELINE_ROW_PX = 18  # one presence/score row per hand and pose source
+TIMELINE_AXIS_PX = 16
+MAX_SERIES_DIMS = 12  # curves per chart: more turn into noise, the page caps its selection
+DEFAULT_SERIES_DIMS = 6  # curves shown first: the dims that move most in the episode
+ROBOT_COLUMNS = ("state", "action")
+_TEMPLATE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class ClipVideo:
+    """Where and how to play one clip."""
+
+    clip_id: str
+    src: str  # URL of the playable video (the media route)
+    fps: float
+    n_frames: int
+    width: int  # original resolution, the keypoints' pixel space
+    height: int
+    from_s: float = 0.0  # the clip's range inside the file (LeRobot v3 concatenates episodes)
+    to_s: float = 0.0
+
+
+def _clean(value: object) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def pose_tracks(track: pd.DataFrame, n_frames: int, primary_source: str | None = None) -> list[dict]:
+    """Per (pose source, hand): `kp` (n_frames × 42 floats or None) and `score` (float or None).
+
+    `track` has the columns of `db.queries.clip_pose_track`. Sources other than
+    `primary_source` are drawn dashed.
+    """
+    tracks = []
+    for (source, hand), group in track.groupby(["pose_source", "hand"], sort=True):
+        kp: list[list[float | None] | None] = [None] * n_frames
+        score: list[float | None] = [None] * n_frames
+        for frame, present, conf, points in zip(group["frame_index"], group["present"], group["score"],
+                                                group["kp"], strict=True):
+            if not (0 <= frame < n_frames) or not present or points is None:
+                continue
+            kp[frame] = [_clean(v) for v in points]
+            conf = _clean(conf)
+            score[frame] = 1.0 if conf is None else round(conf, 3)
+        tracks.append({"source": source, "hand": hand, "kp": kp, "score": score,
+                       "dashed": primary_source is not None and source != primary_source})
+    return tracks
+
+
+def timeline_rows(tracks: list[dict]) -> list[dict]:
+    """One timeline row per track: label, colour and the per-frame score (None = hand absent)."""
+    several = len({t["source"] for t in tracks}) > 1
+    rows = []
+    for t in tracks:
+        label = f"{t['hand']} hand" if not several else f"{t['source'][:8]} {t['hand'][0].upper()}"
+        rows.append({"label": label, "color": HAND_COLORS.get(t["hand"], "#6b7280"), "score": t["score"]})
+    return rows
+
+
+def robot_series(frames: pd.DataFrame, n_frames: int, dims: dict[str, list[int]],
+                 names: dict[str, list[str]]) -> list[dict]:
+    """Curves for the viewer: per column (`state`, `action`) the chosen dims over the frames.
+
+    `frames` has the columns of `db.queries.clip_robot_frames`; `dims[column]` are indexes into
+    its vectors and `names[column]` their names. Values keep 4 significant digits.
+    """
+    series = []
+    for column, chosen in dims.items():
+        chosen = chosen[:MAX_SERIES_DIMS]
+        if not chosen or column not in frames:
+            continue
+        values: list[list[float | None]] = [[None] * n_frames for _ in chosen]
+        for frame, vector in zip(frames["frame_index"], frames[column], strict=True):
+            if vector is None or not (0 <= frame < n_frames):
+                continue
+            for slot, d in enumerate(chosen):
+                if d < len(vector):
+                    v = _clean(vector[d])
+                    values[slot][frame] = None if v is None else float(f"{v:.4g}")
+        labels = names.get(column, [])
+        series.append({"title": column, "values": values,
+                       "names": [labels[d] if d < len(labels) else f"{column}[{d}]" for d in chosen]})
+    return series
+
+
+def viewer_config(video: ClipVideo, tracks: list[dict] | None = None, series: list[dict] | None = None,
+                  autoplay: bool = False, page_keys: bool = True) -> dict:
+    """The JSON the player reads (see viewer.js).
+
+    `page_keys`: the arrow keys and space pressed anywhere on the page drive this player (turn it
+    off where a page shows several players).
+    """
+    tracks = tracks or []
+    series = series or []
+    return {
+        "clipId": video.clip_id, "src": video.src, "fps": video.fps, "nFrames": video.n_frames,
+        "width": video.width, "height": video.height, "fromS": video.from_s, "toS": video.to_s,
+        "videoMaxHeight": ROBOT_VIDEO_HEIGHT_PX if series else HUMAN_VIDEO_HEIGHT_PX,
+        "tracks": tracks, "timeline": timeline_rows(tracks), "series": series, "autoplay": autoplay,
+        "pageKeys": page_keys,
+    }
+
+
+def viewer_height(config: dict) -> int:
+    """The iframe height (pixels) that fits the player for this config."""
+    rows = len(config["timeline"])
+    timeline = rows * TIMELINE_ROW_PX + TIMELINE_AXIS_PX + 8 if rows else 0
+    return config["videoMaxHeight"] + BAR_HEIGHT_PX + timeline + HINT_HEIGHT_PX + 8
+
+
+@cache
+def _template() -> tuple[str, str]:
+    return (_TEMPLATE_DIR / "viewer.html").read_text(), (_TEMPLATE_DIR / "viewer.js").read_text()
+
+
+def viewer_html(config: dict) -> str:
+    """The self-contained player page for `config`."""
+    page, script = _template()
+    # `<` escaped so no string in the data can close the <script> element it travels in.
+    data = json.dumps(config, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    return page.replace("/*__EGO_JS__*/", script).replace("__EGO_CONFIG__", data)
+
+
+def vector_labels(clip: dict, column: str, size: int) -> list[str]:
+    """Names of a robot vector's dims: `group.i` from GR00T modality groups, else the dataset's names."""
+    extra = json.loads(clip.get("extra") or "{}")
+    groups = (extra.get("modality") or {}).get(column) or {}
+    labels = [f"{column}[{d}]" for d in range(size)]
+    names = json.loads(clip.get(f"{column}_names") or "[]")
+    while names and isinstance(names[0], list):  # some datasets nest the list once
+        names = names[0]
+    for d, name in enumerate(names[:size]):
+        labels[d] = str(name)
+    for group, span in groups.items():
+        start, end = int(span.get("start", 0)), int(span.get("end", 0))
+        for d in range(start, min(end, size)):
+            labels[d] = f"{group}.{d - start}"
+    return labels
+
+
+def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, list]]:
+    """Per robot column: `labels` of every dim and the `default` dims (those that move most)."""
+    clip = get_clip(engine, clip_id)
+    frames = clip_robot_frames(engine, clip_id)
+    choices: dict[str, dict[str, list]] = {}
+    for column in ROBOT_COLUMNS:
+        vectors = [v for v in frames[column] if v is not None] if column in frames else []
+        if not vectors or clip is None:
+            continue
+        matrix = np.asarray(vectors, dtype=np.float64)
+        spread = np.nan_to_num(matrix.std(axis=0), nan=0.0)
+        top = sorted(int(d) for d in np.argsort(-spread, kind="stable")[:DEFAULT_SERIES_DIMS])
+        choices[column] = {"labels": vector_labels(clip, column, matrix.shape[1]), "default": top}
+    return choices
+
+
+def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[str, ...] = (),
+                       dims: dict[str, list[int]] | None = None) -> dict | None:
+    """Everything the player needs for one clip (None when the clip is unknown).
+
+    Human clips get the 2D keypoints of `pose_sources` (the first one drawn solid); robot
+    episodes get curves of `dims` (per column, indexes into the state/action vectors).
+    """
+    clip = get_clip(engine, clip_id)
+    if clip is None:
+        return None
+    n_frames = int(clip.get("n_frames") or 0)
+    from_s, to_s = served_range_s(clip)
+    video = ClipVideo(clip_id=clip_id, src=media_url(clip_id), fps=float(clip.get("fps") or 30.0),
+                      n_frames=n_frames, width=int(clip.get("width") or 1), height=int(clip.get("height") or 1),
+                      from_s=from_s, to_s=to_s)
+    tracks, series = [], []
+    if pose_sources:
+        track = clip_pose_track(engine, clip_id, list(pose_sources))
+        tracks = pose_tracks(track, n_frames, primary_source=pose_sources[0])
+    if clip.get("kind") == "robot" and dims:
+        frames = clip_robot_frames(engine, clip_id)
+        sizes = {c: max((len(v) for v in frames[c] if v is not None), default=0) for c in ROBOT_COLUMNS
+                 if c in frames}
+        names = {c: vector_labels(clip, c, size) for c, size in sizes.items()}
+        series = robot_series(frames, n_frames, dims, names)
+    return viewer_config(video, tracks, series)
+
+
+DETAIL_FIELDS = (  # (clips column, label) shown beside the player, when set
+    ("task_slug", "task name"), ("dataset", "dataset"), ("episode_index", "episode"), ("robot_type", "robot"),
+    ("video_key", "camera"), ("video_from_s", "from (s)"), ("video_to_s", "to (s)"), ("fx", "fx (px)"),
+    ("fy", "fy (px)"), ("cx", "cx (px)"), ("cy", "cy (px)"), ("path", "file"), ("ingested_at", "ingested"),
+)
+
+
+def clip_details(clip: dict) -> pd.DataFrame:
+    """Two columns (`field`, `value`, as text) of the clip's metadata worth showing."""
+    rows = []
+    for column, label in DETAIL_FIELDS:
+        value = clip.get(column)
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        rows.append({"field": label, "value": text})
+    return pd.DataFrame(rows, columns=["field", "value"])

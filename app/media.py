@@ -1,0 +1,126 @@
+"""HTTP routes for clip media, mounted beside Streamlit by `app/serve.py`.
+
+    GET /egocurate/media/<clip_id>          the clip's video (H.264 source or cached proxy), Range-able
+    GET /egocurate/thumbs/<clip_id>.jpg     the clip's middle-frame thumbnail, made on first request
+
+A clip is looked up by id in the catalog; a path never comes from the request, so nothing
+outside the catalogued media can be served. Starlette's `FileResponse` answers Range requests
+with 206, which `<video>` seeking needs. Proxies and thumbnails are made in the thread pool so
+the event loop (and every other session) keeps going meanwhile.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from db.engine import query_engine
+from db.queries import get_clip
+from labeling.proxy import clip_playable_path
+from labeling.thumbnails import ensure_thumbnail, middle_time_s
+from labeling.video import VideoError
+
+MEDIA_PREFIX = "/egocurate/media"
+THUMB_PREFIX = "/egocurate/thumbs"
+CLIP_ID_PATTERN = re.compile(r"[0-9a-zA-Z_-]{1,64}")  # ids are hex digests; anything else is refused
+LOOKUP_CACHE_SIZE = 4096  # clip rows remembered per lake version (a video makes many Range requests)
+THUMB_WORKERS = 2  # thumbnails decoded at once: the machines have 2 cores
+PLACEHOLDER_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180" viewBox="0 0 320 180">'
+    '<rect width="320" height="180" fill="#e5e7eb"/><text x="160" y="96" font-family="sans-serif" '
+    'font-size="14" fill="#6b7280" text-anchor="middle">no preview</text></svg>'
+)
+
+
+def media_url(clip_id: str) -> str:
+    """The URL the player loads a clip's video from."""
+    return f"{MEDIA_PREFIX}/{clip_id}"
+
+
+def thumb_url(clip_id: str) -> str:
+    """The URL of a clip's thumbnail."""
+    return f"{THUMB_PREFIX}/{clip_id}.jpg"
+
+
+class ClipLookup:
+    """Clip rows by id, remembered until the lake's next commit."""
+
+    def __init__(self, root: Path) -> None:
+        """Look clips up in the catalog of `root`."""
+        self.root = root
+        self._rows: OrderedDict[str, dict | None] = OrderedDict()
+        self._version: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, clip_id: str) -> dict | None:
+        """The clip's catalog row, or None for an id the catalog does not have."""
+        engine = query_engine(self.root)
+        version = engine.lake.version()
+        with self._lock:
+            if version != self._version:
+                self._rows.clear()
+                self._version = version
+            if clip_id in self._rows:
+                self._rows.move_to_end(clip_id)
+                return self._rows[clip_id]
+        row = get_clip(engine, clip_id)
+        with self._lock:
+            self._rows[clip_id] = row
+            while len(self._rows) > LOOKUP_CACHE_SIZE:
+                self._rows.popitem(last=False)
+        return row
+
+
+def media_routes(root: Path) -> list[Route]:
+    """The media and thumbnail routes for one data root."""
+    lookup = ClipLookup(root)
+    thumb_slots = threading.BoundedSemaphore(THUMB_WORKERS)
+
+    def video_file(row: dict) -> Path:
+        path = clip_playable_path(root, row)
+        if not path.is_file():
+            raise VideoError(f"{path}: the clip's video file is missing")
+        return path
+
+    def thumb_file(row: dict) -> Path:
+        with thumb_slots:
+            at_s = middle_time_s(row.get("video_from_s"), row.get("video_to_s"), row.get("duration_s"))
+            return ensure_thumbnail(root, row["clip_id"], row["path"], at_s)
+
+    async def clip_row(request: Request) -> dict | None:
+        clip_id = request.path_params["clip_id"]
+        if not CLIP_ID_PATTERN.fullmatch(clip_id):
+            return None
+        return await run_in_threadpool(lookup.get, clip_id)
+
+    async def video(request: Request) -> Response:
+        row = await clip_row(request)
+        if row is None:
+            return PlainTextResponse("unknown clip", status_code=404)
+        try:
+            path = await run_in_threadpool(video_file, row)
+        except (VideoError, OSError) as exc:
+            return PlainTextResponse(f"cannot play this clip: {exc}", status_code=422)
+        return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+    async def thumbnail(request: Request) -> Response:
+        row = await clip_row(request)
+        if row is None:
+            return PlainTextResponse("unknown clip", status_code=404)
+        try:
+            path = await run_in_threadpool(thumb_file, row)
+        except (VideoError, OSError):
+            return Response(PLACEHOLDER_SVG, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+    return [
+        Route(MEDIA_PREFIX + "/{clip_id}", video, methods=["GET", "HEAD"]),
+        Route(THUMB_PREFIX + "/{clip_id}.jpg", thumbnail, methods=["GET", "HEAD"]),
+    ]
