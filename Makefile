@@ -8,13 +8,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ROOT ?= egocurate-data
 PORT ?= 8501
 
-.PHONY: demo test install chromium lint bench clean
+LEROBOT_VENV := $(CURDIR)/.venv-lerobot
+
+.PHONY: demo test install chromium lerobot-venv lint bench clean
 
 demo: install
 	$(VENV)/bin/egocurate --root $(ROOT) demo --port $(PORT)
 
-test: install chromium
-	$(PY) -m pytest -q tests
+test: install chromium lerobot-venv
+	LEROBOT_VENV=$(LEROBOT_VENV) $(PY) -m pytest -q tests
 
 install: $(STAMP)
 
@@ -30,8 +32,12 @@ chromium:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# LeRobot's own loader, in a venv of its own (its pins clash with ours), to check our exports.
+lerobot-venv:
+	bash scripts/lerobot_venv.sh $(LEROBOT_VENV)
+
 lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) $(ROOT)
+	rm -rf $(VENV) $(LEROBOT_VENV) $(ROOT)

@@ -17,22 +17,27 @@ from db.engine import QueryEngine, query_engine
 
 
 @st.cache_resource
+def _engine_for(root: str) -> QueryEngine:
+    return query_engine(Path(root))
+
+
 def engine() -> QueryEngine:
-    """The process's DuckDB query engine over the data root (never mutated by pages)."""
-    return query_engine(paths.resolve_root())
+    """The DuckDB query engine over the data root (never mutated by pages), one per root."""
+    return _engine_for(str(paths.resolve_root()))
 
 
 def data_root() -> Path:
     return engine().root
 
 
-def lake_version() -> tuple[int, int]:
-    """The cache key of everything read from the lake (cheap: one directory listing)."""
-    return engine().lake.version()
+def lake_version() -> tuple[str, int, int]:
+    """The cache key of everything read from the lake: the root, then a token that moves with
+    every commit (cheap: one directory listing)."""
+    return (str(data_root()), *engine().lake.version())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def overview(version: tuple[int, int]) -> tuple[queries.CatalogTotals, dict[str, pd.DataFrame]]:
+def overview(version: tuple[str, int, int]) -> tuple[queries.CatalogTotals, dict[str, pd.DataFrame]]:
     """The Overview page's numbers and tables: totals by source, top tasks, pose coverage."""
     e = engine()
     return queries.catalog_totals(e), {"source": queries.clip_totals(e, "source"), "tasks": queries.task_totals(e),
@@ -40,28 +45,28 @@ def overview(version: tuple[int, int]) -> tuple[queries.CatalogTotals, dict[str,
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def clip_facets(version: tuple[int, int]) -> queries.ClipFacets:
+def clip_facets(version: tuple[str, int, int]) -> queries.ClipFacets:
     return queries.clip_facets(engine())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def clip_page(version: tuple[int, int], spec: queries.ClipFilter, order_by: str, descending: bool,
+def clip_page(version: tuple[str, int, int], spec: queries.ClipFilter, order_by: str, descending: bool,
               page: int, page_size: int) -> queries.ClipPage:
     return queries.clip_page(engine(), spec, order_by, descending, page, page_size)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def clip(version: tuple[int, int], clip_id: str) -> dict | None:
+def clip(version: tuple[str, int, int], clip_id: str) -> dict | None:
     return queries.get_clip(engine(), clip_id)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def pose_sources(version: tuple[int, int], clip_id: str) -> list[str]:
+def pose_sources(version: tuple[str, int, int], clip_id: str) -> list[str]:
     return queries.clip_pose_sources(engine(), clip_id)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def viewer_config(version: tuple[int, int], clip_id: str, sources: tuple[str, ...],
+def viewer_config(version: tuple[str, int, int], clip_id: str, sources: tuple[str, ...],
                   state_dims: tuple[int, ...], action_dims: tuple[int, ...]) -> dict | None:
     """The player's JSON for a clip (None for an unknown clip)."""
     return viewer.clip_viewer_config(engine(), clip_id, sources, {"state": list(state_dims),
@@ -69,16 +74,16 @@ def viewer_config(version: tuple[int, int], clip_id: str, sources: tuple[str, ..
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def clip_neighbours(version: tuple[int, int], clip_id: str, spec: queries.ClipFilter, order_by: str,
+def clip_neighbours(version: tuple[str, int, int], clip_id: str, spec: queries.ClipFilter, order_by: str,
                     descending: bool) -> tuple[str | None, str | None]:
     return queries.clip_neighbours(engine(), clip_id, spec, order_by, descending)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def robot_dim_choices(version: tuple[int, int], clip_id: str) -> dict[str, dict[str, list]]:
+def robot_dim_choices(version: tuple[str, int, int], clip_id: str) -> dict[str, dict[str, list]]:
     return viewer.robot_dim_choices(engine(), clip_id)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def public_columns(version: tuple[int, int]) -> pd.DataFrame:
+def public_columns(version: tuple[str, int, int]) -> pd.DataFrame:
     return queries.public_columns(engine())

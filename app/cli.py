@@ -2,6 +2,10 @@
 
     egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot]
     egocurate [--root DIR] sql [--json] "SELECT ..."
+    egocurate [--root DIR] score [--rules YML] [--clips ID]...
+    egocurate [--root DIR] view save NAME JSON | list | show NAME
+    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
+    egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t]
     egocurate [--root DIR] demo [--no-app] [--port N]
     egocurate [--root DIR] app [--port N] [--host ADDR]
 
@@ -10,8 +14,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
 import math
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -92,16 +99,159 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
 
 
 @main.command()
+@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Noisy-demo rule set (YAML; default: curation/default_rules.yml).")
+@click.option("--clips", "clip_ids", multiple=True, help="Score only this clip id (repeatable); default: all.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def score(root: Path, rules_path: Path | None, clip_ids: tuple[str, ...], quiet: bool) -> None:
+    """Quality metrics per clip and hand, then proposed flags from the noisy-demo rules."""
+    from curation.score import ScoreConfig, run_score
+
+    cfg = ScoreConfig(rules_path=rules_path) if rules_path else ScoreConfig()
+    report = run_score(root, cfg, clip_ids=list(clip_ids) or None, progress=not quiet)
+    flags = report.flags
+    click.echo(f"score: {report.scored} clips scored; flags: {flags.created} proposed, {flags.reproposed} "
+               f"proposed again, {flags.kept} unchanged, {flags.withdrawn} withdrawn")
+
+
+@main.group()
+def view() -> None:
+    """Saved views: named filter specs (JSON) that the app, the CLI and exports share."""
+
+
+@view.command("save")
+@click.argument("name")
+@click.argument("spec_json")
+@click.option("--author", default=lambda: os.environ.get("USER") or "cli", help="Who saves it (default: $USER).")
+@click.option("--replace", is_flag=True, help="Replace the view of that name if there is one.")
+@click.pass_obj
+def view_save(root: Path, name: str, spec_json: str, author: str, replace: bool) -> None:
+    """Save SPEC_JSON, e.g. '{"metric_ranges": {"jitter_mm": [null, 3]}, "tasks": ["pour_cup"]}', as NAME."""
+    from curation.flags import StaleUpdateError
+    from curation.views import ViewSpec, get_view, save_view
+
+    try:
+        spec = ViewSpec.from_json(spec_json)
+        expected = None
+        if replace:
+            with contextlib.suppress(KeyError):
+                expected = get_view(root, name).version
+        saved = save_view(root, name, spec, author, expected_version=expected)
+    except (ValueError, StaleUpdateError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"view {saved.name!r} saved (version {saved.version})")
+
+
+@view.command("list")
+@click.pass_obj
+def view_list(root: Path) -> None:
+    """The saved views and their specs."""
+    from curation.views import list_views
+
+    click.echo(list_views(root).to_string(index=False, max_colwidth=100))
+
+
+@view.command("show")
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per clip.")
+@click.pass_obj
+def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
+    """The clips a saved view selects (in its order)."""
+    from curation.views import count_view, load_view, view_clips
+    from db.engine import query_engine
+
+    try:
+        spec = load_view(root, name)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from exc
+    engine = query_engine(root)
+    frame = view_clips(engine, spec, limit=limit)
+    if as_json:
+        for record in frame.to_dict(orient="records"):
+            click.echo(json.dumps({k: _json_cell(v) for k, v in record.items()}, default=str))
+    else:
+        click.echo(frame.to_string(index=False, max_colwidth=40))
+    click.secho(f"({len(frame)} of {count_view(engine, spec)} clips)", err=True)
+
+
+@main.command()
+@click.option("--min-similarity", type=click.FloatRange(0, 1), default=None,
+              help="Task similarity a candidate pair needs (default: curation.pairing.PairConfig).")
+@click.option("--max-cost", type=click.FloatRange(0, min_open=True), default=None,
+              help="Aligned pairs costlier than this (DTW RMS per step) are not proposed.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def pair(root, min_similarity, max_cost, quiet) -> None:  # noqa: ANN001 (Path, float | None, float | None, bool)
+    """Propose human-robot pairs by task and align them with DTW; curators' decisions are kept."""
+    from curation.pairing import PairConfig, report_json, run_pairing
+
+    defaults = PairConfig()
+    cfg = PairConfig(min_task_similarity=defaults.min_task_similarity if min_similarity is None else min_similarity,
+                     max_cost=defaults.max_cost if max_cost is None else max_cost)
+    report = run_pairing(root, cfg, actor=getpass.getuser(), progress=not quiet)
+    if report.frame.empty:
+        click.secho("pair: no human clip and robot episode share a task", fg="yellow", err=True)
+    click.echo(f"pair: {report_json(report)}")
+
+
+@main.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The dataset folder to create (its parent must exist).")
+@click.option("--format", "fmt", required=True, type=click.Choice(["lerobot-v2.1", "lerobot-v3"]))
+@click.option("--view", "view_name", default=None, help="A saved view (default: every clip).")
+@click.option("--gr00t", is_flag=True, help="Also write GR00T's meta/modality.json.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing non-empty --out folder.")
+@click.option("--codec", type=click.Choice(["h264", "av1"]), default="h264", show_default=True)
+@click.option("--size", default="320x240", show_default=True, help="WIDTHxHEIGHT of the videos (even numbers).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def export(root, out_dir, fmt, view_name, gr00t, overwrite, codec, size, quiet) -> None:  # noqa: ANN001
+    """Export accepted pairs of a saved view as LeRobot v2.1 (+ GR00T) or v3.0, atomically."""
+    from tqdm import tqdm
+
+    from curation.export_episodes import VideoSpec
+    from curation.export_lerobot import ExportError, run_export
+    from curation.export_plan import ExportConfig
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+        cfg = ExportConfig(out_dir=out_dir, format=fmt, view_name=view_name, gr00t=gr00t, overwrite=overwrite,
+                           video=VideoSpec(width=width, height=height, codec=codec), author=getpass.getuser())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    bar = tqdm(desc="egocurate export", unit="episode", disable=quiet)
+
+    def progress(done: int, total: int, _text: str) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result = run_export(root, cfg, progress=progress)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        bar.close()
+    counts = result.manifest["counts"]
+    click.echo(f"export: {counts['episodes']} episodes ({counts['pairs']} pairs, {result.manifest['hours']:.3f} h) "
+               f"written to {result.out_dir}")
+
+
+@main.command()
 @click.option("--no-app", is_flag=True, help="Build and ingest the demo set, do not start the app.")
 @click.option("--port", type=int, default=8501, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_obj
 def demo(root: Path, no_app: bool, port: int, seed: int) -> None:
     """Generate the synthetic demo set (no downloads), ingest it, and open the app."""
+    from curation.score import run_score
     from labeling.demo_set import build_demo
 
     report = build_demo(root, seed=seed)
     _print_report(report)
+    scored = run_score(root, progress=True)  # so the Quality and Review pages open with flags
+    click.echo(f"score: {scored.scored} clips scored, {scored.flags.created} flags proposed")
     if not no_app:
         from app.launch import launch
 

@@ -30,6 +30,42 @@ VIEWER_DIMS_CLIP = "viewer.dims_clip"  # the clip the dims above were chosen for
 SQL_QUERY = "sql.query"
 SQL_EXAMPLE = "sql.example"  # the examples selectbox (loads its query into SQL_QUERY)
 
+# Quality page
+QUALITY_VIEW = "quality.view"  # a name from curation.review.view_choices
+QUALITY_TASKS = "quality.tasks"  # task groups narrowing the view
+QUALITY_COLUMN = "quality.column"  # the metric column shown
+QUALITY_CHART = "quality.chart"  # the chart's selection state
+
+# Review page
+REVIEW_CURATOR = "review.curator"  # the name decisions are written with (until sign-in exists)
+REVIEW_VIEW = "review.view"  # a name from curation.review.view_choices
+REVIEW_STATES = "review.states"  # flag states the queue lists
+REVIEW_FLAG_ID = "review.flag_id"  # the flag on screen; the position follows it as the queue changes
+REVIEW_MESSAGE = "review.message"  # (kind, text) left by a callback for the next run
+REVIEW_FLAG_FORM = "review.flag_form"  # whether the curator's flag form is open
+REVIEW_BULK_SURE = "review.bulk_sure"
+
+# Pairs page
+PAIRS_CURATOR = "pairs.curator"  # the name decisions are written with
+PAIRS_STATES = "pairs.states"  # pair states listed
+PAIRS_PAIR_ID = "pairs.pair_id"  # the pair on screen
+PAIRS_REASON = "pairs.reason"  # the reason typed for a decision (required to reject)
+PAIRS_MESSAGE = "pairs.message"  # (kind, text) left by a callback for the next run
+
+# Export page
+EXPORT_VIEW = "export.view"  # a saved view name, or EXPORT_ALL_CLIPS
+EXPORT_FORMAT = "export.format"  # one of curation.export_plan.FORMATS
+EXPORT_GR00T = "export.gr00t"  # also write GR00T's modality.json (v2.1)
+EXPORT_OUT_DIR = "export.out_dir"  # destination folder ('' = the suggested one)
+EXPORT_OVERWRITE = "export.overwrite"
+EXPORT_CODEC = "export.codec"
+EXPORT_AUTHOR = "export.author"
+EXPORT_MESSAGE = "export.message"  # (kind, text) of the last run
+
+# Literal defaults (not imported from curation/) so the router stays light to import; tests check
+# they match curation.review.ALL_HUMAN_CLIPS / QUEUE_STATES and curation.export_plan.FORMATS.
+ALL_HUMAN_CLIPS = "All human clips"
+EXPORT_ALL_CLIPS = "(every clip)"
 VIEWS = ("Grid", "Table")
 PAGE_SIZES = (24, 48, 96)
 
@@ -51,6 +87,29 @@ DEFAULTS: dict[str, object] = {
     VIEWER_ACTION_DIMS: [],
     VIEWER_DIMS_CLIP: None,
     SQL_QUERY: "SELECT kind, source, count(*) AS clips FROM clips GROUP BY ALL",
+    QUALITY_VIEW: ALL_HUMAN_CLIPS,
+    QUALITY_TASKS: [],
+    QUALITY_COLUMN: "jitter_mm",
+    REVIEW_CURATOR: "",
+    REVIEW_VIEW: ALL_HUMAN_CLIPS,
+    REVIEW_STATES: ["proposed"],
+    REVIEW_FLAG_ID: None,
+    REVIEW_MESSAGE: None,
+    REVIEW_FLAG_FORM: False,
+    REVIEW_BULK_SURE: False,
+    PAIRS_CURATOR: "",
+    PAIRS_STATES: ["proposed"],
+    PAIRS_PAIR_ID: None,
+    PAIRS_REASON: "",
+    PAIRS_MESSAGE: None,
+    EXPORT_VIEW: EXPORT_ALL_CLIPS,
+    EXPORT_FORMAT: "lerobot-v3",
+    EXPORT_GR00T: False,
+    EXPORT_OUT_DIR: "",
+    EXPORT_OVERWRITE: False,
+    EXPORT_CODEC: "h264",
+    EXPORT_AUTHOR: "",
+    EXPORT_MESSAGE: None,
 }
 
 

@@ -15,7 +15,15 @@ pages = {
         st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page("app_pages/clips.py", title="Clips", icon=":material/video_library:", url_path="clips"),
         st.Page("app_pages/viewer.py", title="Clip viewer", icon=":material/play_circle:", url_path="viewer"),
+        st.Page("app_pages/quality.py", title="Quality", icon=":material/monitoring:", url_path="quality"),
+        st.Page("app_pages/review.py", title="Review", icon=":material/rule:", url_path="review"),
         st.Page("app_pages/sql.py", title="SQL", icon=":material/terminal:", url_path="sql"),
+    ],
+    "Align": [
+        st.Page("app_pages/pairs.py", title="Pairs", icon=":material/compare_arrows:", url_path="pairs"),
+    ],
+    "Export": [
+        st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),
     ],
 }
 st.navigation(pages).run()

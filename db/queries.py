@@ -489,7 +489,7 @@ def pair_rows(engine: QueryEngine, states: list[str] | tuple[str, ...] = ()) -> 
 
 
 def accepted_pairs_in_view(engine: QueryEngine, view_sql: str, view_params: list[object]) -> pd.DataFrame:
-    """Accepted pairs and whether each member is in a compiled view (`view_sql` from `compile_view`).
+    """Accepted pairs and whether each member is in a compiled view (`view_sql` selects its `clip_id`s).
 
     Columns: id, human_clip_id, robot_clip_id, cost, path (JSON text), human_in_view, robot_in_view.
     """
@@ -524,3 +524,26 @@ def export_rows(engine: QueryEngine) -> pd.DataFrame:
     sql = """SELECT id, out_dir, format, view_name, state, author, created_at, manifest FROM exports
              ORDER BY created_at DESC, id DESC"""
     return engine.cursor().execute(sql).df()
+
+
+# --- Retargeting (labeling/retarget_stage.py) ------------------------------------------------------
+
+def retargeted_hands(engine: QueryEngine, embodiment: str, clip_ids: list[str]) -> set[tuple[str, str]]:
+    """(clip_id, hand) pairs among `clip_ids` that already have `retargets` rows for `embodiment`."""
+    sql = """SELECT DISTINCT clip_id, hand FROM retargets
+             WHERE embodiment = ? AND clip_id IN (SELECT unnest(?::VARCHAR[]))"""
+    return {(row[0], row[1]) for row in engine.cursor().execute(sql, [embodiment, list(clip_ids)]).fetchall()}
+
+
+def clip_retargets(engine: QueryEngine, clip_id: str, hand: str, embodiment: str) -> pd.DataFrame:
+    """One clip's retargeted hand, by frame: frame_index, q_rad, wrist_pose, residual (nulls where absent)."""
+    sql = """SELECT frame_index, q_rad, wrist_pose, residual FROM retargets
+             WHERE clip_id = ? AND hand = ? AND embodiment = ? ORDER BY frame_index"""
+    return engine.cursor().execute(sql, [clip_id, hand, embodiment]).df()
+
+
+def retarget_embodiments(engine: QueryEngine, clip_id: str) -> pd.DataFrame:
+    """The embodiments a clip was retargeted to: embodiment, hand, frames with a solution, mean residual (m)."""
+    sql = """SELECT embodiment, hand, count(q_rad) AS frames, avg(residual) AS residual_m FROM retargets
+             WHERE clip_id = ? GROUP BY embodiment, hand ORDER BY embodiment, hand"""
+    return engine.cursor().execute(sql, [clip_id]).df()

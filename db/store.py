@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from . import paths
 from .models import AuditEntry, StoreRevision
@@ -79,14 +79,27 @@ def get_engine(root: Path) -> Engine:
     return engine
 
 
+def _mark_flush(session: Session, _context: object) -> None:
+    session.info["wrote"] = True
+
+
+def _mark_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
 @contextlib.contextmanager
 def session_scope(root: Path) -> Iterator[Session]:
     """A session that commits on success (bumping the store revision) and rolls back on error."""
     factory = sessionmaker(get_engine(root), expire_on_commit=False)
     with factory() as session:
+        # Any write, ORM or Core, autoflushed or not, marks the session so the revision moves.
+        event.listen(session, "after_flush", _mark_flush)
+        event.listen(session, "do_orm_execute", _mark_statement)
         try:
             yield session
-            if session.new or session.dirty or session.deleted or session.info.get("wrote"):
+            session.flush()
+            if session.info.get("wrote"):
                 _bump_revision(session)
             session.commit()
         except BaseException:

@@ -45,3 +45,13 @@ def test_launcher_passes_every_config_setting():
     assert "--server.port=9999" in flags and "--server.address=127.0.0.1" in flags
     assert "--browser.gatherUsageStats=false" in flags
     assert CONFIG_FILE.is_file()
+
+
+def test_state_literal_defaults_match_the_packages():
+    from app import state
+    from curation.export_plan import FORMATS
+    from curation.review import ALL_HUMAN_CLIPS, QUEUE_STATES
+
+    assert state.ALL_HUMAN_CLIPS == ALL_HUMAN_CLIPS
+    assert tuple(state.DEFAULTS[state.REVIEW_STATES]) == QUEUE_STATES
+    assert state.DEFAULTS[state.EXPORT_FORMAT] in FORMATS

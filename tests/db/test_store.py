@@ -41,3 +41,19 @@ def test_failed_transaction_keeps_nothing(root):
     with session_scope(root) as session:
         assert session.execute(select(Flag)).all() == []
         assert session.execute(select(AuditEntry)).all() == []
+
+
+def test_core_statements_and_autoflushed_adds_bump_the_revision(root):
+    from sqlalchemy import insert, update
+
+    start = store_revision(root)
+    with session_scope(root) as session:
+        session.execute(insert(Flag).values(clip_id="c2", reason="core insert", author="bob"))
+    assert store_revision(root) == start + 1
+    with session_scope(root) as session:
+        session.add(Flag(clip_id="c3", reason="autoflushed", author="bob"))
+        session.execute(select(Flag)).all()  # autoflush empties session.new before commit
+    assert store_revision(root) == start + 2
+    with session_scope(root) as session:
+        session.execute(update(Flag).where(Flag.clip_id == "c2").values(state="confirmed"))
+    assert store_revision(root) == start + 3

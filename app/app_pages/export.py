@@ -1,0 +1,83 @@
+"""Export: choose a saved view and a format, see what goes in, write it (atomically), list past exports."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import cache, state
+from app.state import (
+    EXPORT_AUTHOR,
+    EXPORT_CODEC,
+    EXPORT_FORMAT,
+    EXPORT_GR00T,
+    EXPORT_MESSAGE,
+    EXPORT_OUT_DIR,
+    EXPORT_OVERWRITE,
+    EXPORT_VIEW,
+)
+from curation.export_episodes import CODECS, VideoSpec
+from curation.export_lerobot import ExportError, list_exports, run_export
+from curation.export_plan import FORMATS, ExportConfig, default_out_dir, preview_export
+from curation.views import list_views
+
+state.init(st.session_state)
+
+st.title("Export")
+root = cache.data_root()
+views = [state.EXPORT_ALL_CLIPS, *list_views(root)["name"].tolist()]
+row = st.columns([1.5, 1.2, 1, 1])
+row[0].selectbox("Saved view", views, key=EXPORT_VIEW)
+row[1].radio("Format", FORMATS, key=EXPORT_FORMAT, horizontal=True)
+row[2].selectbox("Video codec", sorted(CODECS), key=EXPORT_CODEC)
+row[3].checkbox("GR00T modality.json", key=EXPORT_GR00T, help="meta/modality.json for Isaac GR00T")
+view_name = None if st.session_state[EXPORT_VIEW] == state.EXPORT_ALL_CLIPS else st.session_state[EXPORT_VIEW]
+suggested = default_out_dir(root, view_name, st.session_state[EXPORT_FORMAT])
+row = st.columns([3, 1, 1])
+row[0].text_input("Destination folder", key=EXPORT_OUT_DIR, placeholder=str(suggested))
+row[1].text_input("Your name", key=EXPORT_AUTHOR, placeholder="recorded with the export")
+row[2].checkbox("Overwrite", key=EXPORT_OVERWRITE, help="replace an existing non-empty folder")
+
+plan = preview_export(root, view_name)
+summary = plan.summary()
+st.subheader("What will go in")
+cols = st.columns(4)
+cols[0].metric("Episodes", len(plan.episodes))
+cols[1].metric("Pairs", len(plan.pairs))
+cols[2].metric("Hours", f"{summary['hours'].sum():.3f}" if not summary.empty else "0")
+cols[3].metric("Pairs left out", len(plan.dropped_pairs))
+st.dataframe(summary, hide_index=True, width="stretch")
+if not plan.dropped_pairs.empty:
+    with st.expander(f"{len(plan.dropped_pairs)} accepted pairs left out, and why"):
+        st.dataframe(plan.dropped_pairs, hide_index=True, width="stretch")
+if not plan.excluded_flags.empty:
+    with st.expander(f"{len(plan.excluded_flags)} flags keep clips of this view out"):
+        st.dataframe(plan.excluded_flags, hide_index=True, width="stretch")
+
+if st.session_state[EXPORT_MESSAGE]:
+    kind, text = st.session_state[EXPORT_MESSAGE]
+    (st.error if kind == "error" else st.success)(text)
+if st.button("Export", type="primary", icon=":material/download:", disabled=plan.episodes.empty, key="export_run"):
+    bar = st.progress(0.0, text="starting")
+    try:
+        config = ExportConfig(out_dir=Path(st.session_state[EXPORT_OUT_DIR].strip() or suggested),
+                              format=st.session_state[EXPORT_FORMAT], view_name=view_name,
+                              gr00t=st.session_state[EXPORT_GR00T], overwrite=st.session_state[EXPORT_OVERWRITE],
+                              video=VideoSpec(codec=st.session_state[EXPORT_CODEC]),
+                              author=st.session_state[EXPORT_AUTHOR].strip() or "app")
+        result = run_export(root, config, progress=lambda done, total, text: bar.progress(done / max(total, 1),
+                                                                                         text=text))
+        st.session_state[EXPORT_MESSAGE] = ("success", f"Wrote {result.manifest['counts']['episodes']} episodes "
+                                                       f"to {result.out_dir}.")
+    except (ExportError, ValueError) as exc:
+        st.session_state[EXPORT_MESSAGE] = ("error", str(exc))
+    st.rerun()
+
+st.subheader("Past exports")
+past = list_exports(root)
+if past.empty:
+    st.caption("No exports yet.")
+else:
+    st.dataframe(past.drop(columns=["manifest"]), hide_index=True, width="stretch")
+    chosen = st.selectbox("Manifest of export", past["id"].tolist(), key="export.manifest_id",
+                          format_func=lambda i: f"#{i} · {past.set_index('id').loc[i, 'out_dir']}")
+    st.json(past.set_index("id").loc[chosen, "manifest"] or {}, expanded=False)

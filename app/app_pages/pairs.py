@@ -1,0 +1,121 @@
+"""Pairs: a human clip and a robot episode side by side, synchronised through the warping path; accept or reject."""
+
+import json
+
+import plotly.express as px
+import streamlit as st
+
+from app import cache, state
+from app.media import media_url
+from app.state import (
+    PAIRS_CURATOR,
+    PAIRS_MESSAGE,
+    PAIRS_PAIR_ID,
+    PAIRS_REASON,
+    PAIRS_STATES,
+)
+from curation.pair_store import DECISION_STATES, PAIR_STATES, StaleUpdateError, decide_pair
+from curation.pair_view import pair_detail, pair_label, pair_table
+from labeling.proxy import served_range_s
+
+PLAYER_HEIGHT_PX = 330
+# The robot episode plays; the human clip follows it through the path (it seeks whenever it is off
+# by more than half a frame), so both always show matched moments.
+PLAYER_HTML = """<div style="display:flex;gap:8px;font-family:sans-serif;font-size:13px">
+<figure style="margin:0;flex:1"><video id="robot" src="__ROBOT__" controls muted playsinline
+ style="width:100%;max-height:260px;background:#000"></video><figcaption>Robot episode ·
+ frame <b id="rf">0</b></figcaption></figure>
+<figure style="margin:0;flex:1"><video id="human" src="__HUMAN__" muted playsinline preload="auto"
+ style="width:100%;max-height:260px;background:#000"></video><figcaption>Human clip (follows the robot) ·
+ frame <b id="hf">0</b></figcaption></figure></div>
+<script>
+const cfg = __CONFIG__;
+const robot = document.getElementById('robot'), human = document.getElementById('human');
+function sync() {
+  const r = Math.max(0, Math.min(cfg.map.length - 1, Math.round((robot.currentTime - cfg.robotFrom) * cfg.fpsR)));
+  const h = cfg.map[r];
+  const target = cfg.humanFrom + h / cfg.fpsH;
+  if (Math.abs(human.currentTime - target) > 0.5 / cfg.fpsH) human.currentTime = target;
+  document.getElementById('rf').textContent = r;
+  document.getElementById('hf').textContent = Math.round(h);
+  if (robot.currentTime >= cfg.robotTo) robot.pause();
+  requestAnimationFrame(sync);
+}
+robot.addEventListener('loadedmetadata', () => { robot.currentTime = cfg.robotFrom; });
+human.addEventListener('loadedmetadata', () => { human.currentTime = cfg.humanFrom; });
+requestAnimationFrame(sync);
+</script>"""
+
+state.init(st.session_state)
+
+st.title("Pairs")
+engine, root = cache.engine(), cache.data_root()
+row = st.columns([1.2, 2])
+row[0].text_input("Curator name", key=PAIRS_CURATOR, placeholder="your name, written with each decision")
+row[1].multiselect("States", PAIR_STATES, key=PAIRS_STATES, placeholder="all states")
+curator = st.session_state[PAIRS_CURATOR].strip()
+table = pair_table(engine, tuple(st.session_state[PAIRS_STATES]))
+
+if st.session_state[PAIRS_MESSAGE]:
+    kind, text = st.session_state[PAIRS_MESSAGE]
+    (st.error if kind == "error" else st.success)(text)
+    st.session_state[PAIRS_MESSAGE] = None
+if table.empty:
+    st.info("No pairs in these states. Propose some with `egocurate pair`.", icon=":material/link_off:")
+    st.stop()
+
+ids = [int(i) for i in table["id"]]
+if st.session_state[PAIRS_PAIR_ID] not in ids:
+    st.session_state[PAIRS_PAIR_ID] = ids[0]
+labels = {int(r["id"]): pair_label(r) for _, r in table.iterrows()}
+st.selectbox("Pair", ids, key=PAIRS_PAIR_ID, format_func=labels.get)
+detail = pair_detail(root, engine, st.session_state[PAIRS_PAIR_ID])
+if detail is None:
+    st.warning("This pair or one of its clips is gone.", icon=":material/error:")
+    st.stop()
+pair = detail.pair
+
+
+def decide(state_name: str, pair_id: int, version: int) -> None:
+    """Write the decision on the version on screen; a stale one is refused and said so."""
+    try:
+        decide_pair(root, pair_id, state_name, curator, version, st.session_state[PAIRS_REASON].strip() or None)
+    except (StaleUpdateError, ValueError) as exc:
+        st.session_state[PAIRS_MESSAGE] = ("error", str(exc))
+        return
+    st.session_state[PAIRS_MESSAGE] = ("success", f"Pair {pair_id} {state_name} by {curator}.")
+    st.session_state[PAIRS_REASON] = ""
+
+
+cost = "not aligned (no retargets)" if pair.cost is None else f"{pair.cost:.3f} per step"
+st.markdown(f"**{detail.robot.get('task') or '(no task)'}** · state **{pair.state}** · DTW cost {cost} · "
+            f"task similarity {pair.task_similarity or 0:.2f}")
+human_from, human_to = served_range_s(detail.human)
+robot_from, robot_to = served_range_s(detail.robot)
+config = {"map": detail.human_for_robot, "fpsR": float(detail.robot["fps"]), "fpsH": float(detail.human["fps"]),
+          "robotFrom": robot_from, "robotTo": robot_to, "humanFrom": human_from}
+player = (PLAYER_HTML.replace("__ROBOT__", media_url(pair.robot_clip_id))
+          .replace("__HUMAN__", media_url(pair.human_clip_id)).replace("__CONFIG__", json.dumps(config)))
+st.iframe(player, height=PLAYER_HEIGHT_PX)
+
+charts = st.columns([1, 2])
+if not detail.path.empty:
+    path_chart = px.line(detail.path, x="robot_frame", y="human_frame", title="Warping path")
+    charts[0].plotly_chart(path_chart, width="stretch")
+if not detail.curves.empty:
+    curves = px.line(detail.curves, x="robot_frame", y="value", color="dimension", line_dash="series",
+                     title="Trajectories on the robot's clock (wrists relative to the start)")
+    charts[1].plotly_chart(curves, width="stretch")
+
+buttons = st.columns([2, 1, 1, 1])
+buttons[0].text_input("Reason", key=PAIRS_REASON, placeholder="required to reject, e.g. the cup is never lifted")
+disabled = not curator
+for column, state_name, icon in zip(buttons[1:], DECISION_STATES[::-1], (":material/close:", ":material/check:",
+                                                                          ":material/undo:"), strict=True):
+    label = {"accepted": "Accept", "rejected": "Reject", "proposed": "Re-open"}[state_name]
+    column.button(label, key=f"pairs_{state_name}", icon=icon, on_click=decide, width="stretch",
+                  args=(state_name, pair.id, pair.version), disabled=disabled or pair.state == state_name,
+                  type="primary" if state_name == "accepted" else "secondary")
+if disabled:
+    st.caption("Type your name above to decide; decisions are written with it.")
+st.dataframe(table, hide_index=True, width="stretch")

@@ -1,0 +1,195 @@
+"""Review: decide on a view's flags one by one with the keyboard, or all at once; a clip's audit history.
+
+Keys: c confirm · d dismiss · f flag the clip yourself · j or → next · k or ← previous.
+"""
+
+import json
+
+import streamlit as st
+
+from app import cache, state
+from app.components import viewer
+from app.state import (
+    REVIEW_BULK_SURE,
+    REVIEW_CURATOR,
+    REVIEW_FLAG_FORM,
+    REVIEW_FLAG_ID,
+    REVIEW_MESSAGE,
+    REVIEW_STATES,
+    REVIEW_VIEW,
+)
+from curation.flags import FLAG_STATES, StaleUpdateError, create_flag, set_flag_state
+from curation.labels import set_task_text, task_label
+from curation.review import (
+    HAND_CHOICES,
+    QUEUE_STATES,
+    clip_flags,
+    decide_view,
+    describe_flag,
+    flag_span,
+    flag_table,
+    history_table,
+    queue_item,
+    resolve_view,
+    review_queue,
+    timeline_marks,
+    view_choices,
+)
+from curation.rules import SEVERITIES
+from labeling.proxy import clip_playable_path, needs_proxy
+from labeling.video import VideoError
+
+FLAG_ROW_COLOR = "#dc2626"
+# Button keys: Streamlit gives each button's container the class `st-key-<key>`, which the keys use.
+KEYS = {"c": "review_confirm", "d": "review_dismiss", "f": "review_flag", "j": "review_next", "k": "review_prev",
+        "ArrowRight": "review_next", "ArrowLeft": "review_prev"}
+KEYBOARD_JS = """<script>
+(() => {
+  if (window.__egoReviewKeys) return;
+  window.__egoReviewKeys = true;
+  const keys = __KEYS__;
+  window.addEventListener('keydown', (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    const target = event.target, tag = ((target && target.tagName) || '').toLowerCase();
+    if (['input', 'textarea', 'select'].includes(tag) || (target && target.isContentEditable)) return;
+    const key = keys[event.key.length === 1 ? event.key.toLowerCase() : event.key];
+    const button = key && document.querySelector('.st-key-' + key + ' button');
+    if (!button || button.disabled) return;
+    event.preventDefault();
+    event.stopPropagation();
+    button.click();
+  }, true);
+})();
+</script>""".replace("__KEYS__", json.dumps(KEYS))
+
+state.init(st.session_state)
+
+st.title("Review")
+engine, root = cache.engine(), cache.data_root()
+row = st.columns([1.4, 1.6, 1.6])
+row[0].text_input("Curator name", key=REVIEW_CURATOR, placeholder="your name, written with each decision")
+row[1].selectbox("View", view_choices(root), key=REVIEW_VIEW)
+row[2].multiselect("Flag states", FLAG_STATES, key=REVIEW_STATES, placeholder="proposed")
+curator = st.session_state[REVIEW_CURATOR].strip()
+spec = resolve_view(root, st.session_state[REVIEW_VIEW])
+queue = review_queue(engine, spec, tuple(st.session_state[REVIEW_STATES]) or QUEUE_STATES)
+item = queue_item(queue, st.session_state[REVIEW_FLAG_ID])
+
+if st.session_state[REVIEW_MESSAGE]:
+    kind, text = st.session_state[REVIEW_MESSAGE]
+    (st.error if kind == "error" else st.success)(text)
+    st.session_state[REVIEW_MESSAGE] = None
+if item is None:
+    st.success("Nothing to review in this view.", icon=":material/task_alt:")
+    st.stop()
+flag = item.flag
+st.session_state[REVIEW_FLAG_ID] = int(flag["id"])
+
+
+def go_to(flag_id: int | None) -> None:
+    st.session_state[REVIEW_FLAG_ID] = flag_id
+
+
+def decide(state_name: str, flag_id: int, version: int, after_id: int | None) -> None:
+    """Write the decision on the version on screen; a stale one is refused and said so."""
+    try:
+        set_flag_state(root, flag_id, state_name, curator, expected_version=version)
+    except StaleUpdateError as exc:
+        st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
+        return
+    st.session_state[REVIEW_MESSAGE] = ("success", f"Flag {flag_id} {state_name} by {curator}.")
+    st.session_state[REVIEW_FLAG_ID] = after_id
+
+
+def decide_all(state_name: str) -> None:
+    """Bulk decision on every listed flag of the view, each at the version listed."""
+    result = decide_view(root, engine, spec, state_name, curator,
+                         tuple(st.session_state[REVIEW_STATES]) or QUEUE_STATES)
+    stale = f"; {len(result.stale)} changed meanwhile and were left alone" if result.stale else ""
+    st.session_state[REVIEW_MESSAGE] = ("success", f"{len(result.updated)} flags {state_name} by {curator}{stale}.")
+    st.session_state[REVIEW_BULK_SURE] = False
+
+
+def toggle_flag_form() -> None:
+    st.session_state[REVIEW_FLAG_FORM] = not st.session_state[REVIEW_FLAG_FORM]
+
+
+st.markdown(f"**Flag {item.position + 1} of {item.total}** · {describe_flag(flag)}")
+st.markdown(f"> {flag['reason']}")
+after = item.next_id or item.previous_id
+buttons = st.columns(5)
+version = int(flag["version"])
+disabled = not curator
+buttons[0].button("Previous (k)", key=KEYS["k"], icon=":material/chevron_left:", on_click=go_to,
+                  args=(item.previous_id,), disabled=item.previous_id is None, width="stretch")
+buttons[1].button("Confirm (c)", key=KEYS["c"], type="primary", icon=":material/check:", on_click=decide,
+                  args=("confirmed", int(flag["id"]), version, after), disabled=disabled, width="stretch")
+buttons[2].button("Dismiss (d)", key=KEYS["d"], icon=":material/close:", on_click=decide,
+                  args=("dismissed", int(flag["id"]), version, after), disabled=disabled, width="stretch")
+buttons[3].button("Flag (f)", key=KEYS["f"], icon=":material/flag:", on_click=toggle_flag_form, disabled=disabled,
+                  width="stretch")
+buttons[4].button("Next (j)", key=KEYS["j"], icon=":material/chevron_right:", on_click=go_to,
+                  args=(item.next_id,), disabled=item.next_id is None, width="stretch")
+st.html(KEYBOARD_JS, unsafe_allow_javascript=True)
+if disabled:
+    st.caption("Type your name above to decide; decisions are written with it.")
+
+clip_id = flag["clip_id"]
+n_frames = int(flag["n_frames"] or 1)
+flags_of_clip = clip_flags(root, clip_id)
+if st.session_state[REVIEW_FLAG_FORM]:
+    with st.form("review.flag_form_widget", border=True):
+        st.markdown(f"Flag clip `{clip_id}` yourself (saved as confirmed, by {curator or '?'})")
+        reason = st.text_input("Reason", placeholder="e.g. the hand leaves the table")
+        cols = st.columns(3)
+        severity = cols[0].selectbox("Severity", SEVERITIES, index=1)
+        hand = cols[1].selectbox("Hand", HAND_CHOICES, format_func=lambda h: h or "both / clip")
+        span = cols[2].slider("Frames", 0, max(n_frames - 1, 1), flag_span(flag, n_frames))
+        if st.form_submit_button("Save flag", type="primary") and reason.strip() and curator:
+            create_flag(root, clip_id, reason.strip(), curator, severity=severity, frame_start=span[0],
+                        frame_end=span[1], hand=hand or None)
+            st.session_state[REVIEW_FLAG_FORM] = False
+            st.session_state[REVIEW_MESSAGE] = ("success", f"Flag saved on clip {clip_id}.")
+            st.rerun()
+
+version_token = cache.lake_version()
+clip = cache.clip(version_token, clip_id)
+try:
+    if clip and needs_proxy(clip["codec"]):
+        with st.spinner(f"Making a browser-playable copy of this {clip['codec']} clip..."):
+            clip_playable_path(root, clip)
+    sources = cache.pose_sources(version_token, clip_id)
+    config = cache.viewer_config(version_token, clip_id, tuple(sources[:1]), (), ())
+except VideoError as exc:
+    st.warning(f"This clip's video cannot be played: {exc}", icon=":material/error:")
+    config = None
+if config:
+    marks = {"label": "flagged", "color": FLAG_ROW_COLOR, "score": timeline_marks(n_frames, flags_of_clip)}
+    config = {**config, "timeline": [*config["timeline"], marks]}  # a copy: the cached config stays as it was
+    st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
+    st.caption("The red 'flagged' row of the timeline marks the frames the clip's open flags point at.")
+
+tabs = st.tabs(["Flags of this clip", "Task text", "History", "Bulk decision"])
+tabs[0].dataframe(flag_table(flags_of_clip), hide_index=True, width="stretch")
+with tabs[1]:
+    correction = task_label(root, clip_id)
+    st.caption(f"Catalogued task: {flag['task'] or '(none)'}" + (
+        f" · corrected by {correction.author} (v{correction.version})" if correction else ""))
+    with st.form("review.task_form", border=False):
+        text = st.text_input("Corrected task text", value=correction.text if correction else (flag["task"] or ""))
+        if st.form_submit_button("Save task text", disabled=not curator):
+            try:
+                set_task_text(root, clip_id, text, curator, correction.version if correction else None)
+                st.session_state[REVIEW_MESSAGE] = ("success", f"Task text of clip {clip_id} saved.")
+            except (StaleUpdateError, ValueError) as exc:
+                st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
+            st.rerun()
+tabs[2].dataframe(history_table(root, clip_id), hide_index=True, width="stretch")
+with tabs[3]:
+    st.markdown(f"Decide on all **{item.total}** listed flags of this view at once (each at the version listed; "
+                "flags someone changed meanwhile are left alone and reported).")
+    sure = st.checkbox(f"Yes, all {item.total}", key=REVIEW_BULK_SURE)
+    cols = st.columns(2)
+    for col, (label, target) in zip(cols, (("Confirm all", "confirmed"), ("Dismiss all", "dismissed")), strict=True):
+        col.button(label, key=f"review_bulk_{target}", on_click=decide_all, args=(target,),
+                   disabled=not (sure and curator), width="stretch")

@@ -1,0 +1,247 @@
+"""Export an aligned mid-training set as LeRobot v2.1 (+ GR00T modality) or v3.0 (`egocurate export`).
+
+    result = run_export(root, ExportConfig(out_dir=Path("exports/midtrain"), format="lerobot-v3",
+                                           view_name="clean", gr00t=False))
+    result.out_dir, result.manifest
+
+Atomic: everything is written into `<out>.tmp-<id>/` beside the destination, read back and checked
+(the format's own check, then our LeRobot reader `labeling.sources.lerobot.read_lerobot`), then
+renamed to `<out>`; any failure removes the temporary folder, so no partial dataset is ever
+visible. An existing non-empty `<out>` is refused unless `overwrite`. Every run is recorded in the
+`exports` table (running → done | failed) with its manifest, and in the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy import update
+
+from db.engine import query_engine
+from db.models import Export
+from db.queries import export_rows, retarget_rows, robot_state_rows
+from db.store import audit, session_scope
+from labeling.sources.lerobot import read_lerobot
+
+from .action_layout import STATE_WIDTH, next_state_actions, state_names
+from .export_episodes import EpisodeData, ImageStats, clip_frames, human_episode_arrays, sync_dir
+from .export_manifest import MANIFEST_PATH, PAIRS_PATH, build_manifest
+from .export_plan import ExportConfig, ExportPlan, plan_export
+from .export_v21 import V21Writer, check_v21
+from .export_v30 import V30Writer, check_v30
+from .pairing import human_state_62
+
+Progress = Callable[[int, int, str], None]  # (episodes done, episodes in all, what is happening)
+WRITERS = {"lerobot-v2.1": (V21Writer, check_v21), "lerobot-v3": (V30Writer, check_v30)}
+ROBOT_TYPE = "egocurate_aligned_human_robot"  # info.json robot_type of a mixed human + robot export
+
+
+class ExportError(RuntimeError):
+    """An export refused or failed; nothing was left at the destination."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    export_id: int
+    manifest: dict
+
+
+def destination(out_dir: Path | str, overwrite: bool) -> Path:
+    """The resolved destination, refusing traversal and existing non-empty folders.
+
+    The folder's own name must be plain (checked by `ExportConfig`); its parent must exist and is
+    resolved, so `..` or a symlinked destination cannot point the export elsewhere.
+    """
+    out = Path(out_dir).expanduser()
+    parent = out.parent.resolve()
+    if not parent.is_dir():
+        raise ExportError(f"{parent}: the export's parent folder does not exist")
+    target = parent / out.name
+    if target.is_symlink():
+        raise ExportError(f"{target}: is a symbolic link; choose a real folder")
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"{target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise ExportError(f"{target}: exists and is not empty (use --overwrite to replace it)")
+    return target
+
+
+def _export_fps(plan: ExportPlan, cfg: ExportConfig) -> float:
+    rates = sorted(set(plan.episodes["fps"].round(6)))
+    if cfg.fps is not None and any(not math.isclose(r, cfg.fps, rel_tol=1e-6) for r in rates):
+        raise ExportError(f"clips run at {rates} fps; resampling to {cfg.fps} fps is not supported")
+    if len(rates) > 1:
+        raise ExportError(f"the clips run at different frame rates {rates}: narrow the view to one")
+    return float(rates[0])
+
+
+def _start_record(root: Path, cfg: ExportConfig, out: Path) -> int:
+    with session_scope(root) as session:
+        row = Export(out_dir=str(out), format=cfg.format, view_name=cfg.view_name, state="running",
+                     author=cfg.author)
+        session.add(row)
+        session.flush()
+        audit(session, actor=cfg.author, action="export.start", entity="export", entity_id=row.id,
+              after={"out_dir": str(out), "format": cfg.format, "view": cfg.view_name})
+        return row.id
+
+
+def _finish_record(root: Path, export_id: int, state: str, manifest: dict, actor: str) -> None:
+    with session_scope(root) as session:
+        session.execute(update(Export).where(Export.id == export_id).values(state=state, manifest=manifest))
+        audit(session, actor=actor, action=f"export.{state}", entity="export", entity_id=export_id,
+              after={"state": state, **({"error": manifest["error"]} if "error" in manifest else {})})
+        session.info["wrote"] = True
+
+
+def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) -> ExportResult:
+    """Write the export atomically and record it (see the module docstring).
+
+    Raises:
+        ExportError: refused (destination, nothing to export, mixed frame rates) or failed while
+            writing or checking; the message says why, and the destination is left as it was.
+    """
+    out = destination(cfg.out_dir, cfg.overwrite)
+    try:
+        plan = plan_export(root, cfg)
+    except KeyError as exc:  # an unknown view name
+        raise ExportError(str(exc.args[0] if exc.args else exc)) from exc
+    if plan.episodes.empty:
+        raise ExportError(f"nothing to export: no accepted pair has both clips in view {cfg.view_name!r} "
+                          f"({len(plan.dropped_pairs)} accepted pairs left out)")
+    fps = _export_fps(plan, cfg)
+    export_id = _start_record(root, cfg, out)
+    tmp = out.parent / f"{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        manifest = _write(root, cfg, plan, fps, tmp, export_id, progress)
+        _publish(tmp, out)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _finish_record(root, export_id, "failed", {"error": f"{type(exc).__name__}: {exc}"}, cfg.author)
+        if isinstance(exc, (ExportError, KeyboardInterrupt)):
+            raise
+        raise ExportError(f"export to {out} failed, nothing was written there: {exc}") from exc
+    _finish_record(root, export_id, "done", manifest, cfg.author)
+    return ExportResult(out_dir=out, export_id=export_id, manifest=manifest)
+
+
+def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Path, export_id: int,
+           progress: Progress | None) -> dict:
+    writer_cls, check = WRITERS[cfg.format]
+    tmp.mkdir()
+    writer = writer_cls(tmp, fps, cfg.video, list(state_names()), ROBOT_TYPE, cfg.gr00t)
+    tasks = list(dict.fromkeys(plan.episodes["task"]))
+    episode_of_clip, total = {}, len(plan.episodes)
+    try:
+        for index, row in enumerate(plan.episodes.itertuples()):
+            if progress:
+                progress(index, total, f"episode {index + 1}/{total}: {row.kind} {row.clip_id[:12]}")
+            episode = _episode(root, row, cfg)
+            episode.episode_index, episode.task_index = index, tasks.index(row.task)
+            stats = ImageStats()
+            writer.add_episode(episode, clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats), stats)
+            episode_of_clip[row.clip_id] = index
+    finally:
+        if hasattr(writer, "close_files"):
+            writer.close_files()
+    writer.finalize(tasks, _splits(plan.episodes))
+    _write_pairs(tmp, plan, episode_of_clip)
+    if progress:
+        progress(total, total, "checking the written dataset")
+    _read_back(tmp, check, total)
+    manifest = build_manifest(tmp, cfg, plan, fps, export_id, episode_of_clip)
+    (tmp / MANIFEST_PATH).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest
+
+
+def _episode(root: Path, row: object, cfg: ExportConfig) -> EpisodeData:
+    """The vectors of one planned episode (human: from retargets; robot: its own state and action)."""
+    engine = query_engine(root)
+    filled = 0
+    if row.kind == "human":
+        state_62, filled = human_state_62(retarget_rows(engine, [row.clip_id], cfg.embodiment), row.n_frames)
+        state, action = human_episode_arrays(state_62)
+    else:
+        state, action = _robot_arrays(robot_state_rows(engine, [row.clip_id]), row.n_frames, row.clip_id)
+    return EpisodeData(clip_id=row.clip_id, kind=row.kind, embodiment=row.embodiment, task=row.task,
+                       pair_id=int(row.pair_id), pair_ids=list(row.pair_ids), split=row.split,
+                       video_path=row.path, video_from_s=row.video_from_s, n_frames=row.n_frames,
+                       state=state, action=action, filled_frames=filled)
+
+
+def _robot_arrays(rows: pa.Table, n_frames: int, clip_id: str) -> tuple[np.ndarray, np.ndarray]:
+    state = np.asarray(rows.column("state").to_pylist(), dtype=np.float32)
+    if state.shape != (n_frames, STATE_WIDTH):
+        raise ExportError(f"robot episode {clip_id}: state is {state.shape}, expected ({n_frames}, {STATE_WIDTH})")
+    actions = rows.column("action").to_pylist()
+    if any(a is None for a in actions):
+        return state, next_state_actions(state).astype(np.float32)
+    return state, np.asarray(actions, dtype=np.float32).reshape(n_frames, STATE_WIDTH)
+
+
+def _splits(episodes: pd.DataFrame) -> dict[str, str]:
+    """LeRobot `splits`: each split one `start:end` range (the plan puts train episodes first)."""
+    out, start = {}, 0
+    for name in ("train", "validation"):
+        count = int((episodes["split"] == name).sum())
+        if count:
+            out[name] = f"{start}:{start + count}"
+            start += count
+    return out
+
+
+def _write_pairs(root: Path, plan: ExportPlan, episode_of_clip: dict[str, int]) -> None:
+    lines = []
+    for row in plan.pairs.itertuples():
+        lines.append(json.dumps({"pair_id": int(row.id), "pair_group": int(row.pair_id),
+                                 "human_episode": episode_of_clip[row.human_clip_id],
+                                 "robot_episode": episode_of_clip[row.robot_clip_id],
+                                 "cost": None if pd.isna(row.cost) else float(row.cost),
+                                 "path": json.loads(row.path) if isinstance(row.path, str) else None}))
+    (root / PAIRS_PATH).write_text("".join(line + "\n" for line in lines))
+
+
+def _read_back(root: Path, check: Callable[[Path], int], n_episodes: int) -> None:
+    """The format's own check, then our LeRobot reader must see every episode with its length."""
+    total = check(root)
+    read = read_lerobot(root)
+    problems = [f"{f.item}: {f.reason}" for f in read.failures] + read.warnings
+    if problems or len(read.items) != n_episodes:
+        raise ExportError(f"read-back found {len(read.items)}/{n_episodes} episodes: {problems[:3]}")
+    if sum(item.clip["n_frames"] for item in read.items) != total:
+        raise ExportError("read-back frame counts differ from the written episodes")
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Rename the checked folder into place; an old folder is moved aside first and removed after."""
+    old = None
+    if out.exists():
+        old = out.parent / f"{out.name}.old-{uuid.uuid4().hex[:12]}"
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    sync_dir(out.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def list_exports(root: Path) -> pd.DataFrame:
+    """Past exports, newest first, with their manifests parsed (the Export page's table)."""
+    frame = export_rows(query_engine(root))
+    frame["manifest"] = [json.loads(m) if isinstance(m, str) else None for m in frame["manifest"]]
+    return frame

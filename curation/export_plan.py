@@ -1,0 +1,218 @@
+"""Which episodes an export holds: a saved view, minus flagged clips, restricted to accepted pairs.
+
+    plan = plan_export(root, ExportConfig(out_dir=..., format="lerobot-v3", view_name="clean"))
+    plan.episodes       # one row per clip to write: kind, embodiment, task, pair group, split, hours
+    plan.summary()      # episodes and hours per task and embodiment (the Export page's preview)
+
+A clip goes in only if the view selects it and it has no flag in `exclude_flag_states`; a pair goes
+in only if both of its clips do (the others are listed in `dropped_pairs`, so nothing excluded can
+come back in through a pair). Pairs that share a clip form one group; the train / validation split
+is drawn per group from a hash of its clips, so no pair straddles it and re-exports keep the split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from db.engine import query_engine
+from db.queries import accepted_pairs_in_view, clips_by_id, clips_with_retargets, flags_on_clips, pairing_clips
+
+from .action_layout import HAND22_EMBODIMENT, STATE_WIDTH
+from .export_episodes import VideoSpec
+from .views import ViewSpec, compile_view_ids, load_view
+
+FORMATS = ("lerobot-v2.1", "lerobot-v3")
+HUMAN_EMBODIMENT = "human"  # the `embodiment` of human episodes (their joints are egocurate_hand22)
+EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # the export folder's own name
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """One export run."""
+
+    out_dir: Path  # the dataset folder to create; its parent must exist
+    format: str = "lerobot-v3"  # lerobot-v2.1 | lerobot-v3
+    view_name: str | None = None  # a saved view (curation.views); None: every clip
+    gr00t: bool = False  # also write GR00T's meta/modality.json
+    overwrite: bool = False  # replace an existing non-empty out_dir
+    video: VideoSpec = field(default_factory=VideoSpec)  # size and codec of the videos
+    validation_fraction: float = 0.2  # share of pair groups held out for validation
+    exclude_flag_states: tuple[str, ...] = ("confirmed",)  # clips with a flag in these states never go in
+    embodiment: str = HAND22_EMBODIMENT  # retargets embodiment of the human episodes' joints
+    fps: float | None = None  # export frame rate; None: the clips' (they must all agree)
+    author: str = "export"  # recorded in the exports table and the audit log
+
+    def __post_init__(self) -> None:
+        """Check values; errors name the field."""
+        if self.format not in FORMATS:
+            raise ValueError(f"ExportConfig.format must be one of {FORMATS}, got {self.format!r}")
+        if not EXPORT_NAME.match(Path(self.out_dir).name) or Path(self.out_dir).name in (".", ".."):
+            raise ValueError(f"ExportConfig.out_dir must end in a plain folder name (letters, digits, . _ -), "
+                             f"got {str(self.out_dir)!r}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"ExportConfig.validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"ExportConfig.fps must be > 0, got {self.fps}")
+
+
+@dataclass
+class ExportPlan:
+    """What an export will write, decided before anything is written."""
+
+    view_name: str | None
+    view_spec: dict  # the spec as saved (before flag exclusion)
+    episodes: pd.DataFrame  # clip_id, kind, embodiment, task, pair_id, pair_ids, split, n_frames, fps, ...
+    pairs: pd.DataFrame  # accepted pairs that go in: id, human_clip_id, robot_clip_id, cost, path, pair_id
+    dropped_pairs: pd.DataFrame  # accepted pairs left out, with the reason
+    excluded_flags: pd.DataFrame  # flags that kept clips of the view out
+
+    def summary(self) -> pd.DataFrame:
+        """Episodes, frames and hours per task and embodiment."""
+        if self.episodes.empty:
+            return pd.DataFrame(columns=["task", "embodiment", "episodes", "frames", "hours"])
+        grouped = self.episodes.groupby(["task", "embodiment"], as_index=False).agg(
+            episodes=("clip_id", "size"), frames=("n_frames", "sum"), hours=("duration_s", "sum"))
+        grouped["hours"] = grouped["hours"] / 3600.0
+        return grouped.sort_values(["task", "embodiment"], ignore_index=True)
+
+
+def resolve_view(root: Path, view_name: str | None) -> ViewSpec:
+    return load_view(root, view_name) if view_name else ViewSpec()
+
+
+def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
+    """Decide the episodes of an export (reads the catalog, writes nothing)."""
+    engine = query_engine(root)
+    spec = resolve_view(root, cfg.view_name)
+    effective = replace(spec, exclude_flag_states=tuple(dict.fromkeys(spec.exclude_flag_states
+                                                                      + cfg.exclude_flag_states)))
+    pairs = accepted_pairs_in_view(engine, *compile_view_ids(effective))
+    raw = accepted_pairs_in_view(engine, *compile_view_ids(spec))
+    reasons = [_drop_reason(row, raw, usable) for row, usable in
+               zip(pairs.itertuples(), _usable(engine, pairs, cfg.embodiment), strict=True)]
+    keep = pd.Series([r is None for r in reasons], index=pairs.index, dtype=bool)
+    kept, dropped = pairs[keep].copy(), pairs[~keep].copy()
+    dropped["reason"] = [r for r in reasons if r is not None]
+    kept["pair_id"] = pair_groups(kept)
+    member_ids = sorted(set(kept["human_clip_id"]) | set(kept["robot_clip_id"]))
+    flagged_ids = sorted(set(raw.loc[raw["human_in_view"], "human_clip_id"])
+                         | set(raw.loc[raw["robot_in_view"], "robot_clip_id"]))
+    excluded = flags_on_clips(engine, flagged_ids, list(cfg.exclude_flag_states))
+    episodes = _episodes(engine, kept, member_ids, cfg)
+    return ExportPlan(view_name=cfg.view_name, view_spec=spec.to_dict(), episodes=episodes,
+                      pairs=kept.drop(columns=["human_in_view", "robot_in_view"]),
+                      dropped_pairs=dropped.drop(columns=["path"]), excluded_flags=excluded)
+
+
+def _usable(engine: object, pairs: pd.DataFrame, embodiment: str) -> list[str | None]:
+    """Per pair, why its clips cannot be written in the 62-D layout (None when they can)."""
+    retargeted = clips_with_retargets(engine, embodiment)
+    robots = clips_by_id(engine, sorted(set(pairs["robot_clip_id"]))).set_index("clip_id")
+    out = []
+    for row in pairs.itertuples():
+        names = robots["state_names"].get(row.robot_clip_id)
+        width = len(json.loads(names) or []) if isinstance(names, str) else 0
+        if row.human_clip_id not in retargeted:
+            out.append(f"the human clip has no {embodiment} retargets")
+        elif width != STATE_WIDTH:
+            out.append(f"the robot state has {width} dimensions, not the {STATE_WIDTH}-D hand layout")
+        else:
+            out.append(None)
+    return out
+
+
+def _drop_reason(row: object, raw: pd.DataFrame, unusable: str | None) -> str | None:
+    if not (row.human_in_view and row.robot_in_view):
+        before = raw.set_index("id").loc[row.id]
+        if not (before["human_in_view"] and before["robot_in_view"]):
+            return "a clip is outside the view"
+        return "a clip has an excluding flag"
+    return unusable
+
+
+def pair_groups(pairs: pd.DataFrame) -> list[int]:
+    """The group of every pair: the smallest pair id connected to it through shared clips."""
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for row in pairs.itertuples():
+        parent[find("h:" + row.human_clip_id)] = find("r:" + row.robot_clip_id)
+    smallest: dict[str, int] = {}
+    for row in pairs.itertuples():
+        root = find("h:" + row.human_clip_id)
+        smallest[root] = min(smallest.get(root, row.id), row.id)
+    return [smallest[find("h:" + row.human_clip_id)] for row in pairs.itertuples()]
+
+
+def split_of(member_clip_ids: list[str], validation_fraction: float) -> str:
+    """`validation` for a stable hash share of groups, else `train` (the same group always lands the same)."""
+    digest = hashlib.sha256("\n".join(sorted(member_clip_ids)).encode()).digest()
+    return "validation" if int.from_bytes(digest[:8], "big") / 2 ** 64 < validation_fraction else "train"
+
+
+def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: ExportConfig) -> pd.DataFrame:
+    columns = ["clip_id", "kind", "embodiment", "task", "pair_id", "pair_ids", "split", "n_frames", "fps",
+               "duration_s", "path", "video_from_s", "robot_type", "state_names"]
+    if not member_ids:
+        return pd.DataFrame(columns=columns)
+    clips = clips_by_id(engine, member_ids).set_index("clip_id")
+    tasks = pairing_clips(engine).set_index("clip_id")["task"]  # a curator's corrected task wins
+    groups: dict[int, list[str]] = {}
+    pair_ids: dict[str, list[int]] = {}
+    group_of: dict[str, int] = {}
+    for row in kept.itertuples():
+        for clip_id in (row.human_clip_id, row.robot_clip_id):
+            groups.setdefault(row.pair_id, []).append(clip_id)
+            pair_ids.setdefault(clip_id, []).append(int(row.id))
+            group_of[clip_id] = int(row.pair_id)
+    split = {g: split_of(ids, cfg.validation_fraction) for g, ids in groups.items()}
+    _ensure_both_splits(split, cfg.validation_fraction)
+    rows = []
+    for clip_id in member_ids:
+        clip = clips.loc[clip_id]
+        human = clip["kind"] == "human"
+        rows.append({"clip_id": clip_id, "kind": clip["kind"],
+                     "embodiment": HUMAN_EMBODIMENT if human else (clip["robot_type"] or "robot"),
+                     "task": tasks.get(clip_id) or clip["task"] or "", "pair_id": group_of[clip_id],
+                     "pair_ids": sorted(pair_ids[clip_id]), "split": split[group_of[clip_id]],
+                     "n_frames": int(clip["n_frames"]), "fps": float(clip["fps"]),
+                     "duration_s": float(clip["duration_s"]), "path": clip["path"],
+                     "video_from_s": float(clip["video_from_s"]) if pd.notna(clip["video_from_s"]) else 0.0,
+                     "robot_type": clip["robot_type"], "state_names": clip["state_names"]})
+    frame = pd.DataFrame(rows, columns=columns)
+    # Train groups first, then validation, so each split is one `start:end` range of episode indices.
+    frame["order"] = (frame["split"] == "validation").astype(int)
+    return frame.sort_values(["order", "pair_id", "kind", "clip_id"], ignore_index=True).drop(columns="order")
+
+
+def _ensure_both_splits(split: dict[int, str], fraction: float) -> None:
+    """With two groups or more and a non-zero fraction, hold out at least one group and train on one."""
+    if len(split) < 2 or fraction <= 0:
+        return
+    ordered = sorted(split)
+    if all(s == "train" for s in split.values()):
+        split[ordered[-1]] = "validation"
+    elif all(s == "validation" for s in split.values()):
+        split[ordered[0]] = "train"
+
+
+def preview_export(root: Path, view_name: str | None) -> ExportPlan:
+    """The plan of an export of `view_name` (what the Export page shows before anything is written)."""
+    return plan_export(root, ExportConfig(out_dir=Path("preview"), view_name=view_name))
+
+
+def default_out_dir(root: Path, view_name: str | None, fmt: str) -> Path:
+    """`<root>/exports/<view>-<format>`: where the Export page suggests writing."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", view_name or "all").strip("-.") or "all"
+    return root / "exports" / f"{stem}-{fmt}"

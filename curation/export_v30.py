@@ -1,0 +1,184 @@
+"""Write and check a LeRobot v3.0 dataset: episodes concatenated into chunked Parquet and mp4 files.
+
+    <root>/
+      meta/info.json, stats.json, tasks.parquet
+      meta/episodes/chunk-000/file-000.parquet     one row per episode: where its rows and video are, its stats
+      data/chunk-000/file-000.parquet              many episodes per file
+      videos/observation.images.ego_view/chunk-000/file-000.mp4
+
+An episode's video is the frames `[from_timestamp, to_timestamp)` of its file: frames are encoded
+back to back at pts 0, 1, 2, ... so an episode starting at frame k starts at exactly `k / fps`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from labeling.video import probe_video
+
+from .export_episodes import (
+    VIDEO_KEY,
+    EpisodeData,
+    ImageStats,
+    VideoEncoder,
+    VideoSpec,
+    aggregate_stats,
+    episode_vector_stats,
+    features,
+    frame_table,
+)
+from .export_v21 import check_rows, check_stats, gr00t_modality
+
+CODEBASE_VERSION = "v3.0"
+CHUNKS_SIZE = 1000  # files per chunk folder
+DATA_FILE_MB = 100  # a data file is closed once it holds this much (LeRobot's default)
+VIDEO_FILE_MB = 200  # a video file likewise
+DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
+EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+
+
+def next_file(chunk: int, file: int) -> tuple[int, int]:
+    """LeRobot's file numbering: files 0..CHUNKS_SIZE-1 per chunk, then the next chunk."""
+    return (chunk + 1, 0) if file + 1 >= CHUNKS_SIZE else (chunk, file + 1)
+
+
+class V30Writer:
+    """Episodes in, a v3.0 dataset out (under `root`, which the caller makes atomic)."""
+
+    def __init__(self, root: Path, fps: float, video: VideoSpec, names: list[str] | None, robot_type: str,
+                 gr00t: bool = False) -> None:
+        self.root, self.fps, self.video, self.names, self.robot_type = root, fps, video, names, robot_type
+        self.gr00t = gr00t
+        self.rows: list[dict] = []  # the meta/episodes rows
+        self.stats: list[dict] = []
+        self.total_frames = 0
+        self._data_at, self._data_writer, self._data_bytes = (0, 0), None, 0
+        self._video_at, self._video = (0, 0), None
+
+    def add_episode(self, episode: EpisodeData, frames: Iterable[npt.NDArray[np.uint8]], image_stats: ImageStats
+                    ) -> None:
+        table = frame_table(episode, self.total_frames, self.fps)
+        data_at = self._data_file(table)
+        self._data_writer.write_table(table)
+        self._data_bytes += table.nbytes
+        encoder, video_at = self._video_file()
+        from_s = encoder.frames / self.fps
+        for rgb in frames:
+            encoder.add(rgb)
+        stats = episode_vector_stats(table) | {VIDEO_KEY: image_stats.result()}
+        self.stats.append(stats)
+        self.rows.append({
+            "episode_index": episode.episode_index, "tasks": [episode.task], "length": episode.n_frames,
+            "data/chunk_index": data_at[0], "data/file_index": data_at[1],
+            "dataset_from_index": self.total_frames, "dataset_to_index": self.total_frames + episode.n_frames,
+            f"videos/{VIDEO_KEY}/chunk_index": video_at[0], f"videos/{VIDEO_KEY}/file_index": video_at[1],
+            f"videos/{VIDEO_KEY}/from_timestamp": from_s,
+            f"videos/{VIDEO_KEY}/to_timestamp": encoder.frames / self.fps,
+            **{f"stats/{key}/{stat}": value for key, values in stats.items() for stat, value in values.items()},
+            "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0, **episode.meta()})
+        self.total_frames += episode.n_frames
+
+    def _data_file(self, table: pa.Table) -> tuple[int, int]:
+        if self._data_writer is not None and self._data_bytes >= DATA_FILE_MB * 1e6:
+            self._data_writer.close()
+            self._data_writer, self._data_at, self._data_bytes = None, next_file(*self._data_at), 0
+        if self._data_writer is None:
+            path = self.root / DATA_PATH.format(chunk_index=self._data_at[0], file_index=self._data_at[1])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._data_writer = pq.ParquetWriter(path, table.schema)
+        return self._data_at
+
+    def _video_file(self) -> tuple[VideoEncoder, tuple[int, int]]:
+        if self._video is not None and self._video.bytes >= VIDEO_FILE_MB * 1e6:
+            self._video.close()
+            self._video, self._video_at = None, next_file(*self._video_at)
+        if self._video is None:
+            path = self.root / VIDEO_PATH.format(video_key=VIDEO_KEY, chunk_index=self._video_at[0],
+                                                 file_index=self._video_at[1])
+            self._video = VideoEncoder(path, self.fps, self.video)
+        return self._video, self._video_at
+
+    def close_files(self) -> None:
+        """Close the open data and video files (also on failure, so nothing holds them open)."""
+        if self._data_writer is not None:
+            self._data_writer.close()
+            self._data_writer = None
+        if self._video is not None:
+            self._video.close()
+            self._video = None
+
+    def finalize(self, tasks: list[str], splits: dict[str, str]) -> None:
+        self.close_files()
+        fps = int(self.fps) if float(self.fps).is_integer() else self.fps
+        feats = features(self.names, self.video, self.fps)
+        for feature in feats.values():
+            if feature["dtype"] != "video":
+                feature["fps"] = fps
+        info = {
+            "codebase_version": CODEBASE_VERSION, "robot_type": self.robot_type,
+            "total_episodes": len(self.rows), "total_frames": self.total_frames, "total_tasks": len(tasks),
+            "chunks_size": CHUNKS_SIZE, "data_files_size_in_mb": DATA_FILE_MB,
+            "video_files_size_in_mb": VIDEO_FILE_MB, "fps": fps, "splits": splits, "data_path": DATA_PATH,
+            "video_path": VIDEO_PATH, "features": feats}
+        meta = self.root / "meta"
+        (meta / "episodes" / "chunk-000").mkdir(parents=True, exist_ok=True)
+        (meta / "info.json").write_text(json.dumps(info, indent=4) + "\n")
+        pd.DataFrame({"task_index": range(len(tasks))}, index=pd.Index(tasks, name="task")).to_parquet(
+            meta / "tasks.parquet")
+        pq.write_table(pa.Table.from_pylist(self.rows), self.root / EPISODES_PATH.format(chunk_index=0, file_index=0))
+        (meta / "stats.json").write_text(json.dumps(aggregate_stats(self.stats), indent=4) + "\n")
+        if self.gr00t:  # GR00T reads v2.x; the file rides along so a v3 → v2.1 conversion keeps it
+            (meta / "modality.json").write_text(json.dumps(gr00t_modality(), indent=4) + "\n")
+
+
+def check_v30(root: Path) -> int:
+    """Reopen a v3.0 export and check it; returns the total frames.
+
+    Raises:
+        ValueError: a count, file, frame count, timestamp, index or stat disagrees (naming which).
+    """
+    info = json.loads((root / "meta" / "info.json").read_text())
+    episodes = pq.read_table(root / EPISODES_PATH.format(chunk_index=0, file_index=0)).to_pylist()
+    tasks = pd.read_parquet(root / "meta" / "tasks.parquet")
+    if [e["episode_index"] for e in episodes] != list(range(info["total_episodes"])):
+        raise ValueError(f"{root}: meta/episodes does not list episodes 0..{info['total_episodes'] - 1}")
+    if len(tasks) != info["total_tasks"] or list(tasks["task_index"]) != list(range(len(tasks))):
+        raise ValueError(f"{root}: meta/tasks.parquet disagrees with info.json")
+    total, video_frames = 0, {}
+    for row in episodes:
+        index = row["episode_index"]
+        label = f"{root}: episode {index}"
+        data = pq.read_table(root / info["data_path"].format(chunk_index=row["data/chunk_index"],
+                                                              file_index=row["data/file_index"]))
+        table = data.filter(pc.equal(data["episode_index"], index))
+        if table.num_rows != row["length"] or row["dataset_from_index"] != total:
+            raise ValueError(f"{label}: {row['length']} frames in meta/episodes, {table.num_rows} rows")
+        check_rows(table, info["fps"], first_index=total, episode_index=index, label=label)
+        written = {key.split("/")[1]: {} for key in row if key.startswith("stats/")}
+        for key, value in row.items():
+            if key.startswith("stats/"):
+                written[key.split("/")[1]][key.split("/")[2]] = value
+        check_stats(episode_vector_stats(table), written, label)
+        video = (row[f"videos/{VIDEO_KEY}/chunk_index"], row[f"videos/{VIDEO_KEY}/file_index"])
+        start = video_frames.get(video, 0)
+        if not np.isclose(row[f"videos/{VIDEO_KEY}/from_timestamp"] * info["fps"], start, atol=1e-3):
+            raise ValueError(f"{label}: from_timestamp does not start at frame {start} of its video")
+        video_frames[video] = start + row["length"]
+        total += row["length"]
+    for (chunk, file), expected in video_frames.items():
+        path = root / info["video_path"].format(video_key=VIDEO_KEY, chunk_index=chunk, file_index=file)
+        if probe_video(path).n_frames != expected:
+            raise ValueError(f"{path}: {probe_video(path).n_frames} frames, its episodes hold {expected}")
+    if total != info["total_frames"]:
+        raise ValueError(f"{root}: info.json says {info['total_frames']} frames, the episodes hold {total}")
+    return total

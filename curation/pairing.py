@@ -1,0 +1,252 @@
+"""Human-robot pairs: candidates by task, DTW alignment, proposals in the annotation store (`egocurate pair`).
+
+    report = run_pairing(root, PairConfig())          # propose + align every candidate pair
+    report.frame                                      # one row per candidate: similarity, cost, outcome
+
+1. Candidates: every (human clip, robot episode) whose normalised task texts are similar enough
+   (token-set Jaccard after lower-casing, dropping stop words and plural/verb endings; plus the
+   cosine of a sentence-embedding model when one is installed locally, see `load_task_embedder`).
+2. Trajectories: the human clip's `retargets` rows for `PairConfig.embodiment` (22 joint angles and
+   the camera-frame wrist pose per hand) laid out like the robot's 62-D state.
+3. `curation.align.align_states`: banded, subsequence DTW; pairs costlier than `max_cost` are not
+   proposed. A candidate that cannot be aligned (no retargets, a robot with another state layout) is
+   still proposed on its task alone, with no cost and no path.
+4. `curation.pair_store.sync_proposals` writes the proposals; curators' decisions are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+from db.engine import query_engine
+from db.queries import pairing_clips, retarget_rows, robot_state_rows
+
+from .action_layout import HAND22_EMBODIMENT, SIDES, STATE_WIDTH, WRIST_POSE_DIMS, fill_gaps, rest_hand
+from .align import AlignConfig, Alignment, align_states
+from .pair_store import PairProposal, SyncReport, sync_proposals
+
+STOP_WORDS = frozenset({"a", "an", "the", "of", "on", "in", "into", "onto", "to", "from", "with", "and", "or", "it",
+                        "its", "at", "by", "for", "up", "then", "this", "that"})
+TASK_MODEL_ENV = "EGOCURATE_TASK_MODEL"  # a local sentence-transformers model folder, optional
+Embedder = Callable[[Sequence[str]], npt.NDArray[np.float64]]  # texts -> (N, D) unit vectors
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """What `egocurate pair` proposes."""
+
+    min_task_similarity: float = 0.5  # candidate pairs need at least this task similarity, in [0, 1]
+    max_cost: float = 0.6  # aligned pairs costlier than this (RMS per step, rad-like) are not proposed
+    embodiment: str = HAND22_EMBODIMENT  # retargets embodiment compared with the robot's joints
+    align: AlignConfig = field(default_factory=AlignConfig)  # the DTW settings
+
+    def __post_init__(self) -> None:
+        """Check ranges; errors name the field."""
+        if not 0.0 <= self.min_task_similarity <= 1.0:
+            raise ValueError(f"PairConfig.min_task_similarity must be in [0, 1], got {self.min_task_similarity}")
+        if not self.max_cost > 0:
+            raise ValueError(f"PairConfig.max_cost must be > 0, got {self.max_cost}")
+        if not self.embodiment:
+            raise ValueError("PairConfig.embodiment must name a retargets embodiment")
+
+
+def _stem(token: str) -> str:
+    for suffix in ("ing", "ed", "s"):
+        if len(token) > len(suffix) + 2 and token.endswith(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def task_tokens(text: str | None) -> frozenset[str]:
+    """Normalised content words of a task text: lower case, no punctuation or stop words, crude stems."""
+    words = re.findall(r"[a-z0-9]+", (text or "").lower())
+    return frozenset(_stem(w) for w in words if w not in STOP_WORDS)
+
+
+def task_similarity(a: str | None, b: str | None) -> float:
+    """Jaccard similarity of the two texts' `task_tokens`, in [0, 1] (0 when either is empty)."""
+    ta, tb = task_tokens(a), task_tokens(b)
+    if not ta or not tb:
+        return 0.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def load_task_embedder(model_dir: str | None = None) -> Embedder | None:
+    """A sentence-embedding function from a locally installed model, or None when there is none.
+
+    Looks at `model_dir`, else `$EGOCURATE_TASK_MODEL`; never downloads (offline flags are set).
+    """
+    model_dir = model_dir or os.environ.get(TASK_MODEL_ENV)
+    if not model_dir:
+        return None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(model_dir, local_files_only=True)
+    except (ImportError, OSError, ValueError):
+        return None
+    return lambda texts: np.asarray(model.encode(list(texts), normalize_embeddings=True), dtype=np.float64)
+
+
+def similarity_matrix(human_tasks: Sequence[str | None], robot_tasks: Sequence[str | None],
+                      embedder: Embedder | None = None) -> npt.NDArray[np.float64]:
+    """`(H, R)` task similarity: the token Jaccard, or the embedding cosine where that is higher."""
+    text = np.array([[task_similarity(h, r) for r in robot_tasks] for h in human_tasks], dtype=np.float64)
+    if embedder is None or not len(human_tasks) or not len(robot_tasks):
+        return text.reshape(len(human_tasks), len(robot_tasks))
+    eh = embedder([h or "" for h in human_tasks])
+    er = embedder([r or "" for r in robot_tasks])
+    return np.maximum(text, np.clip(eh @ er.T, 0.0, 1.0))
+
+
+def candidate_pairs(clips: pd.DataFrame, min_similarity: float, embedder: Embedder | None = None) -> pd.DataFrame:
+    """(human_clip_id, robot_clip_id, task_similarity) of every pair at or above `min_similarity`."""
+    humans, robots = clips[clips["kind"] == "human"], clips[clips["kind"] == "robot"]
+    sims = similarity_matrix(humans["task"].tolist(), robots["task"].tolist(), embedder)
+    hi, ri = np.nonzero(sims >= min_similarity)
+    return pd.DataFrame({"human_clip_id": humans["clip_id"].to_numpy()[hi],
+                         "robot_clip_id": robots["clip_id"].to_numpy()[ri],
+                         "task_similarity": sims[hi, ri]})
+
+
+def human_state_62(rows: pa.Table, n_frames: int) -> tuple[npt.NDArray[np.float64], int]:
+    """`(n_frames, 62)` state of a human clip from its `retargets` rows (one clip, one embodiment).
+
+    Frames a hand was not retargeted are interpolated from its neighbours; a hand never retargeted
+    rests (no wrist motion, joints at zero). Returns the state and the number of filled hand-frames.
+
+    Raises:
+        ValueError: a row's `q_rad` is not 22 angles or its `wrist_pose` not 9 floats.
+    """
+    state, filled = np.zeros((n_frames, STATE_WIDTH)), 0
+    hands = rows.column("hand").to_numpy(zero_copy_only=False)
+    for h, side in enumerate(SIDES):
+        mine = rows.filter(pa.array(hands == side))
+        if mine.num_rows == 0:
+            state[:, h * 31:(h + 1) * 31] = rest_hand(n_frames)
+            filled += n_frames
+            continue
+        hand, valid = np.full((n_frames, 31), np.nan), np.zeros(n_frames, bool)
+        frames = mine.column("frame_index").to_numpy()
+        keep = (frames >= 0) & (frames < n_frames)
+        wrist = _fixed_rows(mine.column("wrist_pose"), WRIST_POSE_DIMS, "wrist_pose")[keep]
+        joints = _fixed_rows(mine.column("q_rad"), 22, "q_rad")[keep]
+        hand[frames[keep], :9], hand[frames[keep], 9:] = wrist, joints
+        valid[frames[keep]] = True
+        hand, missing = fill_gaps(hand, valid)
+        state[:, h * 31:(h + 1) * 31], filled = hand, filled + missing
+    return state, filled
+
+
+def _fixed_rows(column: pa.ChunkedArray, width: int, name: str) -> npt.NDArray[np.float64]:
+    values = column.to_pylist()
+    bad = next((v for v in values if v is not None and len(v) != width), None)
+    if bad is not None:
+        raise ValueError(f"retargets.{name} must hold {width} values per row, got {len(bad)}")
+    return np.array([v if v is not None else [np.nan] * width for v in values], dtype=np.float64).reshape(-1, width)
+
+
+def robot_state(rows: pa.Table) -> npt.NDArray[np.float64] | None:
+    """`(T, D)` state of one robot episode from its `robot_frames` rows, or None without states."""
+    values = rows.column("state").to_pylist()
+    if not values or any(v is None for v in values):
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
+@dataclass
+class PairReport:
+    """What `run_pairing` did."""
+
+    frame: pd.DataFrame  # one row per candidate: ids, task_similarity, cost, human_start/end, outcome
+    sync: SyncReport  # what changed in the store
+    embedder_used: bool  # whether a local embedding model helped with task similarity
+
+    @property
+    def proposed(self) -> int:
+        return int((self.frame["outcome"] == "proposed").sum()) if len(self.frame) else 0
+
+
+def run_pairing(root: Path, cfg: PairConfig = PairConfig(), actor: str = "pairing",
+                embedder: Embedder | None = None, progress: bool = False) -> PairReport:
+    """Propose and align human-robot pairs over the whole catalog and sync them into the store."""
+    engine = query_engine(root)
+    clips = pairing_clips(engine)
+    embedder = embedder if embedder is not None else load_task_embedder()
+    candidates = candidate_pairs(clips, cfg.min_task_similarity, embedder)
+    info = clips.set_index("clip_id")
+    human_states = _human_states(engine, candidates["human_clip_id"].unique().tolist(), info, cfg.embodiment)
+    robot_states = _robot_states(engine, candidates["robot_clip_id"].unique().tolist())
+    records, proposals = [], []
+    iterator = candidates.itertuples(index=False)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, total=len(candidates), desc="egocurate pair", unit="pair")
+    for row in iterator:
+        record, alignment = _align_one(row, human_states.get(row.human_clip_id), robot_states.get(row.robot_clip_id),
+                                       cfg)
+        records.append(record)
+        if record["outcome"] == "proposed":
+            proposals.append(PairProposal(row.human_clip_id, row.robot_clip_id, float(row.task_similarity),
+                                          alignment.cost if alignment else None,
+                                          alignment.as_pairs() if alignment else None))
+    sync = sync_proposals(root, proposals, actor)
+    frame = pd.DataFrame(records, columns=["human_clip_id", "robot_clip_id", "task_similarity", "cost",
+                                           "human_start", "human_end", "outcome"])
+    return PairReport(frame=frame, sync=sync, embedder_used=embedder is not None)
+
+
+def _align_one(row: object, human: npt.NDArray[np.float64] | None, robot: npt.NDArray[np.float64] | None,
+               cfg: PairConfig) -> tuple[dict, Alignment | None]:
+    record = {"human_clip_id": row.human_clip_id, "robot_clip_id": row.robot_clip_id,
+              "task_similarity": float(row.task_similarity), "cost": None, "human_start": None, "human_end": None}
+    if human is None:
+        return record | {"outcome": "proposed"}, None  # "unaligned: no retargets" shows as a null cost
+    if robot is None or robot.shape[1] != STATE_WIDTH:
+        return record | {"outcome": "proposed"}, None
+    alignment = align_states(human, robot, cfg.align)
+    record |= {"cost": alignment.cost, "human_start": alignment.human_start, "human_end": alignment.human_end}
+    return record | {"outcome": "proposed" if alignment.cost <= cfg.max_cost else "too_costly"}, alignment
+
+
+def _human_states(engine: object, clip_ids: list[str], info: pd.DataFrame, embodiment: str
+                  ) -> dict[str, npt.NDArray[np.float64]]:
+    rows = retarget_rows(engine, clip_ids, embodiment)
+    ids = rows.column("clip_id").to_numpy(zero_copy_only=False)
+    states = {}
+    for clip_id in np.unique(ids):
+        mine = rows.filter(pa.array(ids == clip_id))
+        states[str(clip_id)], _ = human_state_62(mine, int(info.loc[clip_id, "n_frames"]))
+    return states
+
+
+def _robot_states(engine: object, clip_ids: list[str]) -> dict[str, npt.NDArray[np.float64]]:
+    rows = robot_state_rows(engine, clip_ids)
+    ids = rows.column("clip_id").to_numpy(zero_copy_only=False)
+    states = {}
+    for clip_id in np.unique(ids):
+        state = robot_state(rows.filter(pa.array(ids == clip_id)))
+        if state is not None:
+            states[str(clip_id)] = state
+    return states
+
+
+def report_json(report: PairReport) -> str:
+    """The CLI's one-line summary as JSON."""
+    costs = report.frame["cost"].dropna()
+    return json.dumps({"candidates": len(report.frame), "proposed": report.proposed,
+                       "aligned": int(costs.size), "too_costly": int((report.frame["outcome"] == "too_costly").sum()),
+                       "created": report.sync.created, "updated": report.sync.updated, "kept": report.sync.kept,
+                       "withdrawn": report.sync.withdrawn, "embedder": report.embedder_used})

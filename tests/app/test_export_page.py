@@ -1,0 +1,47 @@
+"""Export page (AppTest): preview of a saved view's episodes and hours, a run, and the past exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curation.pair_store import decide_pair, get_pair
+from curation.pairing import PairConfig, run_pairing
+from curation.views import ViewSpec, save_view
+from db.engine import query_engine
+from db.queries import pair_rows
+from tests.app.test_quality_page import page
+from tests.curation.demo_retargets import paired_demo_root, source_clip_of_robot
+
+PAGE = Path(__file__).resolve().parents[2] / "app" / "app_pages" / "export.py"
+
+
+@pytest.fixture(scope="module")
+def export_root(tmp_path_factory) -> Path:
+    root = paired_demo_root(tmp_path_factory.getbasetemp())
+    run_pairing(root, PairConfig())
+    pairs = pair_rows(query_engine(root))
+    for robot, human in source_clip_of_robot(root).items():
+        pair = get_pair(root, int(pairs[(pairs.robot_clip_id == robot) & (pairs.human_clip_id == human)].iloc[0].id))
+        if pair.state != "accepted":
+            decide_pair(root, pair.id, "accepted", "curator", pair.version)
+    save_view(root, "drawer-only", ViewSpec(text="drawer"), "curator")
+    return root
+
+
+def test_preview_run_and_past_exports(export_root, monkeypatch, tmp_path):
+    at = page(export_root, monkeypatch, PAGE)
+    at.session_state["export.view"] = "drawer-only"
+    at.run()
+    assert not at.exception and at.title[0].value == "Export"
+    assert [m.value for m in at.metric][:2] == ["2", "1"]  # one pair: a human and a robot episode
+    summary = at.dataframe[0].value
+    assert sorted(summary["embodiment"]) == ["egocurate_hand22_bimanual", "human"]
+    at.text_input(key="export.out_dir").input(str(tmp_path / "drawer")).run()
+    at.button(key="export_run").click().run()
+    assert not at.exception and "Wrote 2 episodes" in at.success[0].value
+    assert (tmp_path / "drawer" / "meta" / "info.json").is_file()
+    assert at.json  # the manifest of the newest export
+    at.button(key="export_run").click().run()  # the same destination again, no overwrite
+    assert "not empty" in at.error[0].value
