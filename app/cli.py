@@ -2,6 +2,7 @@
 
     egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot]
     egocurate [--root DIR] sql [--json] "SELECT ..."
+    egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR]
     egocurate [--root DIR] score [--rules YML] [--clips ID]...
     egocurate [--root DIR] view save NAME JSON | list | show NAME
     egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
@@ -96,6 +97,42 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
         click.echo(result.frame.to_string(index=False, max_colwidth=60))
     if result.truncated:
         click.secho(f"(truncated to {len(result.frame)} rows)", fg="yellow", err=True)
+
+
+@main.command()
+@click.option("--hand", required=True,
+              help="A registered hand (egocurate_hand22, sharpa_ha4, g1_dex3, allegro, inspire, leap, ability) "
+                   "or a dex-retargeting YAML config.")
+@click.option("--clips", "clip_ids", multiple=True, help="Retarget only this clip id (repeatable); default: all.")
+@click.option("--config-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Where the named hands' dex-retargeting configs live (not needed for egocurate_hand22).")
+@click.option("--urdf-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Resolves configs' relative urdf_path, like dex-retargeting's set_default_urdf_dir.")
+@click.option("--pose-source", default=None, help="Poses to retarget (default: egodex, synthetic, then mediapipe).")
+@click.option("--device", default=None, help="torch device (default: cuda when available, else cpu).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def retarget(root: Path, hand: str, clip_ids: tuple[str, ...], config_dir: Path | None, urdf_dir: Path | None,
+             pose_source: str | None, device: str | None, workers: int, executor: str, quiet: bool) -> None:
+    """Retarget human hand poses to a robot hand through its URDF (whole clips, batched)."""
+    from labeling.retarget_config import ConfigError
+    from labeling.retarget_stage import run_retarget
+
+    hand_arg: str | Path = Path(hand) if hand.endswith((".yml", ".yaml")) else hand
+    try:
+        report = run_retarget(root, hand_arg, list(clip_ids) or None, pose_source=pose_source, device=device,
+                              progress=not quiet, config_dir=config_dir, urdf_dir=urdf_dir, workers=workers,
+                              executor=executor)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for failure in report.failures:
+        click.secho(f"error: {failure.item}: {failure.reason}", fg="red", err=True)
+    click.echo(f"retarget {report.embodiment}: {len(report.done)} clip-hands done, {len(report.skipped)} already "
+               f"there, {len(report.failures)} failed; {report.frames} frames at {report.frames_per_s:.0f} frames/s")
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

@@ -9,6 +9,7 @@ were rendered from, under the `egocurate_hand22` embodiment.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from curation.action_layout import HAND22_EMBODIMENT, SIDES, matrix_to_rot6d
 from db import paths
 from db.engine import query_engine
 from db.lake import Lake
+from db.store import get_engine
 from labeling.synthetic.plan import DemoConfig, DemoManifest, RobotEpisodeEntry, human_motion, plan_demo
 
 
@@ -31,9 +33,10 @@ def demo_config(root: Path) -> tuple[DemoConfig, DemoManifest]:
 
 def clip_ids_by_file(root: Path) -> dict[str, str]:
     """Demo-relative video path (`human/<task>/<n>.mp4`) -> clip_id of the catalogued human clips."""
-    demo = str(root / paths.DEMO_DIR) + "/"
     rows = query_engine(root).cursor().execute("SELECT clip_id, path FROM clips WHERE kind = 'human'").fetchall()
-    return {path.removeprefix(demo): clip_id for clip_id, path in rows if path.startswith(demo)}
+    # Copies of the demo root keep pointing at the template's media, so match the demo-relative tail.
+    marker = f"/{paths.DEMO_DIR}/"
+    return {path.rsplit(marker, 1)[1]: clip_id for clip_id, path in rows if marker in path}
 
 
 def demo_retarget_table(root: Path) -> pa.Table:
@@ -71,16 +74,31 @@ _built: dict[str, Path] = {}
 
 
 def paired_demo_root(base: Path) -> Path:
-    """A small demo set under `base` with ground-truth retargets, built once per test session."""
-    if "root" not in _built:
+    """A small demo set with ground-truth retargets, built once per session and copied per caller.
+
+    Each caller (a module- or session-scoped fixture) gets its own copy, so pair decisions made by
+    one test module never change what another one sees, whatever order they run in.
+    """
+    if "template" not in _built:
         from labeling.demo_set import build_demo
 
-        root = base / "paired-demo"
-        report = build_demo(root, seed=0, progress=False, **SMALL_DEMO)
+        template = base / "paired-demo-template"
+        report = build_demo(template, seed=0, progress=False, **SMALL_DEMO)
         assert report.ok and not report.failures, report.failures
-        write_demo_retargets(root)
-        _built["root"] = root
-    return _built["root"]
+        write_demo_retargets(template)
+        _checkpoint(template)
+        _built["template"] = template
+    copies = len([k for k in _built if k.startswith("copy")])
+    root = base / f"paired-demo-{copies}"
+    shutil.copytree(_built["template"], root)
+    _built[f"copy{copies}"] = root
+    return root
+
+
+def _checkpoint(root: Path) -> None:
+    """Fold SQLite's WAL into catalog.db so a plain file copy is a complete snapshot."""
+    with get_engine(root).connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def robot_episodes(root: Path) -> dict[str, RobotEpisodeEntry]:

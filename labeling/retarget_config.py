@@ -1,0 +1,459 @@
+"""Retargeting configs: dex-retargeting YAML files (vector, DexPilot, position) read as they are, and the hand registry.
+
+    from labeling.retarget_config import RetargetConfig, hand_configs
+    cfg = RetargetConfig.from_yaml("allegro_hand_right.yml", urdf_dir="dex-urdf/robots/hands")
+    retargeter = cfg.build(device="cuda")                   # labeling.retarget.Retargeter
+    cfgs = hand_configs("g1_dex3", config_dir=..., urdf_dir=...)   # {"left": ..., "right": ...}
+
+A file holds a `retargeting:` mapping with dex-retargeting's `RetargetingConfig` fields. A relative
+`urdf_path` is joined to `urdf_dir` exactly as after dex-retargeting's `set_default_urdf_dir`
+(without `urdf_dir`: to the config file's folder). Two extensions, so configs from elsewhere work
+unchanged: an absolute `urdf_path` that does not exist (IsaacTeleop ships `/home/<author>/...`) is
+looked up by file name under `urdf_dir`, and a relative one missing from `urdf_dir` is looked up by
+its trailing path under it (so one `--urdf-dir` can hold several URDF trees).
+
+An optional top-level `egocurate:` mapping (which dex-retargeting never reads) may set
+`input_rotation`: the 3x3 rotation taking MANO-frame keypoints into the robot's root frame, for
+hands whose root frame is not MANO-like (fingers +z, palm +x); identity otherwise.
+
+DexPilot's vector layout and targets (`dexpilot_pairs`, `dexpilot_targets`: fingertip pairs with
+pinch projection, then wrist-to-fingertip vectors) live here too, as part of what a config means.
+
+Hand registry: `RETARGET_HANDS` maps a name to one config per side. The built-in
+`egocurate_hand22` ships its configs in `labeling/hands/configs/`; the others name config files of
+dex-retargeting / IsaacTeleop that are not redistributed here (licences), found at run time under
+the `config_dir` the user gives (by trailing path, so the upstream folder layout works as is).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from .hands import HANDS_DIR, SIDES
+
+if TYPE_CHECKING:
+    import torch
+
+    from .retarget import Retargeter
+
+RETARGET_TYPES = ("vector", "position", "dexpilot")
+N_HUMAN_KEYPOINTS = 21  # MediaPipe-21 order
+CONFIG_DIR = HANDS_DIR / "configs"  # the built-in hand's configs
+IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+EXTENSION_KEY = "egocurate"  # top-level YAML key for fields dex-retargeting does not have
+
+
+class ConfigError(ValueError):
+    """A retargeting config that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """One robot hand, one side: dex-retargeting's `RetargetingConfig` fields, validated and frozen."""
+
+    type: str = ""  # 'vector' | 'position' | 'dexpilot' (any case in YAML, e.g. 'DexPilot')
+    urdf_path: str = ""  # absolute path of the robot hand URDF (resolved by from_yaml)
+    add_dummy_free_joint: bool = False  # add 6 floating-base joints (x, y, z m; rx, ry, rz rad) above the root
+    # MediaPipe-21 indices of the human keypoints: (2, N) origin/task rows for vector and DexPilot,
+    # (N,) for position; DexPilot default: wrist 0 and fingertips 4, 8, 12, 16, 20.
+    target_link_human_indices: tuple[tuple[int, ...], ...] | tuple[int, ...] | None = None
+    wrist_link_name: str | None = None  # DexPilot: the robot link at the human wrist
+    target_link_names: tuple[str, ...] | None = None  # position: robot links matched to human keypoints
+    target_joint_names: tuple[str, ...] | None = None  # joints optimised; None: every non-mimic joint
+    target_origin_link_names: tuple[str, ...] | None = None  # vector: robot link where each vector starts
+    target_task_link_names: tuple[str, ...] | None = None  # vector: robot link where each vector ends
+    finger_tip_link_names: tuple[str, ...] | None = None  # DexPilot: 2-5 fingertips, thumb first
+    scaling_factor: float = 1.0  # robot / human size; scales human vectors (vector, DexPilot)
+    normal_delta: float = 4e-3  # weight of ||q_t - q_(t-1)||^2 (rad^-2): dex's pull toward the last frame
+    huber_delta: float = 2e-2  # m, Huber loss transition (vector, position; DexPilot fixes 0.03, as dex does)
+    project_dist: float = 0.03  # m, DexPilot: a thumb-finger pair nearer than this is pinched (projected)
+    escape_dist: float = 0.05  # m, DexPilot: a pinched pair farther than this is released
+    has_joint_limits: bool = True  # keep optimised joints inside their URDF limits
+    ignore_mimic_joint: bool = False  # treat <mimic> joints as independent joints
+    low_pass_alpha: float = 0.1  # output filter y += alpha * (q - y); 1 or outside [0, 1]: no filtering
+    input_rotation: tuple[tuple[float, ...], ...] = IDENTITY  # MANO frame → robot root frame (extension)
+    source: str = field(default="<dict>", compare=False)  # config file, for messages
+
+    def __post_init__(self) -> None:
+        """Validate every field; errors name the file and the field, and check None before shape."""
+        self._check_type()
+        self._check_numbers()
+        self._check_names()
+        self._check_indices()
+        self._check_rotation()
+        path = Path(self.urdf_path) if isinstance(self.urdf_path, str) and self.urdf_path else None
+        if path is None:
+            self._fail("urdf_path", "is required (a URDF file)")
+        elif not path.is_absolute() or not path.is_file():
+            self._fail("urdf_path", f"{self.urdf_path!r} is not an existing absolute path (use from_yaml to resolve)")
+
+    def _fail(self, name: str, reason: str) -> None:
+        raise ConfigError(f"{self.source}: RetargetConfig.{name} {reason}")
+
+    def _check_type(self) -> None:
+        if self.type is None or not isinstance(self.type, str):
+            self._fail("type", f"must be one of {RETARGET_TYPES}, got {self.type!r}")
+        kind = self.type.lower()
+        if kind not in RETARGET_TYPES:
+            self._fail("type", f"must be one of {RETARGET_TYPES}, got {self.type!r}")
+        object.__setattr__(self, "type", kind)
+
+    def _check_numbers(self) -> None:
+        positive = ("scaling_factor", "huber_delta")
+        nonnegative = ("normal_delta", "project_dist", "escape_dist")
+        for name in (*positive, *nonnegative, "low_pass_alpha"):
+            value = getattr(self, name)
+            if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                self._fail(name, f"must be a finite number, got {value!r}")
+            if (name in positive and value <= 0) or (name in nonnegative and value < 0):
+                self._fail(name, f"must be {'> 0' if name in positive else '>= 0'}, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        for name in ("add_dummy_free_joint", "has_joint_limits", "ignore_mimic_joint"):
+            if not isinstance(getattr(self, name), bool):
+                self._fail(name, f"must be true or false, got {getattr(self, name)!r}")
+
+    def _check_names(self) -> None:
+        for name in ("target_link_names", "target_joint_names", "target_origin_link_names",
+                     "target_task_link_names", "finger_tip_link_names"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) \
+                    or not all(isinstance(v, str) and v for v in value):
+                self._fail(name, f"must be a list of names, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        required = {"vector": ("target_origin_link_names", "target_task_link_names", "target_link_human_indices"),
+                    "position": ("target_link_names", "target_link_human_indices"),
+                    "dexpilot": ("wrist_link_name", "finger_tip_link_names")}[self.type]
+        for name in required:
+            if getattr(self, name) is None:
+                self._fail(name, f"is required for {self.type} retargeting")
+        if self.wrist_link_name is not None and (not isinstance(self.wrist_link_name, str) or not self.wrist_link_name):
+            self._fail("wrist_link_name", f"must be a link name, got {self.wrist_link_name!r}")
+        if self.type == "vector" and len(self.target_task_link_names) != len(self.target_origin_link_names):
+            self._fail("target_task_link_names", f"has {len(self.target_task_link_names)} links but "
+                       f"target_origin_link_names has {len(self.target_origin_link_names)}")
+        if self.type == "dexpilot" and not 2 <= len(self.finger_tip_link_names) <= 5:
+            self._fail("finger_tip_link_names", f"needs 2 to 5 fingertips, got {len(self.finger_tip_link_names)}")
+
+    def _check_indices(self) -> None:
+        value = self.target_link_human_indices
+        if value is None:
+            return
+        rows = _int_rows(value)
+        if rows is None:
+            self._fail("target_link_human_indices", f"must be a list (or two lists) of integers, got {value!r}")
+        flat = [i for row in rows for i in row]
+        if any(not 0 <= i < N_HUMAN_KEYPOINTS for i in flat):
+            self._fail("target_link_human_indices", f"indices must be in 0..{N_HUMAN_KEYPOINTS - 1}, got {value!r}")
+        n_vectors = {"vector": lambda: len(self.target_origin_link_names),
+                     "position": lambda: len(self.target_link_names),
+                     "dexpilot": lambda: _dexpilot_vector_count(len(self.finger_tip_link_names))}[self.type]()
+        if self.type == "position":
+            if len(flat) != n_vectors:
+                self._fail("target_link_human_indices", f"needs {n_vectors} indices (one per target_link_names), "
+                           f"got {len(flat)}")
+            object.__setattr__(self, "target_link_human_indices", tuple(flat))
+            return
+        if len(rows) != 2 or any(len(row) != n_vectors for row in rows):
+            self._fail("target_link_human_indices", f"needs shape (2, {n_vectors}), got {[len(r) for r in rows]}")
+        object.__setattr__(self, "target_link_human_indices", tuple(tuple(row) for row in rows))
+
+    def _check_rotation(self) -> None:
+        try:
+            matrix = np.asarray(self.input_rotation, dtype=np.float64)
+        except (TypeError, ValueError):
+            matrix = np.zeros(0)
+        if matrix.shape != (3, 3) or not np.allclose(matrix @ matrix.T, np.eye(3), atol=1e-6) \
+                or not np.isclose(np.linalg.det(matrix), 1.0, atol=1e-6):
+            self._fail("input_rotation", f"must be a 3x3 rotation matrix (rows), got {self.input_rotation!r}")
+        object.__setattr__(self, "input_rotation", tuple(tuple(float(v) for v in row) for row in matrix))
+
+    @classmethod
+    def from_yaml(cls, path: Path | str, override: Mapping[str, Any] | None = None,
+                  urdf_dir: Path | str | None = None) -> RetargetConfig:
+        """Read a dex-retargeting YAML config (see the module docstring for `urdf_path` resolution).
+
+        Raises:
+            ConfigError: unreadable file, no `retargeting:` mapping, an unknown field, an invalid
+                value or a URDF that cannot be found; the message names the file and the field.
+        """
+        path = Path(path).expanduser().resolve()
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read retargeting config ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(document, dict) or not isinstance(document.get("retargeting"), dict):
+            raise ConfigError(f"{path}: expected a top-level 'retargeting:' mapping")
+        values = dict(document["retargeting"])
+        extension = document.get(EXTENSION_KEY) or {}
+        if not isinstance(extension, dict):
+            raise ConfigError(f"{path}: '{EXTENSION_KEY}:' must be a mapping")
+        values.update(extension)
+        return cls.from_dict(values, override, urdf_dir=urdf_dir, base_dir=path.parent, source=str(path))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], override: Mapping[str, Any] | None = None, *,
+                  urdf_dir: Path | str | None = None, base_dir: Path | str | None = None,
+                  source: str = "<dict>") -> RetargetConfig:
+        """Build from a `retargeting:` mapping (not mutated) plus `override`; `urdf_path` is resolved here."""
+        merged = {**values, **(override or {})}
+        known = {f.name for f in fields(cls)} - {"source"}
+        unknown = sorted(set(merged) - known)
+        if unknown:
+            raise ConfigError(f"{source}: RetargetConfig.{unknown[0]} is not a retargeting field "
+                              f"(known: {sorted(known)})")
+        raw = merged.get("urdf_path")
+        if not isinstance(raw, str) or not raw:
+            raise ConfigError(f"{source}: RetargetConfig.urdf_path is required (a URDF file), got {raw!r}")
+        merged["urdf_path"] = str(resolve_urdf_path(raw, urdf_dir, base_dir, source))
+        return cls(**merged, source=source)
+
+    def with_overrides(self, **changes: Any) -> RetargetConfig:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def build(self, device: str | torch.device | None = None) -> Retargeter:
+        """The solver for this config (parses the URDF; CUDA when available unless `device` says otherwise).
+
+        Raises:
+            ConfigError: a link or joint name the URDF does not define (names the field).
+        """
+        from .retarget import Retargeter
+
+        return Retargeter(self, device=device)
+
+
+def _int_rows(value: object) -> list[list[int]] | None:
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (list, tuple)) for v in value):
+        rows = [list(v) for v in value]
+    elif isinstance(value, (list, tuple)):
+        rows = [list(value)]
+    else:
+        return None
+    if not all(isinstance(i, int) and not isinstance(i, bool) for row in rows for i in row):
+        return None
+    return rows
+
+
+def _dexpilot_vector_count(n_fingers: int) -> int:
+    return n_fingers * (n_fingers - 1) // 2 + n_fingers
+
+
+def resolve_urdf_path(raw: str, urdf_dir: Path | str | None, base_dir: Path | str | None, source: str = "<config>"
+                      ) -> Path:
+    """Where a config's `urdf_path` points (see the module docstring).
+
+    Raises:
+        ConfigError: no such file; the message says where it was looked for.
+    """
+    path = Path(raw).expanduser()
+    root = Path(urdf_dir).expanduser().resolve() if urdf_dir is not None else None
+    if root is not None and not root.is_dir():
+        raise ConfigError(f"{source}: urdf_dir {root} is not a directory")
+    if path.is_absolute():
+        if path.is_file():
+            return path
+        if root is None:
+            raise ConfigError(f"{source}: RetargetConfig.urdf_path {raw} does not exist (give a urdf_dir holding "
+                              f"{path.name!r} to find it by file name)")
+        return _find_under(root, Path(path.name), raw, source)
+    base = root or (Path(base_dir).resolve() if base_dir is not None else Path.cwd())
+    if (base / path).is_file():
+        return (base / path).resolve()
+    if root is None:
+        raise ConfigError(f"{source}: RetargetConfig.urdf_path {raw!r} not found in {base} (give urdf_dir)")
+    return _find_under(root, path, raw, source)
+
+
+def _find_under(root: Path, tail: Path, raw: str, source: str) -> Path:
+    """The one file under `root` whose path ends with `tail`."""
+    matches = sorted(p for p in root.rglob(tail.name) if p.is_file() and p.parts[-len(tail.parts):] == tail.parts)
+    if len(matches) == 1:
+        return matches[0].resolve()
+    if not matches:
+        raise ConfigError(f"{source}: RetargetConfig.urdf_path {raw!r}: no file ending in {tail.as_posix()!r} "
+                          f"under urdf_dir {root}")
+    raise ConfigError(f"{source}: RetargetConfig.urdf_path {raw!r} is ambiguous under urdf_dir {root}: "
+                      f"{[str(m) for m in matches]}")
+
+
+# --- Hand registry --------------------------------------------------------------------------------
+
+# MANO frame (x palmar, z toward the fingers) to the Unitree G1 Dex3 `base_link` frame (fingers -y,
+# palm -x, index +z on the left hand): measured from the URDF's open-hand forward kinematics.
+G1_DEX3_INPUT_ROTATION = ((-1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, -1.0, 0.0))
+
+
+@dataclass(frozen=True)
+class RetargetHand:
+    """A registered embodiment: one retargeting config per side."""
+
+    name: str  # registry key, also the `embodiment` of its `retargets` rows
+    configs: dict[str, str]  # side → config file: a path under `config_dir`, or a trailing path to find there
+    config_dir: Path | None = None  # where the configs ship; None: the user gives `config_dir`
+    urdf_dir: Path | None = None  # urdf_dir of shipped configs (None: their own folder); else the user's
+    input_rotation: tuple[tuple[float, ...], ...] | None = None  # overrides the configs' (None: keep)
+    description: str = ""
+
+    def config_path(self, side: str, config_dir: Path | str | None = None) -> Path:
+        """The config file of one side.
+
+        Raises:
+            ConfigError: an unknown side, no config folder, or the file is not found.
+        """
+        if side not in self.configs:
+            raise ConfigError(f"hand {self.name!r} has no {side!r} config (sides: {sorted(self.configs)})")
+        # Shipped configs win: one --config-dir for the other hands must not hide them.
+        folder = self.config_dir or (Path(config_dir).expanduser().resolve() if config_dir is not None else None)
+        if folder is None:
+            raise ConfigError(f"hand {self.name!r} needs a config folder holding {self.configs[side]!r} "
+                              "(dex-retargeting / IsaacTeleop configs are not shipped; pass config_dir / --config-dir)")
+        if not folder.is_dir():
+            raise ConfigError(f"hand {self.name!r}: config folder {folder} is not a directory")
+        tail = Path(self.configs[side])
+        if (folder / tail).is_file():
+            return folder / tail
+        return _find_under(folder, tail, self.configs[side], f"hand {self.name!r}")
+
+
+def _dex_hand(name: str, stem: str, description: str) -> RetargetHand:
+    return RetargetHand(name, {side: f"teleop/{stem}_{side}.yml" for side in SIDES}, description=description)
+
+
+RETARGET_HANDS: dict[str, RetargetHand] = {
+    "egocurate_hand22": RetargetHand(
+        "egocurate_hand22", {side: f"egocurate_hand22_{side}.yml" for side in SIDES}, config_dir=CONFIG_DIR,
+        description="the project's 22-DoF human-proportioned hand (Sharpa HA4 layout), vector"),
+    "sharpa_ha4": RetargetHand(
+        "sharpa_ha4", {side: f"isaacteleop/sharpa_ha4_{side}_dexpilot.yml" for side in SIDES},
+        description="Sharpa HA4, 22 DoF, IsaacTeleop DexPilot configs"),
+    "g1_dex3": RetargetHand(
+        "g1_dex3", {side: f"isaacteleop/g1_hand_{side}_dexpilot.yml" for side in SIDES},
+        input_rotation=G1_DEX3_INPUT_ROTATION, description="Unitree G1 Dex3-1, 7 DoF, IsaacTeleop DexPilot configs"),
+    "allegro": _dex_hand("allegro", "allegro_hand", "Allegro, 16 DoF, dex-retargeting vector configs"),
+    "inspire": _dex_hand("inspire", "inspire_hand", "Inspire, 6 DoF + 6 mimic, dex-retargeting vector configs"),
+    "leap": _dex_hand("leap", "leap_hand", "LEAP, 16 DoF, dex-retargeting vector configs"),
+    "ability": _dex_hand("ability", "ability_hand", "Ability, 6 DoF + 4 mimic, dex-retargeting vector configs"),
+}
+
+
+def hand_configs(hand: str, config_dir: Path | str | None = None, urdf_dir: Path | str | None = None,
+                 sides: tuple[str, ...] = SIDES, override: Mapping[str, Any] | None = None
+                 ) -> dict[str, RetargetConfig]:
+    """The configs of a registered hand, one per side.
+
+    Raises:
+        ConfigError: an unknown hand, or a config that cannot be found or used.
+    """
+    if hand not in RETARGET_HANDS:
+        raise ConfigError(f"unknown hand {hand!r}; registered: {sorted(RETARGET_HANDS)} (or give a CONFIG.yml)")
+    entry = RETARGET_HANDS[hand]
+    urdf_dir = entry.urdf_dir if entry.config_dir is not None else urdf_dir  # shipped configs: their own URDFs
+    extra = dict(override or {})
+    if entry.input_rotation is not None:
+        extra.setdefault("input_rotation", entry.input_rotation)
+    return {side: RetargetConfig.from_yaml(entry.config_path(side, config_dir), extra, urdf_dir=urdf_dir)
+            for side in sides}
+
+
+def config_side(path: Path | str) -> str | None:
+    """The side a config file is for, from a `left` / `right` word in its name (None when neither)."""
+    words = Path(path).stem.lower().replace("-", "_").split("_")
+    found = [side for side in SIDES if side in words]
+    return found[0] if len(found) == 1 else None
+
+
+def file_configs(path: Path | str, urdf_dir: Path | str | None = None, override: Mapping[str, Any] | None = None
+                 ) -> tuple[str, dict[str, RetargetConfig]]:
+    """A user's config file as an embodiment: `(name, {side: config})`.
+
+    The side comes from the file name (`..._right...`); the other side's file, named with the side
+    swapped, is used too when it exists. A file naming no side is used for the right hand. The name
+    is the file stem without the side word (`allegro_hand_right_dexpilot` → `allegro_hand_dexpilot`).
+    """
+    path = Path(path).expanduser().resolve()
+    side = config_side(path) or "right"
+    words = path.stem.replace("-", "_").split("_")
+    found = {side: path}
+    if config_side(path) is not None:
+        other = "left" if side == "right" else "right"
+        swapped = path.with_name("_".join(other if w.lower() == side else w for w in words) + path.suffix)
+        if swapped.is_file():
+            found[other] = swapped
+    name = "_".join(w for w in words if w.lower() not in SIDES) or path.stem
+    return name, {s: RetargetConfig.from_yaml(p, override, urdf_dir=urdf_dir) for s, p in sorted(found.items())}
+
+
+# --- DexPilot: its vectors and targets, as dex-retargeting's DexPilotOptimizer defines them ----------
+
+DEXPILOT_HUBER_DELTA = 0.03  # m; dex-retargeting's DexPilot ignores the config's huber_delta
+DEXPILOT_ETA = (1e-4, 3e-2)  # m, target distance of a projected thumb-finger / finger-finger pair
+DEXPILOT_PINCH_WEIGHT = (200.0, 400.0)  # weight of a projected thumb-finger / finger-finger pair
+DEXPILOT_PAIR_MAX_DIST = 0.03  # m, a finger-finger pair is projected only when this close
+
+
+def dexpilot_pairs(n_fingers: int) -> tuple[list[int], list[int]]:
+    """DexPilot's vectors over links [wrist, tip_1..tip_n]: (origin, task) indices.
+
+    Fingertip pairs first (task i, origin j for i < j; the thumb's pairs lead), then wrist → each tip.
+    """
+    origin, task = [], []
+    for i in range(1, n_fingers):
+        for j in range(i + 1, n_fingers + 1):
+            origin.append(j)
+            task.append(i)
+    origin += [0] * n_fingers
+    task += list(range(1, n_fingers + 1))
+    return origin, task
+
+
+def dexpilot_targets(human: npt.NDArray[np.float64], starts: npt.NDArray[np.bool_], scaling: float,
+                     project_dist: float, escape_dist: float, n_fingers: int
+                     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """DexPilot target vectors `(T, N, 3)` and weights `(T, N)` (already divided by N).
+
+    A thumb-finger pair starts pinching when the human fingertips are nearer than `project_dist`
+    and stops when farther than `escape_dist` (the state carries over frames, restarting at
+    `starts`); a finger-finger pair pinches when both fingers pinch the thumb and are within 3 cm.
+    A pinching pair's target is its direction times a tiny length, with a heavy weight.
+    """
+    n_pairs = n_fingers * (n_fingers - 1) // 2
+    n_thumb = n_fingers - 1
+    distance = np.linalg.norm(human[:, :n_pairs], axis=-1)  # (T, n_pairs), human scale
+    thumb = hysteresis(distance[:, :n_thumb] < project_dist, distance[:, :n_thumb] > escape_dist, starts)
+    first, second = [], []
+    for i in range(n_fingers - 2):
+        for j in range(i + 1, n_fingers - 1):
+            first.append(j)
+            second.append(i)
+    fingers = thumb[:, first] & thumb[:, second] & (distance[:, n_thumb:] <= DEXPILOT_PAIR_MAX_DIST)
+    projected = np.concatenate([thumb, fingers], axis=1)
+    eta = np.array([DEXPILOT_ETA[0]] * n_thumb + [DEXPILOT_ETA[1]] * (n_pairs - n_thumb))
+    direction = human[:, :n_pairs] / (distance[..., None] + 1e-6)
+    pairs = np.where(projected[..., None], direction * eta[:, None], scaling * human[:, :n_pairs])
+    reference = np.concatenate([pairs, scaling * human[:, n_pairs:]], axis=1)
+    heavy = np.array([DEXPILOT_PINCH_WEIGHT[0]] * n_thumb + [DEXPILOT_PINCH_WEIGHT[1]] * (n_pairs - n_thumb))
+    weight = np.concatenate([np.where(projected, heavy, 1.0),
+                             np.full((len(human), n_fingers), float(n_pairs + n_fingers))], axis=1)
+    return reference, weight / reference.shape[1]
+
+
+def hysteresis(enter: npt.NDArray[np.bool_], leave: npt.NDArray[np.bool_], starts: npt.NDArray[np.bool_]
+               ) -> npt.NDArray[np.bool_]:
+    """`(T, K)` on/off state: on at `enter`, off at `leave` (wins over enter), else as before; off at `starts`."""
+    event = np.where(leave, 0, np.where(enter, 1, -1))
+    event = np.where(starts[:, None] & (event < 0), 0, event)
+    rows = np.arange(len(event))[:, None].repeat(event.shape[1], axis=1)
+    last = np.maximum.accumulate(np.where(event >= 0, rows, -1), axis=0)
+    state = np.take_along_axis(event, np.maximum(last, 0), axis=0)
+    return (last >= 0) & (state == 1)
