@@ -281,14 +281,21 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, codec, size, quiet) 
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_obj
 def demo(root: Path, no_app: bool, port: int, seed: int) -> None:
-    """Generate the synthetic demo set (no downloads), ingest it, and open the app."""
+    """Generate the synthetic demo set (no downloads), ingest, retarget, score and pair it, open the app."""
+    from curation.pairing import PairConfig, run_pairing
     from curation.score import run_score
     from labeling.demo_set import build_demo
+    from labeling.retarget_stage import run_retarget
 
     report = build_demo(root, seed=seed)
     _print_report(report)
+    # Each step skips what is already done, so re-running the demo is quick and changes nothing.
+    retargeted = run_retarget(root, "egocurate_hand22", progress=True)
+    click.echo(f"retarget: {len(retargeted.done)} clip-hands done, {len(retargeted.skipped)} already there")
     scored = run_score(root, progress=True)  # so the Quality and Review pages open with flags
     click.echo(f"score: {scored.scored} clips scored, {scored.flags.created} flags proposed")
+    paired = run_pairing(root, PairConfig(), actor="demo")
+    click.echo(f"pair: {len(paired.frame)} human-robot candidates aligned, {paired.proposed} proposed")
     if not no_app:
         from app.launch import launch
 

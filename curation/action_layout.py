@@ -40,6 +40,18 @@ def state_names() -> tuple[str, ...]:
     return tuple(names)
 
 
+@lru_cache(maxsize=2)
+def layout_from_retarget_order(side: str) -> npt.NDArray[np.intp]:
+    """Indexes that put a `retargets.q_rad` row (dex-retargeting's `joint_names`, i.e. pinocchio
+    order: siblings sorted by name) into this layout's joint order (`hand_tree(side).dof_joint_names`,
+    the Sharpa controller order: thumb, index, middle, ring, pinky)."""
+    from labeling.hands import hand_tree
+
+    tree = hand_tree(side)
+    stored = list(tree.pinocchio_joint_names)
+    return np.array([stored.index(name) for name in tree.dof_joint_names], dtype=np.intp)
+
+
 def modality_groups() -> dict[str, dict[str, int]]:
     """GR00T `modality.json` groups over the 62-D vector: `{left_wrist_pos: {start, end}, ...}`."""
     groups, start = {}, 0

@@ -31,7 +31,15 @@ import pyarrow as pa
 from db.engine import query_engine
 from db.queries import pairing_clips, retarget_rows, robot_state_rows
 
-from .action_layout import HAND22_EMBODIMENT, SIDES, STATE_WIDTH, WRIST_POSE_DIMS, fill_gaps, rest_hand
+from .action_layout import (
+    HAND22_EMBODIMENT,
+    SIDES,
+    STATE_WIDTH,
+    WRIST_POSE_DIMS,
+    fill_gaps,
+    layout_from_retarget_order,
+    rest_hand,
+)
 from .align import AlignConfig, Alignment, align_states
 from .pair_store import PairProposal, SyncReport, sync_proposals
 
@@ -141,7 +149,7 @@ def human_state_62(rows: pa.Table, n_frames: int) -> tuple[npt.NDArray[np.float6
         frames = mine.column("frame_index").to_numpy()
         keep = (frames >= 0) & (frames < n_frames)
         wrist = _fixed_rows(mine.column("wrist_pose"), WRIST_POSE_DIMS, "wrist_pose")[keep]
-        joints = _fixed_rows(mine.column("q_rad"), 22, "q_rad")[keep]
+        joints = _fixed_rows(mine.column("q_rad"), 22, "q_rad")[keep][:, layout_from_retarget_order(side)]
         hand[frames[keep], :9], hand[frames[keep], 9:] = wrist, joints
         valid[frames[keep]] = True
         hand, missing = fill_gaps(hand, valid)

@@ -77,7 +77,9 @@ RETARGETS = pa.schema([
     pa.field("hand", pa.string(), nullable=False),
     pa.field("embodiment", pa.string(), nullable=False),
     pa.field("q_rad", pa.list_(pa.float32())),  # ordered like the hand's joint_names
-    pa.field("wrist_pose", pa.list_(pa.float32(), 9)),  # camera frame: xyz (m) + 6D rotation
+    # 9 floats, camera frame: xyz (m) + 6D rotation; a variable list because Parquet cannot store a
+    # null fixed-size list (absent hands keep a row with nulls).
+    pa.field("wrist_pose", pa.list_(pa.float32())),
     pa.field("residual", pa.float32()),  # mean keypoint error after retargeting, metres
 ])
 

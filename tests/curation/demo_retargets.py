@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from curation.action_layout import HAND22_EMBODIMENT, SIDES, matrix_to_rot6d
+from curation.action_layout import HAND22_EMBODIMENT, SIDES, layout_from_retarget_order, matrix_to_rot6d
 from db import paths
 from db.engine import query_engine
 from db.lake import Lake
@@ -52,11 +52,14 @@ def demo_retarget_table(root: Path) -> pa.Table:
         n = len(motion.t_s)
         for h, side in enumerate(SIDES):
             pose9 = np.concatenate([wrist_cam[:, h, :3, 3], matrix_to_rot6d(wrist_cam[:, h, :3, :3])], axis=1)
+            # Stored like the real retarget stage stores it: dex-retargeting's (pinocchio) joint order.
+            q_stored = np.empty_like(motion.q_rad[:, h])
+            q_stored[:, layout_from_retarget_order(side)] = motion.q_rad[:, h]
             tables.append(pa.table({
                 "clip_id": [ids[clip.file]] * n, "frame_index": np.arange(n, dtype=np.int32), "hand": [side] * n,
                 "embodiment": [HAND22_EMBODIMENT] * n,
-                "q_rad": pa.array(motion.q_rad[:, h].astype(np.float32).tolist(), pa.list_(pa.float32())),
-                "wrist_pose": pa.array(pose9.astype(np.float32).tolist(), pa.list_(pa.float32(), 9)),
+                "q_rad": pa.array(q_stored.astype(np.float32).tolist(), pa.list_(pa.float32())),
+                "wrist_pose": pa.array(pose9.astype(np.float32).tolist(), pa.list_(pa.float32())),
                 "residual": np.zeros(n, np.float32)}))
     return pa.concat_tables(tables)
 

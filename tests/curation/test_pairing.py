@@ -128,3 +128,15 @@ def test_pairs_no_longer_proposed_are_withdrawn_and_come_back(demo):
     assert (pair_rows(query_engine(root), ["withdrawn"])["state"] == "withdrawn").all()
     back = run_pairing(root, PairConfig())
     assert back.sync.reproposed == strict.sync.withdrawn
+
+
+def test_retarget_joint_order_is_mapped_into_the_layout_order():
+    from curation.action_layout import layout_from_retarget_order
+    from labeling.hands import hand_tree
+
+    for side in ("left", "right"):
+        tree = hand_tree(side)
+        order = layout_from_retarget_order(side)
+        stored = list(tree.pinocchio_joint_names)
+        assert [stored[i] for i in order] == list(tree.dof_joint_names)
+        assert stored != list(tree.dof_joint_names)  # the two orders really differ for this hand
