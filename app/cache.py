@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.components import viewer
+from app.components import robot_overlay, viewer
 from db import paths, queries
 from db.engine import QueryEngine, query_engine
 
@@ -87,3 +87,23 @@ def robot_dim_choices(version: tuple[str, int, int], clip_id: str) -> dict[str, 
 @st.cache_data(max_entries=4, show_spinner=False)
 def public_columns(version: tuple[str, int, int]) -> pd.DataFrame:
     return queries.public_columns(engine())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def robot_choices(version: tuple[str, int, int], clip_id: str) -> dict[str, list[str]]:
+    """Embodiments a clip was retargeted to, and their hands."""
+    return robot_overlay.robot_choices(engine(), clip_id)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def robot_joint_choices(version: tuple[str, int, int], clip_id: str, hand: str, embodiment: str) -> dict[str, list]:
+    """The retargeted hand's joint names and the joints drawn first."""
+    return robot_overlay.joint_choices(engine(), clip_id, hand, embodiment)
+
+
+@st.cache_data(max_entries=16, show_spinner="Placing the robot hand...")
+def robot_layer(version: tuple[str, int, int], clip_id: str, embodiment: str, hand: str | None,
+                pose_source: str | None, joint_dims: tuple[int, ...]) -> dict | None:
+    """The robot hand's part of the player's JSON (`robot_overlay.clip_robot_layer`)."""
+    return robot_overlay.clip_robot_layer(engine(), clip_id, embodiment, hand, pose_source, joint_dims,
+                                          max_dims=viewer.MAX_SERIES_DIMS)

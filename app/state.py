@@ -25,6 +25,11 @@ VIEWER_POSE_SOURCE = "viewer.pose_source"  # a pose source name, or 'all'
 VIEWER_STATE_DIMS = "viewer.state_dims"  # robot: state vector indexes shown as curves
 VIEWER_ACTION_DIMS = "viewer.action_dims"
 VIEWER_DIMS_CLIP = "viewer.dims_clip"  # the clip the dims above were chosen for
+VIEWER_ROBOT = "viewer.robot"  # the retargeted embodiment drawn over a human clip, or 'none'
+VIEWER_ROBOT_HAND = "viewer.robot_hand"  # 'left' / 'right': the hand in 3D and in the joint curves
+VIEWER_JOINT_DIMS = "viewer.joint_dims"  # indexes into that hand's q_rad shown as curves
+VIEWER_JOINTS_FOR = "viewer.joints_for"  # (clip, embodiment, hand) the joints above were chosen for
+VIEWER_ROBOT_FRAME = "viewer.robot_frame"  # the frame of the plotly 3D figure
 
 # SQL page
 SQL_QUERY = "sql.query"
@@ -86,6 +91,11 @@ DEFAULTS: dict[str, object] = {
     VIEWER_STATE_DIMS: [],
     VIEWER_ACTION_DIMS: [],
     VIEWER_DIMS_CLIP: None,
+    VIEWER_ROBOT: None,
+    VIEWER_ROBOT_HAND: None,
+    VIEWER_JOINT_DIMS: [],
+    VIEWER_JOINTS_FOR: None,
+    VIEWER_ROBOT_FRAME: None,
     SQL_QUERY: "SELECT kind, source, count(*) AS clips FROM clips GROUP BY ALL",
     QUALITY_VIEW: ALL_HUMAN_CLIPS,
     QUALITY_TASKS: [],

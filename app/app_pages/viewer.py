@@ -1,13 +1,16 @@
 """Clip viewer: the clip playing with its hand skeleton (or robot curves) in sync, plus its metadata.
 
-The URL `?clip=<clip_id>` names the clip, so a viewer link can be shared.
+A human clip retargeted to robot hands (`egocurate retarget`) can also show a robot hand over the
+video, in 3D and as joint-angle curves. The URL `?clip=<clip_id>` names the clip, so a viewer link
+can be shared.
 """
 
 import streamlit as st
 
 from app import cache, state
-from app.components import viewer
+from app.components import robot3d, viewer
 from app.components.clips import clip_title, format_duration
+from app.components.robot_overlay import ROBOT_NONE
 from db.queries import ClipFilter
 from labeling.proxy import clip_playable_path, needs_proxy
 from labeling.video import VideoError
@@ -47,7 +50,22 @@ st.caption(" · ".join(str(part) for part in (
     clip["kind"], clip["source"], clip.get("task_slug") or "", f"`{clip_id}`", format_duration(clip["duration_s"]),
     f"{clip['n_frames']} frames at {clip['fps']:g} fps", f"{clip['width']}x{clip['height']}", clip["codec"]) if part))
 
+
+
+@st.fragment
+def robot_figure(view3d: dict, embodiment: str, n_frames: int) -> None:
+    """The plotly 3D view at a chosen frame (a fragment: moving the slider reruns only this)."""
+    last = max(0, n_frames - 1)
+    if not isinstance(st.session_state[state.VIEWER_ROBOT_FRAME], int) or st.session_state[
+            state.VIEWER_ROBOT_FRAME] > last:
+        st.session_state[state.VIEWER_ROBOT_FRAME] = last // 2
+    frame = st.slider("Frame", 0, max(1, last), key=state.VIEWER_ROBOT_FRAME,
+                      help="The live 3D view above follows the video; this one stays on the frame chosen here")
+    st.plotly_chart(robot3d.robot_figure(view3d, frame, embodiment), width="stretch")
+
+
 pose_sources: tuple[str, ...] = ()
+embodiment, robot_hand, joint_dims = ROBOT_NONE, None, []
 dims: dict[str, list[int]] = {"state": [], "action": []}
 if clip["kind"] == "human":
     available = cache.pose_sources(version, clip_id)
@@ -61,6 +79,29 @@ if clip["kind"] == "human":
         pose_sources = tuple(available) if choice == ALL_SOURCES else (choice,)
     else:
         st.info("No hand poses for this clip yet; `egocurate label` computes them.", icon=":material/back_hand:")
+    robots = cache.robot_choices(version, clip_id)
+    if robots:
+        options = [*robots, ROBOT_NONE]
+        if st.session_state[state.VIEWER_ROBOT] not in options:
+            st.session_state[state.VIEWER_ROBOT] = options[0]
+        pickers = st.columns([3, 2, 5])
+        embodiment = pickers[0].segmented_control(
+            "Robot hand", options, key=state.VIEWER_ROBOT, required=True, persist_state="session",
+            help="Draw this retargeted robot hand over the video, beside the human skeleton")
+    if embodiment != ROBOT_NONE:
+        hands = robots[embodiment]
+        if st.session_state[state.VIEWER_ROBOT_HAND] not in hands:
+            st.session_state[state.VIEWER_ROBOT_HAND] = hands[-1]
+        robot_hand = pickers[1].segmented_control("In 3D and curves", hands, key=state.VIEWER_ROBOT_HAND,
+                                                  required=True, persist_state="session")
+        joints = cache.robot_joint_choices(version, clip_id, robot_hand, embodiment)
+        if st.session_state[state.VIEWER_JOINTS_FOR] != (clip_id, embodiment, robot_hand):
+            st.session_state[state.VIEWER_JOINTS_FOR] = (clip_id, embodiment, robot_hand)
+            st.session_state[state.VIEWER_JOINT_DIMS] = joints["default"]
+        joint_dims = pickers[2].multiselect(
+            "Joint angles", range(len(joints["labels"])), key=state.VIEWER_JOINT_DIMS,
+            format_func=joints["labels"].__getitem__, max_selections=viewer.MAX_SERIES_DIMS,
+            persist_state="session", help="The robot joints drawn as curves under the video (radians)")
 else:
     choices = cache.robot_dim_choices(version, clip_id)
     if st.session_state[state.VIEWER_DIMS_CLIP] != clip_id:  # a new episode starts with its busiest dims
@@ -84,7 +125,20 @@ except VideoError as exc:
     st.error(f"This clip's video cannot be played: {exc}", icon=":material/error:")
     st.stop()
 config = cache.viewer_config(version, clip_id, pose_sources, tuple(dims["state"]), tuple(dims["action"]))
+layer = None
+if embodiment != ROBOT_NONE:
+    layer = cache.robot_layer(version, clip_id, embodiment, robot_hand, pose_sources[0] if pose_sources else None,
+                              tuple(joint_dims))
+    if layer is None:
+        st.warning(f"The {embodiment} retargets of this clip cannot be drawn: the lake does not say which robot "
+                   "model they used.", icon=":material/precision_manufacturing:")
+    config = viewer.with_robot(config, layer)
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
+if layer is not None:
+    st.caption(f"Robot hand: {embodiment}'s links placed at the human wrist (white, outlined), projected "
+               f"through the clip's camera ({layer['robot']['camera']}).")
+    with st.expander("Robot hand in 3D at a chosen frame", icon=":material/view_in_ar:"):
+        robot_figure(layer["robot"]["view3d"], embodiment, clip["n_frames"])
 
 with st.expander("Details", icon=":material/info:"):
     st.dataframe(viewer.clip_details(clip), hide_index=True, width="stretch")

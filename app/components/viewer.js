@@ -1,5 +1,7 @@
 // EgoCurate clip viewer: a <video> with the hand skeleton drawn on a canvas above it, a per-hand
 // presence/score timeline and (robot episodes) state/action curves, all following the playhead.
+// Human clips retargeted to a robot hand also get the robot's links on a second canvas, a 3D view
+// and joint-angle curves (viewer_robot.js, viewer_charts.js: loaded before this file).
 //
 // Sync: every frame the browser presents fires requestVideoFrameCallback with metadata.mediaTime,
 // the presentation time of that very frame; frame = round((mediaTime - fromS) * fps) picks the
@@ -10,15 +12,16 @@
   const C = JSON.parse(document.getElementById('ego-config').textContent);
   const $ = (id) => document.getElementById(id);
   const video = $('video'), stage = $('stage'), overlay = $('overlay'), timeline = $('timeline');
-  const chartsBox = $('charts'), hud = $('hud'), message = $('message');
+  const chartsBox = $('charts'), belowCharts = $('below-charts'), hud = $('hud'), message = $('message');
   const BONES = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [5, 9], [9, 10], [10, 11],
     [11, 12], [9, 13], [13, 14], [14, 15], [15, 16], [13, 17], [17, 18], [18, 19], [19, 20], [0, 17]];
   const HAND_COLORS = {left: '#ff8c1a', right: '#1fb4ff'};
-  const SERIES_COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04',
-    '#db2777', '#4b5563', '#65a30d', '#7c3aed', '#0d9488'];
-  const ROW_H = 14, ROW_GAP = 4, LABEL_W = 76, AXIS_H = 16, LEGEND_W = 170;
+  const ROW_H = 14, ROW_GAP = 4, LABEL_W = 76;
   const n = Math.max(1, C.nFrames);
-  const isRobot = C.series.length > 0;
+  const K = window.egoParts.charts(n, C.fps), AXIS_H = K.AXIS_H, xOfFrame = K.xOfFrame;
+  // Robot episodes keep their curves beside the video; a human clip's robot panel (3D view and
+  // joint curves) goes under the timeline, so the video keeps its full size.
+  const sideCharts = C.series.length > 0 && !C.robot;
 
   // Read by the browser tests and the bench: what is on screen and when it first was.
   const S = window.egoViewer = {
@@ -35,6 +38,8 @@
 
   let view = {w: 0, h: 0}, ctxO = null, ctxT = null, timelineW = 0;
   let timelineStatic = null, charts = [];
+  const robot = C.robot ? window.egoParts.robot(C, {sizeCanvas, handColors: HAND_COLORS}) : null;
+  S.robot = robot;
 
   function sizeCanvas(canvas, cssW, cssH) {
     const dpr = window.devicePixelRatio || 1;
@@ -58,14 +63,15 @@
   function layout() {
     const bodyW = Math.max(200, document.documentElement.clientWidth - 4);
     const aspect = C.width / C.height;
-    const room = isRobot ? Math.max(160, bodyW - 16 - 360) : bodyW;
+    const room = sideCharts ? Math.max(160, bodyW - 16 - 360) : bodyW;
     let h = C.videoMaxHeight, w = h * aspect;
     if (w > room) { w = room; h = w / aspect; }
     view = {w: Math.floor(w), h: Math.floor(h)};
     stage.style.width = view.w + 'px';
     stage.style.height = view.h + 'px';
     ctxO = sizeCanvas(overlay, view.w, view.h);
-    timelineW = isRobot ? bodyW : view.w;
+    if (robot) robot.sizeOverlay(view.w, view.h);
+    timelineW = sideCharts ? bodyW : view.w;
     const rows = C.timeline.length;
     timeline.style.display = rows ? 'block' : 'none';
     ctxT = sizeCanvas(timeline, timelineW, rows ? rows * (ROW_H + ROW_GAP) + AXIS_H : 1);
@@ -75,23 +81,27 @@
   }
 
   function layoutCharts(bodyW) {
-    chartsBox.style.display = isRobot ? 'flex' : 'none';
-    if (!isRobot) return;
-    const w = Math.max(240, bodyW - view.w - 16);
-    const h = Math.max(80, Math.floor((C.videoMaxHeight - 8 * (C.series.length - 1)) / C.series.length));
+    chartsBox.style.display = sideCharts ? 'flex' : 'none';
+    $('below').style.display = robot ? 'flex' : 'none';
+    if (!sideCharts && !robot) return;
+    const panelH = sideCharts ? C.videoMaxHeight : C.belowHeight;
+    const gaps = 8 * (C.series.length - 1), box = sideCharts ? chartsBox : belowCharts;
+    const w = sideCharts ? Math.max(240, bodyW - view.w - 16) : Math.max(240, bodyW - robot.layout3d(panelH) - 16);
+    if (!C.series.length) return;
+    const h = Math.max(80, Math.floor((panelH - gaps) / C.series.length));
     if (!charts.length) {
       charts = C.series.map((series) => {
         const chart = {series, canvas: document.createElement('canvas')};
-        chartsBox.appendChild(chart.canvas);
-        attachScrub(chart.canvas, (x) => { const box = plotBox(chart); return (x - box.x0) / box.w; });
+        box.appendChild(chart.canvas);
+        attachScrub(chart.canvas, (x) => { const plot = K.plotBox(chart); return (x - plot.x0) / plot.w; });
         return chart;
       });
     }
     for (const chart of charts) {
       chart.w = w; chart.h = h;
       chart.ctx = sizeCanvas(chart.canvas, w, h);
-      chart.range = seriesRange(chart.series);
-      chart.static = offscreen(w, h, (ctx) => paintChart(ctx, chart));
+      chart.range = K.seriesRange(chart.series);
+      chart.static = offscreen(w, h, (ctx) => K.paintChart(ctx, chart));
     }
   }
 
@@ -141,19 +151,6 @@
   }
 
   // ---- the presence / score timeline ----------------------------------------------------------
-  const xOfFrame = (f, x0, w) => x0 + (f / n) * w;
-
-  function paintTimeAxis(ctx, x0, w, y) {
-    ctx.fillStyle = '#6b7280';
-    ctx.font = '11px sans-serif';
-    const seconds = n / C.fps, step = [1, 2, 5, 10, 15, 30, 60, 120, 300].find((s) => seconds / s <= 8) || 600;
-    for (let s = 0; s <= seconds + 1e-9; s += step) {
-      const x = x0 + (s / seconds) * w;
-      ctx.fillRect(x, y, 1, 4);
-      ctx.fillText(s + ' s', Math.min(x + 2, x0 + w - 24), y + 13);
-    }
-  }
-
   function paintTimeline(ctx) {
     const w = timelineW - LABEL_W;
     C.timeline.forEach((row, r) => {
@@ -173,12 +170,7 @@
       }
       ctx.globalAlpha = 1;
     });
-    paintTimeAxis(ctx, LABEL_W, w, C.timeline.length * (ROW_H + ROW_GAP));
-  }
-
-  function drawPlayhead(ctx, x, h) {
-    ctx.fillStyle = '#111827';
-    ctx.fillRect(Math.round(x) - 1, 0, 2, h);
+    K.paintTimeAxis(ctx, LABEL_W, w, C.timeline.length * (ROW_H + ROW_GAP));
   }
 
   function drawTimeline(f) {
@@ -186,68 +178,7 @@
     const w = timelineW - LABEL_W, h = C.timeline.length * (ROW_H + ROW_GAP);
     ctxT.clearRect(0, 0, timelineW, h + AXIS_H);
     ctxT.drawImage(timelineStatic, 0, 0, timelineW, h + AXIS_H);
-    drawPlayhead(ctxT, xOfFrame(f + 0.5, LABEL_W, w), h - ROW_GAP);
-  }
-
-  // ---- robot state / action curves -------------------------------------------------------------
-  function seriesRange(series) {
-    let lo = Infinity, hi = -Infinity;
-    for (const values of series.values) {
-      for (const v of values) if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    }
-    if (!Number.isFinite(lo)) return [0, 1];
-    const pad = (hi - lo) * 0.05 || 0.5;
-    return [lo - pad, hi + pad];
-  }
-
-  function plotBox(chart) {
-    return {x0: 44, y0: 24, w: chart.w - 44 - LEGEND_W - 8, h: chart.h - 24 - AXIS_H};
-  }
-
-  function paintChart(ctx, chart) {
-    const box = plotBox(chart), [lo, hi] = chart.range;
-    const yOf = (v) => box.y0 + box.h - ((v - lo) / (hi - lo)) * box.h;
-    ctx.fillStyle = '#111827';
-    ctx.font = '600 12px sans-serif';
-    ctx.fillText(chart.series.title, 0, 12);
-    ctx.strokeStyle = '#e5e7eb';
-    ctx.strokeRect(box.x0 + 0.5, box.y0 + 0.5, box.w, box.h);
-    ctx.fillStyle = '#6b7280';
-    ctx.font = '11px sans-serif';
-    for (const v of [lo, (lo + hi) / 2, hi]) ctx.fillText(v.toPrecision(3), 0, yOf(v) + 4);
-    paintTimeAxis(ctx, box.x0, box.w, box.y0 + box.h);
-    chart.series.values.forEach((values, d) => {
-      ctx.strokeStyle = SERIES_COLORS[d % SERIES_COLORS.length];
-      ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      let pen = false;
-      values.forEach((v, f) => {
-        if (v === null) { pen = false; return; }
-        const x = xOfFrame(f + 0.5, box.x0, box.w), y = yOf(v);
-        if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
-        pen = true;
-      });
-      ctx.stroke();
-    });
-  }
-
-  function drawCharts(f) {
-    for (const chart of charts) {
-      const box = plotBox(chart), ctx = chart.ctx;
-      ctx.clearRect(0, 0, chart.w, chart.h);
-      ctx.drawImage(chart.static, 0, 0, chart.w, chart.h);
-      drawPlayhead(ctx, xOfFrame(f + 0.5, box.x0, box.w), box.y0 + box.h);
-      const lx = chart.w - LEGEND_W, lineH = Math.min(15, (chart.h - 4) / Math.max(1, chart.series.names.length));
-      ctx.font = '11px sans-serif';
-      chart.series.names.forEach((name, d) => {
-        const y = 4 + d * lineH, v = chart.series.values[d][f];
-        ctx.fillStyle = SERIES_COLORS[d % SERIES_COLORS.length];
-        ctx.fillRect(lx, y + 2, 8, 8);
-        ctx.fillStyle = '#374151';
-        ctx.fillText(name.length > 16 ? name.slice(0, 15) + '.' : name, lx + 12, y + 10);
-        ctx.fillText(v === null || v === undefined ? '-' : v.toFixed(3), lx + 118, y + 10);
-      });
-    }
+    K.drawPlayhead(ctxT, xOfFrame(f + 0.5, LABEL_W, w), h - ROW_GAP);
   }
 
   // ---- one render per presented frame -------------------------------------------------------
@@ -256,7 +187,8 @@
     S.frame = f;
     drawOverlay(f);
     drawTimeline(f);
-    drawCharts(f);
+    for (const chart of charts) K.drawChart(chart, f);
+    if (robot) robot.draw(f);
     S.draws += 1;
     S.renderEpochMs = nowEpoch();
     overlay.dataset.frame = String(f);
@@ -338,6 +270,11 @@
   $('rate').addEventListener('change', (e) => { video.playbackRate = Number(e.target.value); });
   stage.addEventListener('click', () => { stage.focus({preventScroll: true}); togglePlay(); });
   attachScrub(timeline, (x) => (x - LABEL_W) / (timelineW - LABEL_W));
+  if (robot) {  // each layer can be hidden to look at the other (or at the hand itself)
+    $('layers').style.display = '';
+    $('show-human').addEventListener('change', (e) => { overlay.style.visibility = e.target.checked ? '' : 'hidden'; });
+    $('show-robot').addEventListener('change', (e) => robot.show(e.target.checked));
+  }
   const onKey = (e) => {
     const target = e.target, tag = target && target.tagName;
     // Keys typed into widgets are theirs, in the player and on the page around it.

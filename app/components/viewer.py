@@ -3,7 +3,8 @@
 The page gets `clip_viewer_config(engine, clip_id, ...)` (through app/cache.py) and renders
 `viewer_html(config)` with `st.iframe`. Everything the player needs for the whole clip travels once as
 compact JSON: keypoints rounded to 0.1 px (in the clip's original resolution; the browser scales
-them to the displayed size), per-frame scores, and the robot state/action curves.
+them to the displayed size), per-frame scores, and the robot state/action curves. A human clip's
+retargeted robot hand (`app.components.robot_overlay`) joins the config through `with_robot`.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ HINT_HEIGHT_PX = 24  # the keyboard hint under everything
 TIMELINE_ROW_PX = 18  # one presence/score row per hand and pose source
 TIMELINE_AXIS_PX = 16
 MAX_SERIES_DIMS = 12  # curves per chart: more turn into noise, the page caps its selection
+ROBOT_PANEL_HEIGHT_PX = 260  # the robot hand's 3D view (square) and joint curves under the timeline
 DEFAULT_SERIES_DIMS = 6  # curves shown first: the dims that move most in the episode
 ROBOT_COLUMNS = ("state", "action")
 _TEMPLATE_DIR = Path(__file__).resolve().parent
+# Concatenated into the page's one script in this order: viewer.js uses what the others define.
+SCRIPT_FILES = ("viewer_charts.js", "viewer_robot.js", "viewer.js")
 
 
 @dataclass(frozen=True)
@@ -128,20 +132,33 @@ def viewer_config(video: ClipVideo, tracks: list[dict] | None = None, series: li
         "width": video.width, "height": video.height, "fromS": video.from_s, "toS": video.to_s,
         "videoMaxHeight": ROBOT_VIDEO_HEIGHT_PX if series else HUMAN_VIDEO_HEIGHT_PX,
         "tracks": tracks, "timeline": timeline_rows(tracks), "series": series, "autoplay": autoplay,
-        "pageKeys": page_keys,
+        "pageKeys": page_keys, "robot": None, "belowHeight": 0,
     }
+
+
+def with_robot(config: dict, layer: dict | None) -> dict:
+    """A copy of a human clip's `config` that also draws the robot hand of `layer`.
+
+    `layer` is `robot_overlay.clip_robot_layer`'s result (None leaves the config as it is): the
+    robot's links go over the video, its 3D view and joint curves under the timeline.
+    """
+    if layer is None:
+        return config
+    return {**config, "robot": layer["robot"], "series": layer["series"], "belowHeight": ROBOT_PANEL_HEIGHT_PX}
 
 
 def viewer_height(config: dict) -> int:
     """The iframe height (pixels) that fits the player for this config."""
     rows = len(config["timeline"])
     timeline = rows * TIMELINE_ROW_PX + TIMELINE_AXIS_PX + 8 if rows else 0
-    return config["videoMaxHeight"] + BAR_HEIGHT_PX + timeline + HINT_HEIGHT_PX + 8
+    below = config.get("belowHeight", 0) + 8 if config.get("robot") else 0
+    return config["videoMaxHeight"] + BAR_HEIGHT_PX + timeline + below + HINT_HEIGHT_PX + 8
 
 
 @cache
 def _template() -> tuple[str, str]:
-    return (_TEMPLATE_DIR / "viewer.html").read_text(), (_TEMPLATE_DIR / "viewer.js").read_text()
+    script = "\n".join((_TEMPLATE_DIR / name).read_text() for name in SCRIPT_FILES)
+    return (_TEMPLATE_DIR / "viewer.html").read_text(), script
 
 
 def viewer_html(config: dict) -> str:
