@@ -2,6 +2,7 @@
 
     egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot]
     egocurate [--root DIR] sql [--json] "SELECT ..."
+    egocurate [--root DIR] label [--clips ID]... [--stride K] [--workers N] [--executor local|ray]
     egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR]
     egocurate [--root DIR] score [--rules YML] [--clips ID]...
     egocurate [--root DIR] view save NAME JSON | list | show NAME
@@ -97,6 +98,44 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
         click.echo(result.frame.to_string(index=False, max_colwidth=60))
     if result.truncated:
         click.secho(f"(truncated to {len(result.frame)} rows)", fg="yellow", err=True)
+
+
+@main.command()
+@click.option("--clips", "clip_ids", multiple=True, help="Label only this clip id (repeatable); default: every "
+              "human clip without MediaPipe poses.")
+@click.option("--stride", type=click.IntRange(1, 1000), default=1, show_default=True, help="Label every k-th frame.")
+@click.option("--model-complexity", type=click.IntRange(0, 1), default=1, show_default=True,
+              help="MediaPipe Hands model: 0 lite, 1 full.")
+@click.option("--max-side", "max_side_px", type=click.IntRange(64, 8192), default=1920, show_default=True,
+              help="Frames are scaled down so their longer side is at most this many pixels for detection.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--background", is_flag=True, help="Start a detached job and print its id (see the Label page).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: int, max_side_px: int,
+          workers: int, executor: str, background: bool, quiet: bool) -> None:
+    """Label hand poses with MediaPipe (pose_source 'mediapipe') on clips that have none."""
+    from labeling.label import run_label, start_label_job
+
+    options = {"stride": stride, "model_complexity": model_complexity, "max_side_px": max_side_px,
+               "workers": workers, "executor": executor}
+    if background:
+        job_id = start_label_job(root, clip_ids=list(clip_ids) or None, **options)
+        click.echo(f"label: job {job_id} started in the background")
+        return
+    try:
+        report = run_label(root, list(clip_ids) or None, progress=not quiet, **options)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for failure in report.failures:
+        click.secho(f"error: {failure.item}: {failure.reason}", fg="red", err=True)
+    for clip_id, camera in sorted(report.cameras.items()):
+        click.echo(f"camera {clip_id}: {camera}")
+    click.echo(f"label: {len(report.done)} clips labelled, {len(report.skipped)} already labelled, "
+               f"{len(report.failures)} failed; {report.frames} frames at {report.frames_per_s:.1f} frames/s")
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

@@ -67,6 +67,16 @@ EXPORT_CODEC = "export.codec"
 EXPORT_AUTHOR = "export.author"
 EXPORT_MESSAGE = "export.message"  # (kind, text) of the last run
 
+# Label page
+LABEL_SCOPE = "label.scope"  # all unlabelled clips, or the chosen ones
+LABEL_CLIPS = "label.clips"
+LABEL_STRIDE = "label.stride"
+LABEL_COMPLEXITY = "label.complexity"
+LABEL_MAX_SIDE = "label.max_side"
+LABEL_WORKERS = "label.workers"
+LABEL_EXECUTOR = "label.executor"
+LABEL_JOB_ID = "label.job_id"  # the job followed (None: the newest)
+
 # Literal defaults (not imported from curation/) so the router stays light to import; tests check
 # they match curation.review.ALL_HUMAN_CLIPS / QUEUE_STATES and curation.export_plan.FORMATS.
 ALL_HUMAN_CLIPS = "All human clips"
@@ -120,6 +130,14 @@ DEFAULTS: dict[str, object] = {
     EXPORT_CODEC: "h264",
     EXPORT_AUTHOR: "",
     EXPORT_MESSAGE: None,
+    LABEL_SCOPE: "All without MediaPipe poses",
+    LABEL_CLIPS: [],
+    LABEL_STRIDE: 1,
+    LABEL_COMPLEXITY: 1,
+    LABEL_MAX_SIDE: 1920,
+    LABEL_WORKERS: 2,
+    LABEL_EXECUTOR: "local",
+    LABEL_JOB_ID: None,
 }
 
 

@@ -19,6 +19,9 @@ pages = {
         st.Page("app_pages/review.py", title="Review", icon=":material/rule:", url_path="review"),
         st.Page("app_pages/sql.py", title="SQL", icon=":material/terminal:", url_path="sql"),
     ],
+    "Label": [
+        st.Page("app_pages/label.py", title="Label", icon=":material/back_hand:", url_path="label"),
+    ],
     "Align": [
         st.Page("app_pages/pairs.py", title="Pairs", icon=":material/compare_arrows:", url_path="pairs"),
     ],
