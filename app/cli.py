@@ -8,6 +8,7 @@
     egocurate [--root DIR] view save NAME JSON | list | show NAME
     egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
     egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t]
+    egocurate [--root DIR] train --data DIR --stage pretrain|midtrain [--init CKPT] [--config NAME] [--scaling]
     egocurate [--root DIR] demo [--no-app] [--port N]
     egocurate [--root DIR] app [--port N] [--host ADDR]
 
@@ -312,6 +313,54 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, codec, size, quiet) 
     counts = result.manifest["counts"]
     click.echo(f"export: {counts['episodes']} episodes ({counts['pairs']} pairs, {result.manifest['hours']:.3f} h) "
                f"written to {result.out_dir}")
+
+
+@main.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0).")
+@click.option("--stage", type=click.Choice(["pretrain", "midtrain"]), default="pretrain", show_default=True,
+              help="pretrain: the export's human episodes; midtrain: human + robot episodes.")
+@click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Checkpoint (folder, checkpoint.pt, or a run folder's checkpoints/last) to start from.")
+@click.option("--config", "config_name", default="smoke", show_default=True,
+              help="smoke | small | paper, or a YAML file (trainer/configs/).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run folder (default: <root>/runs/<stage>-<export name>); an existing run there resumes.")
+@click.option("--scaling", is_flag=True,
+              help="Pretrain on nested fractions of the human hours and fit L = a + b ln(hours).")
+@click.option("--fractions", default="0.125,0.25,0.5,1", show_default=True,
+              help="With --scaling: the fractions of the human training hours, comma-separated.")
+@click.option("--max-steps", type=click.IntRange(1), default=None, help="Override the config's max_steps.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: the config's, auto).")
+@click.option("--no-resume", is_flag=True, help="Start over even if the run folder has a checkpoint.")
+@click.pass_obj
+def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name: str, out_dir: Path | None,
+          scaling: bool, fractions: str, max_steps: int | None, device: str | None, no_resume: bool) -> None:
+    """Train the policy on an export: pretrain on human data, midtrain on aligned human + robot data."""
+    from trainer.scaling import run_scaling
+    from trainer.train import TrainConfig, config_path
+    from trainer.train import train as run_train
+
+    out = out_dir or root / "runs" / f"{'scaling' if scaling else stage}-{data_dir.name}"
+    override = {"data_dir": str(data_dir), "out_dir": str(out), "stage": stage,
+                "init": str(init) if init else None, "cache_dir": str(root / "cache" / "trainer"),
+                "resume": not no_resume}
+    override |= {"max_steps": max_steps} if max_steps else {}
+    override |= {"device": device} if device else {}
+    try:
+        cfg = TrainConfig.from_yaml(config_path(config_name), override)
+        if scaling:
+            result = run_scaling(cfg, tuple(float(f) for f in fractions.split(",") if f.strip()))
+            fit = result.fit
+            for hours, loss in zip(result.hours, result.losses, strict=True):
+                click.echo(f"  {hours:10.4f} h  human validation MSE {loss:.4f}")
+            click.echo(f"scaling: L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R^2 = {fit.r2:.4f}; "
+                       f"{out / 'scaling.json'}, {out / 'scaling.html'}")
+        else:
+            last = run_train(cfg)
+            click.echo(f"train {stage}: checkpoint {last}; log {out / 'log.jsonl'}")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
