@@ -94,10 +94,11 @@ def iter_frames_rgb(path: Path | str, stride: int = 1) -> Iterator[tuple[int, np
 
 
 def write_h264(path: Path | str, frames_rgb: Iterable[npt.NDArray[np.uint8]], fps: float,
-               crf: int = 23, preset: str = "veryfast") -> Path:
+               crf: int = 23, preset: str = "veryfast", threads: int = 0) -> Path:
     """Encode RGB frames `(H, W, 3) uint8` to a browser-playable H.264 mp4, atomically.
 
     Width and height must be even (yuv420p). The file appears under its name only when complete.
+    `threads=0` lets x264 choose; `threads=1` makes the bytes independent of the machine (the demo).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +114,7 @@ def write_h264(path: Path | str, frames_rgb: Iterable[npt.NDArray[np.uint8]], fp
                         raise ValueError(f"H.264 needs even frame sizes, got {width}x{height}")
                     stream = container.add_stream("libx264", rate=rate)
                     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-                    stream.options = {"crf": str(crf), "preset": preset}
+                    stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 container.mux(stream.encode(frame))
             if stream is None:

@@ -26,6 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import cv2
 from tqdm import tqdm
 
 from labeling.video import write_h264
@@ -85,7 +86,14 @@ def generate_demo(out_dir: Path, seed: int = 0, n_human: int = 36, n_robot: int 
     dataset = out_dir / ROBOT_DATASET
     jobs: list[tuple[Callable[..., Any], tuple]] = [(make_human_clip, (cfg, c, out_dir)) for c in clips]
     jobs += [(make_robot_episode, (cfg, e, dataset)) for e in episodes]
-    results = _run(jobs, _workers(workers, len(jobs)), progress)
+    # OpenCV's own threads split some drawing and resizing work in a load-dependent way that can move
+    # a pixel; one thread (inherited by the forked workers) keeps the same seed giving the same video.
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        results = _run(jobs, _workers(workers, len(jobs)), progress)
+    finally:
+        cv2.setNumThreads(opencv_threads)
     human_entries = results[: len(clips)]
     records = _robot_records(dataset, episodes, results[len(clips):], fps)
     if episodes:
@@ -106,7 +114,8 @@ def make_human_clip(cfg: DemoConfig, clip: HumanClipPlan, out_dir: Path) -> Huma
     """Render, encode and write one human clip (video + EgoDex HDF5, with its noise if any)."""
     scene, motion = human_motion(cfg, clip)
     renderer = _renderer(cfg.width, cfg.height, cfg.hfov_deg, cfg.seed)
-    write_h264(out_dir / clip.file, renderer.frames(motion, scene.props, HUMAN, scene.sleeve_rgb), cfg.fps)
+    write_h264(out_dir / clip.file, renderer.frames(motion, scene.props, HUMAN, scene.sleeve_rgb), cfg.fps,
+               threads=1)  # one thread: the same seed gives the same bytes on any machine
     transforms, confidences = egodex_arrays(motion, confidence_rng(cfg, clip))
     if clip.noise is not None:
         apply_noise(transforms, confidences, clip.noise, HAND_JOINTS, noise_rng(cfg, clip))

@@ -96,7 +96,7 @@ def write_episode_video(root: Path, index: int, frames: Iterable[Image], fps: fl
                 hi = np.maximum(hi, frame.max(axis=(0, 1)))
             yield frame
 
-    write_h264(episode_path(root, VIDEO_PATH, index), sampled(frames), fps)
+    write_h264(episode_path(root, VIDEO_PATH, index), sampled(frames), fps, threads=1)
     mean = sums / max(count, 1)
     std = np.sqrt(np.maximum(sq / max(count, 1) - mean ** 2, 0.0))
     return {key: [[[float(v) / 255.0]] for v in values] for key, values in
