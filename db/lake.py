@@ -111,7 +111,8 @@ class Lake:
             os.fsync(handle.fileno())
         os.replace(tmp, self.dir / paths.COMMITS_DIR / name)
 
-    def _entries(self) -> list[dict]:
+    def entries(self) -> list[dict]:
+        """Every commit entry, oldest first (batch_id, created_at, adds, removes, meta)."""
         commit_dir = self.dir / paths.COMMITS_DIR
         entries = []
         for path in sorted(commit_dir.glob("*.json")):
@@ -128,7 +129,7 @@ class Lake:
     def files(self, stage: str) -> list[Path]:
         """Visible files of a stage: added by some commit and not removed by a later one."""
         visible: dict[str, None] = {}
-        for entry in self._entries():
+        for entry in self.entries():
             for relative in entry.get("adds", {}).get(stage, []):
                 visible[relative] = None
             for relative in entry.get("removes", []):
@@ -144,7 +145,7 @@ class Lake:
 
     def collect_garbage(self, min_age_s: float = 3600.0) -> list[Path]:
         """Delete files no commit names and stale temp dirs older than `min_age_s`."""
-        named = {relative for entry in self._entries() for files in entry.get("adds", {}).values()
+        named = {relative for entry in self.entries() for files in entry.get("adds", {}).values()
                  for relative in files}
         removed = []
         now = time.time()

@@ -462,7 +462,7 @@ def _take(outcome: Outcome[ClipTask, ClipResult], committer: _Committer, report:
 
 def clip_camera(root: Path | str, clip_id: str) -> dict[str, object] | None:
     """The camera (`CameraIntrinsics.note()`) the newest MediaPipe labelling of a clip used, or None."""
-    for entry in reversed(Lake(Path(root))._entries()):  # the commit log is the record of each batch
+    for entry in reversed(Lake(Path(root)).entries()):  # the commit log is the record of each batch
         meta = entry.get("meta") or {}
         if meta.get("stage") == STAGE_NAME and clip_id in (meta.get("camera") or {}):
             return meta["camera"][clip_id]

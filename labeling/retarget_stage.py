@@ -26,7 +26,6 @@ draw the robot hand.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,7 +38,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from db import paths
 from db.engine import query_engine
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
@@ -436,12 +434,22 @@ def rotation_from_6d(six: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
 
 def _side_meta_from_commits(root: Path, embodiment: str) -> dict[str, dict[str, Any]]:
     """The newest `sides` meta that a retarget commit recorded for `embodiment` (read from the commit log)."""
-    commit_dir = paths.lake_dir(root) / paths.COMMITS_DIR
-    for path in sorted(commit_dir.glob("*.json"), reverse=True):
-        meta = json.loads(path.read_text()).get("meta", {})
+    for entry in reversed(Lake(Path(root)).entries()):
+        meta = entry.get("meta", {})
         if meta.get("stage") == STAGE_NAME and meta.get("embodiment") == embodiment and meta.get("sides"):
             return meta["sides"]
     return {}
+
+
+def retarget_joint_names(root: Path | str, embodiment: str, hand: str) -> tuple[str, ...]:
+    """The names of `q_rad`'s columns for one embodiment and hand (dex-retargeting's `joint_names`
+    of the URDF the newest retarget commit used); empty when no commit says."""
+    side = _side_meta_from_commits(Path(root), embodiment).get(hand)
+    if side is None:
+        return ()
+    kin, _, _ = _overlay_model(side["urdf_path"], bool(side["add_dummy_free_joint"]),
+                               bool(side["ignore_mimic_joint"]), hand)
+    return tuple(kin.joint_names)
 
 
 @lru_cache(maxsize=16)

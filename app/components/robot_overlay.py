@@ -156,17 +156,9 @@ def joint_names(root: Path, embodiment: str, hand: str, n_joints: int) -> list[s
 
     Falls back to `q[i]` when the commit log does not say (or disagrees with the stored width).
     """
-    # The stage keeps the URDF of each side in its commit meta and builds the overlay's kinematics
-    # from it; the same (cached) kinematics give `q_rad`'s column order (dex-retargeting's
-    # `joint_names`). The stage has no public name for this yet, hence its private helpers.
-    from labeling.retarget_stage import _overlay_model, _side_meta_from_commits
+    from labeling.retarget_stage import retarget_joint_names
 
-    side = _side_meta_from_commits(root, embodiment).get(hand)
-    names: tuple[str, ...] = ()
-    if side is not None:
-        kin, _, _ = _overlay_model(side["urdf_path"], bool(side["add_dummy_free_joint"]),
-                                   bool(side["ignore_mimic_joint"]), hand)
-        names = tuple(kin.joint_names)
+    names = retarget_joint_names(root, embodiment, hand)
     if len(names) != n_joints:
         return [f"q[{i}]" for i in range(n_joints)]
     return [short_joint_label(name, hand) for name in names]
