@@ -99,12 +99,14 @@ class QueryEngine:
         files = self.lake.files(stage)
         # Partition values are also stored as columns (sanitised in directory names): read the
         # columns, never re-derive them from `key=value` paths.
+        # The empty table of the stage's current schema goes first, so a column added after some
+        # files were written reads as NULL in those files (and exists even when no file has it yet).
+        source = f'SELECT * FROM "_empty_{stage}"'
         if files:
             listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
-        else:
-            source = f'"_empty_{stage}"'
-        self._con.execute(f'CREATE OR REPLACE VIEW "{stage}" AS SELECT * FROM {source}')
+            source += (f" UNION ALL BY NAME SELECT * FROM "
+                       f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)")
+        self._con.execute(f'CREATE OR REPLACE VIEW "{stage}" AS {source}')
 
     def _load_annotation_tables(self) -> None:
         engine = get_engine(self.root)

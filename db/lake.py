@@ -138,10 +138,10 @@ class Lake:
 
     def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
         """Read a whole stage as one Arrow table (small stages and tests; queries use DuckDB)."""
-        files = self.files(stage)
-        if not files:
-            return STAGES[stage].empty_table() if columns is None else STAGES[stage].empty_table().select(columns)
-        return pa.concat_tables(pq.read_table(f, columns=columns, partitioning=None) for f in files)
+        schema = STAGES[stage] if columns is None else pa.schema([STAGES[stage].field(c) for c in columns])
+        tables = [_conform(pq.read_table(f, partitioning=None, columns=_present(f, schema)), schema)
+                  for f in self.files(stage)]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def collect_garbage(self, min_age_s: float = 3600.0) -> list[Path]:
         """Delete files no commit names and stale temp dirs older than `min_age_s`."""
@@ -160,3 +160,16 @@ class Lake:
                 shutil.rmtree(tmp, ignore_errors=True)
                 removed.append(tmp)
         return removed
+
+
+def _present(path: Path, schema: pa.Schema) -> list[str]:
+    """The columns of `schema` that the file has (a file written before a column was added lacks it)."""
+    names = set(pq.read_schema(path).names)
+    return [name for name in schema.names if name in names]
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with the stage's current columns, in order: columns added since it was written are null."""
+    columns = [table.column(f.name) if f.name in table.column_names else pa.nulls(len(table), f.type)
+               for f in schema]
+    return pa.table(columns, schema=schema)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from db.engine import QueryEngine
@@ -81,3 +82,21 @@ def test_views_read_partition_columns_from_the_files_not_the_paths(root, tiny_vi
         batch.write("clips", relabelled, {"source": "my source/x"})  # directory: source=my_source_x
     sources = QueryEngine(root).cursor().execute("SELECT source FROM clips ORDER BY source").fetchall()
     assert sources == [("my source/x",), ("video",)]
+
+
+def test_files_written_before_a_column_was_added_read_it_as_null(root, tiny_video):
+    """Stage schemas grow (e.g. a new quality metric); files already in the lake keep their old columns."""
+    from db.lake import Lake
+    from db.schemas import STAGES
+
+    ingest(root, [tiny_video], progress=False)
+    lake = Lake(root)
+    row = {f.name: [None] for f in STAGES["metrics"]} | {"clip_id": ["old"], "left_jerk_p95_m_s3": [1.5]}
+    with lake.batch() as batch:
+        batch.write("metrics", pa.table(row, schema=STAGES["metrics"]))
+    [written] = lake.files("metrics")  # rewrite it as an older version of the schema would have
+    pq.write_table(pq.read_table(written).drop_columns(["jitter_mm"]), written)
+    rows = QueryEngine(root).cursor().execute("SELECT clip_id, jitter_mm, left_jerk_p95_m_s3 FROM metrics").fetchall()
+    assert rows == [("old", None, 1.5)]
+    read = lake.read("metrics", columns=["clip_id", "jitter_mm"])
+    assert read.to_pylist() == [{"clip_id": "old", "jitter_mm": None}]
