@@ -150,6 +150,33 @@ def compute_wrist_frames(keypoints_cam: npt.NDArray[np.floating], side: str
     return rot, (points - wrist[:, None]) @ rot
 
 
+def palm_rotation(retargeter: Retargeter, side: str) -> npt.NDArray[np.float64] | None:
+    """The MANO frame `compute_wrist_frames` finds on the robot's own palm at rest, in its root frame.
+
+    A config's `input_rotation` is nominal: it assumes the model's wrist, index MCP and middle MCP
+    lie in the root's palm plane, while a real palm arches (the built-in hand's by ~6°). The wrist
+    frame of a human hand is estimated from those three keypoints, so the rotation that carries it
+    onto the robot's root is the one the same estimate gives on the robot's palm. None when the
+    config does not name the links at keypoints 0, 5 and 9 (e.g. DexPilot's wrist + fingertips).
+    """
+    import torch
+
+    links: dict[int, str] = {}
+    human_rows = retargeter.human_indices  # (2, N) origin/task, or (1, N) task-only for position configs
+    slot_rows = (retargeter.origin_index, retargeter.task_index)[-len(human_rows):]
+    for humans, slots in zip(human_rows, slot_rows, strict=True):
+        for human, slot in zip(humans, slots, strict=True):
+            links.setdefault(int(human), retargeter.link_names[slot])
+    if not {0, 5, 9} <= links.keys():
+        return None
+    lower, upper = retargeter.target_limits[:, 0], retargeter.target_limits[:, 1]
+    rest = torch.as_tensor(np.clip(0.0, lower, upper)[None], dtype=retargeter.dtype, device=retargeter.device)
+    q_rest = retargeter.full_q(rest).cpu().numpy()
+    palm = np.zeros((1, 21, 3))
+    palm[0, [0, 5, 9]] = retargeter.link_positions(q_rest, [links[0], links[5], links[9]])[0]
+    return compute_wrist_frames(palm, side)[0][0]
+
+
 def _unit(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return v / np.linalg.norm(v, axis=-1, keepdims=True).clip(min=1e-12)
 
@@ -185,8 +212,13 @@ def compute_retargets(keypoints_cam: npt.NDArray[np.floating], present: npt.NDAr
         return out
     rot_cam_mano, keypoints_mano = compute_wrist_frames(points[rows], side)
     starts = np.r_[True, np.diff(rows) > 1]  # a gap in presence starts a new segment
+    rot_root_mano = palm_rotation(retargeter, side)
+    if rot_root_mano is None:  # root = input_rotation @ mano, the config's nominal rotation
+        rot_root_mano = retargeter.input_rotation
+    else:  # the retargeter turns its input by input_rotation: hand it keypoints that land in the root frame
+        keypoints_mano = keypoints_mano @ rot_root_mano.T @ retargeter.input_rotation
     result = retargeter.retarget(keypoints_mano, starts=starts, options=options)
-    rot_cam_root = rot_cam_mano @ retargeter.input_rotation.T  # root = input_rotation @ mano
+    rot_cam_root = rot_cam_mano @ rot_root_mano.T
     wrist_root = retargeter.link_positions(result.q_rad, [retargeter.wrist_link])[:, 0]
     origin = points[rows, 0] - (rot_cam_root @ wrist_root[..., None])[..., 0]
     out["q_rad"][rows] = result.q_rad

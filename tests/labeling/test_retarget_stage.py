@@ -138,3 +138,29 @@ def test_worker_processes_give_the_same_rows(lid_root: tuple[Path, str, Path], t
     ours = clip_retargets(query_engine(root), clip_id, "right", "egocurate_hand22")
     reference = clip_retargets(query_engine(lid_root[0]), clip_id, "right", "egocurate_hand22")
     np.testing.assert_allclose(np.stack(ours.q_rad.to_list()), np.stack(reference.q_rad.to_list()), atol=1e-5)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_wrist_pose_is_the_robot_root_pose_that_made_the_keypoints(side: str) -> None:
+    """Keypoints from the built-in hand's own FK at a known camera pose give back that pose.
+
+    The human wrist frame is estimated from the wrist, index MCP and middle MCP; the model's palm
+    arches, so the config's nominal `input_rotation` alone is off by ~6° (`palm_rotation` corrects it).
+    """
+    import torch
+    from scipy.spatial.transform import Rotation
+
+    retargeter = hand_configs("egocurate_hand22", sides=(side,))[side].build(device="cpu")
+    rng = np.random.default_rng(3)
+    lower, upper = retargeter.target_limits[:, 0], retargeter.target_limits[:, 1]
+    x = lower + rng.uniform(0.1, 0.6, size=(12, len(lower))) * (upper - lower)
+    q = retargeter.full_q(torch.as_tensor(x, dtype=retargeter.dtype)).numpy()
+    rot_cam_root = Rotation.random(12, random_state=4).as_matrix()
+    origin = rng.uniform(-0.2, 0.2, size=(12, 3)) + [0, 0, 0.5]
+    points_root = retargeter.link_positions(q, MEDIAPIPE21_LINKS[side])
+    points_cam = np.einsum("tij,tkj->tki", rot_cam_root, points_root) + origin[:, None]
+    solved = compute_retargets(points_cam, np.ones(12, bool), side, retargeter)
+    error_deg = np.degrees(Rotation.from_matrix(
+        rotation_from_6d(solved["wrist_pose"][:, 3:]).transpose(0, 2, 1) @ rot_cam_root).magnitude())
+    assert error_deg.max() < 0.5, error_deg
+    np.testing.assert_allclose(solved["wrist_pose"][:, :3], origin, atol=2e-3)
