@@ -40,7 +40,7 @@ from db.models import Job, JobError, utc_now
 from db.queries import clips_with_pose, label_candidates
 from db.store import session_scope
 
-from .camera import DEFAULT_HFOV_DEG, CameraIntrinsics, compute_camera_keypoints
+from .camera import DEFAULT_HFOV_DEG, CameraIntrinsics, compute_camera_keypoints, match_chirality
 from .executor import EXECUTORS, Outcome, make_executor, prefetch
 from .pose import HANDEDNESS_RULES, SIDES, HandObservation, HandPoseEstimator, compute_hand_sides
 from .sources.base import frames_table
@@ -246,6 +246,8 @@ def compute_frames(clip_id: str, fps: float, frame_indices: npt.NDArray[np.int64
         for h, side in enumerate(SIDES):
             if (hand := hands[side]) is not None:
                 kp2d[t, h], world[t, h], present[t, h], score[t, h] = hand.kp2d_px, hand.kp_world_m, True, hand.score
+    sides = np.broadcast_to(np.asarray(SIDES), present.shape)[present]
+    world[present] = match_chirality(world[present], sides)[0]  # undo MediaPipe's depth mirror (camera.py)
     kp3d = np.full((n, 2, 21, 3), np.nan, np.float32)
     kp3d[present] = compute_camera_keypoints(kp2d[present], world[present], intrinsics).kp3d_m
     return frames_table(clip_id, fps, kp2d, kp3d, present, score, POSE_SOURCE, frame_indices, world)

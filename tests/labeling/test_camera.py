@@ -12,7 +12,9 @@ from labeling.camera import (
     CameraIntrinsics,
     compute_aligned_error_m,
     compute_camera_keypoints,
+    compute_chirality,
     compute_wrist_pose,
+    match_chirality,
 )
 
 
@@ -88,3 +90,19 @@ def test_rigid_alignment_ignores_pose_but_not_shape(hand_shapes_m):
     with_nan = shapes.copy()
     with_nan[0, 0, 0] = np.nan
     assert np.isnan(compute_aligned_error_m(with_nan, shapes)[0])
+
+
+def test_chirality_tells_a_hand_from_its_mirror_image_and_match_undoes_the_mirror(hand_shapes_m):
+    right = hand_shapes_m[::20]
+    rotated = right @ Rotation.random(random_state=1).as_matrix().T
+    mirrored = right * np.array([1.0, 1.0, -1.0])  # the depth flip MediaPipe sometimes makes
+    assert (compute_chirality(right) == 1).all() and (compute_chirality(rotated) == 1).all()
+    assert (compute_chirality(mirrored) == -1).all()
+    sides = ["right"] * len(right)
+    fixed, flipped = match_chirality(mirrored, sides)
+    assert flipped.all()
+    np.testing.assert_allclose(fixed, right, atol=1e-7)
+    kept, flipped = match_chirality(right, sides)
+    assert not flipped.any() and np.array_equal(kept, right.astype(np.float32))
+    assert match_chirality(right, ["left"] * len(right))[1].all()
+    assert compute_chirality(np.full((1, 21, 3), np.nan))[0] == 0  # undefined, never flipped
