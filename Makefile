@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Everything they need is installed here,
-# into a virtualenv at .venv/ (plus Debian's chromium for the browser tests).
+# into a virtualenv at .venv/ (plus Debian's chromium for the browser tests and postgresql for the store tests).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,12 +10,12 @@ PORT ?= 8501
 
 LEROBOT_VENV := $(CURDIR)/.venv-lerobot
 
-.PHONY: demo test install chromium lerobot-venv lint bench clean
+.PHONY: demo test install chromium postgresql lerobot-venv lint bench clean
 
 demo: install
 	$(VENV)/bin/egocurate --root $(ROOT) demo --port $(PORT)
 
-test: install chromium lerobot-venv
+test: install chromium postgresql lerobot-venv
 	LEROBOT_VENV=$(LEROBOT_VENV) $(PY) -m pytest -q tests
 
 install: $(STAMP)
@@ -31,6 +31,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's PostgreSQL server binaries: the store tests start a throwaway server of their own (tests/postgres.py).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 
 # LeRobot's own loader, in a venv of its own (its pins clash with ours), to check our exports.
 lerobot-venv:

@@ -107,3 +107,11 @@ def robot_layer(version: tuple[str, int, int], clip_id: str, embodiment: str, ha
     """The robot hand's part of the player's JSON (`robot_overlay.clip_robot_layer`)."""
     return robot_overlay.clip_robot_layer(engine(), clip_id, embodiment, hand, pose_source, joint_dims,
                                           max_dims=viewer.MAX_SERIES_DIMS)
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def train_device() -> str:
+    """What a new training run here trains on (imports torch once per server process)."""
+    from trainer.runs import default_device
+
+    return default_device()

@@ -9,8 +9,10 @@
     egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
     egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t]
     egocurate [--root DIR] train --data DIR --stage pretrain|midtrain [--init CKPT] [--config NAME] [--scaling]
-    egocurate [--root DIR] demo [--no-app] [--port N]
+    egocurate [--root DIR] demo [--no-app] [--no-train] [--port N]
     egocurate [--root DIR] app [--port N] [--host ADDR]
+    egocurate [--root DIR] user add NAME [--role viewer|curator|admin] [--password-stdin] | list
+    egocurate [--root DIR] user set-role NAME ROLE | passwd NAME [--password-stdin] | remove NAME
 
 `--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`.
 """
@@ -367,9 +369,11 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
 @click.option("--no-app", is_flag=True, help="Build and ingest the demo set, do not start the app.")
 @click.option("--port", type=int, default=8501, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-train", is_flag=True, help="Do not export the demo's pairs nor start the background scaling run.")
 @click.pass_obj
-def demo(root: Path, no_app: bool, port: int, seed: int) -> None:
-    """Generate the synthetic demo set (no downloads), ingest, retarget, score and pair it, open the app."""
+def demo(root: Path, no_app: bool, port: int, seed: int, no_train: bool) -> None:
+    """Generate the synthetic demo set (no downloads), ingest, retarget, score and pair it, export the best pairs,
+    start a background scaling run (the Scaling page), open the app."""
     from curation.pairing import PairConfig, run_pairing
     from curation.score import run_score
     from labeling.demo_set import build_demo
@@ -384,6 +388,13 @@ def demo(root: Path, no_app: bool, port: int, seed: int) -> None:
     click.echo(f"score: {scored.scored} clips scored, {scored.flags.created} flags proposed")
     paired = run_pairing(root, PairConfig(), actor="demo")
     click.echo(f"pair: {len(paired.frame)} human-robot candidates aligned, {paired.proposed} proposed")
+    if not no_train:
+        from trainer.demo_training import start_demo_training
+
+        started = start_demo_training(root)
+        click.echo(f"train: {started.accepted} pairs accepted, export {started.export_dir} "
+                   f"({'written' if started.exported else 'already there'}); scaling run {started.run_id} "
+                   f"{'started in the background' if started.started else 'already there'}")
     if not no_app:
         from app.launch import launch
 
@@ -393,13 +404,113 @@ def demo(root: Path, no_app: bool, port: int, seed: int) -> None:
 @main.command()
 @click.option("--port", type=int, default=8501, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind; the default keeps the app on this machine.")
+              help="Address to bind; the default keeps the app on this machine. Another address needs users "
+                   "(egocurate user add): without them the app is in open local mode, where anyone acts as admin.")
 @click.pass_obj
 def app(root: Path, port: int, host: str) -> None:
     """Start the web app on the data root."""
-    from app.launch import launch
+    from app.launch import BindRefused, launch
 
-    launch(root, port=port, host=host)
+    try:
+        launch(root, port=port, host=host)
+    except BindRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def user() -> None:
+    """Users and roles (viewer < curator < admin) for the app's sign-in.
+
+    These commands act as a local operator: whoever can run them can read and write the store's
+    files anyway, so they need no sign-in (the audit log records them as cli:$USER). While the store
+    has no users the app runs in open local mode (localhost only, everyone admin); the first
+    `user add NAME --role admin` turns sign-in on.
+    """
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _new_password(password_stdin: bool) -> str:
+    if password_stdin:  # one line, for scripts: printf '%s\n' "$PW" | egocurate user add ann --password-stdin
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "curator", "admin"]), default="viewer", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (no prompt).")
+@click.pass_obj
+def user_add(root: Path, name: str, role: str, password_stdin: bool) -> None:
+    """Create user NAME (the password is asked twice, hidden)."""
+    from db import auth
+
+    try:
+        auth.check_name(name)
+        auth.add_user(root, name, _new_password(password_stdin), role, actor=_operator())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name!r} added as {role}")
+
+
+@user.command("list")
+@click.pass_obj
+def user_list(root: Path) -> None:
+    """The users, their roles and how many live sessions each holds."""
+    from db import auth
+
+    users = auth.list_users(root)
+    if not users:
+        click.echo("no users: the app runs in open local mode (localhost only, everyone admin)")
+    for info in users:
+        click.echo(f"{info.name:<24} {info.role:<8} sessions {info.active_sessions:<3} "
+                   f"created {info.created_at:%Y-%m-%d %H:%M} UTC")
+
+
+@user.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["viewer", "curator", "admin"]))
+@click.pass_obj
+def user_set_role(root: Path, name: str, role: str) -> None:
+    """Give NAME another role (it holds from their next action on)."""
+    from db import auth
+
+    try:
+        auth.set_role(root, name, role, actor=_operator())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name!r} is now {role}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (no prompt).")
+@click.pass_obj
+def user_passwd(root: Path, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME; their open sessions end."""
+    from db import auth
+
+    try:
+        ended = auth.set_password(root, name, _new_password(password_stdin), actor=_operator())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {name!r} changed; {ended} session(s) ended")
+
+
+@user.command("remove")
+@click.argument("name")
+@click.pass_obj
+def user_remove(root: Path, name: str) -> None:
+    """Delete user NAME and end their sessions (their past decisions keep their name)."""
+    from db import auth
+
+    try:
+        auth.remove_user(root, name, actor=_operator())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name!r} removed")
 
 
 if __name__ == "__main__":

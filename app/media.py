@@ -3,6 +3,10 @@
     GET /egocurate/media/<clip_id>          the clip's video (H.264 source or cached proxy), Range-able
     GET /egocurate/thumbs/<clip_id>.jpg     the clip's middle-frame thumbnail, made on first request
 
+Once the store has users (db/auth.py), both answer 401 unless the URL carries a live session's
+read-only media key (`?key=`, which the pages add through `media_url(..., key)`); in open local mode
+they answer anyone, as the app does.
+
 A clip is looked up by id in the catalog; a path never comes from the request, so nothing
 outside the catalogued media can be served. Starlette's `FileResponse` answers Range requests
 with 206, which `<video>` seeking needs. Proxies and thumbnails are made in the thread pool so
@@ -15,12 +19,14 @@ import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from db.auth import has_users, resolve_media_key
 from db.engine import query_engine
 from db.queries import get_clip
 from labeling.proxy import clip_playable_path
@@ -32,6 +38,7 @@ THUMB_PREFIX = "/egocurate/thumbs"
 CLIP_ID_PATTERN = re.compile(r"[0-9a-zA-Z_-]{1,64}")  # ids are hex digests; anything else is refused
 LOOKUP_CACHE_SIZE = 4096  # clip rows remembered per lake version (a video makes many Range requests)
 THUMB_WORKERS = 2  # thumbnails decoded at once: the machines have 2 cores
+MEDIA_KEY_PARAM = "key"  # the query parameter carrying db.auth.media_key(token)
 PLACEHOLDER_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="180" viewBox="0 0 320 180">'
     '<rect width="320" height="180" fill="#e5e7eb"/><text x="160" y="96" font-family="sans-serif" '
@@ -39,14 +46,36 @@ PLACEHOLDER_SVG = (
 )
 
 
-def media_url(clip_id: str) -> str:
+def with_media_key(url: str, key: str | None) -> str:
+    """`url` carrying a session's media key (unchanged without one, as in open local mode)."""
+    return f"{url}?{MEDIA_KEY_PARAM}={quote(key, safe='')}" if key else url
+
+
+def media_url(clip_id: str, key: str | None = None) -> str:
     """The URL the player loads a clip's video from."""
-    return f"{MEDIA_PREFIX}/{clip_id}"
+    return with_media_key(f"{MEDIA_PREFIX}/{clip_id}", key)
 
 
-def thumb_url(clip_id: str) -> str:
+def thumb_url(clip_id: str, key: str | None = None) -> str:
     """The URL of a clip's thumbnail."""
-    return f"{THUMB_PREFIX}/{clip_id}.jpg"
+    return with_media_key(f"{THUMB_PREFIX}/{clip_id}.jpg", key)
+
+
+class MediaGate:
+    """Whether a media request may be answered: always in open local mode, else with a live media key."""
+
+    def __init__(self, root: Path) -> None:
+        """Check keys against the sessions of `root`'s store."""
+        self.root = root
+        self._users_seen = False  # once users exist they stay (the last admin cannot be removed)
+
+    def allows(self, key: str | None) -> bool:
+        """True when the request may see media."""
+        if not self._users_seen:
+            if not has_users(self.root):
+                return True
+            self._users_seen = True
+        return resolve_media_key(self.root, key) is not None
 
 
 class ClipLookup:
@@ -81,6 +110,7 @@ class ClipLookup:
 def media_routes(root: Path) -> list[Route]:
     """The media and thumbnail routes for one data root."""
     lookup = ClipLookup(root)
+    gate = MediaGate(root)
     thumb_slots = threading.BoundedSemaphore(THUMB_WORKERS)
 
     def video_file(row: dict) -> Path:
@@ -100,7 +130,15 @@ def media_routes(root: Path) -> list[Route]:
             return None
         return await run_in_threadpool(lookup.get, clip_id)
 
+    async def refused(request: Request) -> Response | None:
+        if await run_in_threadpool(gate.allows, request.query_params.get(MEDIA_KEY_PARAM)):
+            return None
+        return PlainTextResponse("sign in to see media (no live session key in this URL)", status_code=401,
+                                 headers={"Cache-Control": "no-store"})
+
     async def video(request: Request) -> Response:
+        if (denied := await refused(request)) is not None:
+            return denied
         row = await clip_row(request)
         if row is None:
             return PlainTextResponse("unknown clip", status_code=404)
@@ -111,6 +149,8 @@ def media_routes(root: Path) -> list[Route]:
         return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
     async def thumbnail(request: Request) -> Response:
+        if (denied := await refused(request)) is not None:
+            return denied
         row = await clip_row(request)
         if row is None:
             return PlainTextResponse("unknown clip", status_code=404)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.launch import check_bind
 from app.media import media_routes
 from db import paths
 
 ROOT = paths.resolve_root()
+# Also here, not only in `egocurate app`: `streamlit run app/serve.py --server.address=...` skips the CLI.
+# Unset, Streamlit listens on every interface.
+check_bind(ROOT, st.config.get_option("server.address") or "0.0.0.0")
 
 app = st.App("streamlit_app.py", routes=media_routes(ROOT))

@@ -6,6 +6,12 @@ trip to the viewer and back (Streamlit otherwise drops the state of widgets a ru
 
 from __future__ import annotations
 
+# Sign-in (app/auth_gate.py): the session token stays on the server, in this session's state only
+AUTH_TOKEN = "auth.token"  # db.auth session token, None when signed out or in open local mode
+AUTH_MESSAGE = "auth.message"  # (kind, text) for the sign-in form's next run (wrong password, session ended)
+AUTH_NAME = "auth.name"  # the sign-in form's name field
+AUTH_PASSWORD = "auth.password"  # the sign-in form's password field, emptied as soon as it is checked
+
 # Clips page
 CLIPS_KINDS = "clips.kinds"  # multiselect: 'human' / 'robot'
 CLIPS_SOURCES = "clips.sources"  # multiselect of ingest sources
@@ -42,7 +48,7 @@ QUALITY_COLUMN = "quality.column"  # the metric column shown
 QUALITY_CHART = "quality.chart"  # the chart's selection state
 
 # Review page
-REVIEW_CURATOR = "review.curator"  # the name decisions are written with (until sign-in exists)
+REVIEW_CURATOR = "review.curator"  # the name decisions are written with in open local mode (signed in: the user's)
 REVIEW_VIEW = "review.view"  # a name from curation.review.view_choices
 REVIEW_STATES = "review.states"  # flag states the queue lists
 REVIEW_FLAG_ID = "review.flag_id"  # the flag on screen; the position follows it as the queue changes
@@ -51,7 +57,7 @@ REVIEW_FLAG_FORM = "review.flag_form"  # whether the curator's flag form is open
 REVIEW_BULK_SURE = "review.bulk_sure"
 
 # Pairs page
-PAIRS_CURATOR = "pairs.curator"  # the name decisions are written with
+PAIRS_CURATOR = "pairs.curator"  # the name decisions are written with in open local mode
 PAIRS_STATES = "pairs.states"  # pair states listed
 PAIRS_PAIR_ID = "pairs.pair_id"  # the pair on screen
 PAIRS_REASON = "pairs.reason"  # the reason typed for a decision (required to reject)
@@ -64,7 +70,7 @@ EXPORT_GR00T = "export.gr00t"  # also write GR00T's modality.json (v2.1)
 EXPORT_OUT_DIR = "export.out_dir"  # destination folder ('' = the suggested one)
 EXPORT_OVERWRITE = "export.overwrite"
 EXPORT_CODEC = "export.codec"
-EXPORT_AUTHOR = "export.author"
+EXPORT_AUTHOR = "export.author"  # the name recorded with an export in open local mode
 EXPORT_MESSAGE = "export.message"  # (kind, text) of the last run
 
 # Label page
@@ -77,14 +83,40 @@ LABEL_WORKERS = "label.workers"
 LABEL_EXECUTOR = "label.executor"
 LABEL_JOB_ID = "label.job_id"  # the job followed (None: the newest)
 
+# Train page
+TRAIN_EXPORT = "train.export"  # an export folder from trainer.runs.export_choices (None: the newest)
+TRAIN_EXPORT_PATH = "train.export_path"  # a typed export folder; wins over TRAIN_EXPORT when set
+TRAIN_STAGE = "train.stage"  # pretrain | midtrain
+TRAIN_CONFIG = "train.config"  # one of trainer.runs.CONFIG_NAMES
+TRAIN_INIT = "train.init"  # midtrain: a checkpoint from trainer.runs.init_choices, or TRAIN_NO_INIT
+TRAIN_AUTHOR = "train.author"  # the name a launched run is recorded with
+TRAIN_RUN_ID = "train.run_id"  # the run shown (None: the newest)
+TRAIN_MESSAGE = "train.message"  # (kind, text) of the last launch, stop or resume
+
+# Scaling page
+SCALING_EXPORT = "scaling.export"  # as TRAIN_EXPORT
+SCALING_EXPORT_PATH = "scaling.export_path"
+SCALING_CONFIG = "scaling.config"
+SCALING_FRACTIONS = "scaling.fractions"  # shares of the human training hours, one pretrain run each
+SCALING_AUTHOR = "scaling.author"
+SCALING_RUN_ID = "scaling.run_id"  # the scaling run shown (None: the newest)
+SCALING_MESSAGE = "scaling.message"
+
 # Literal defaults (not imported from curation/) so the router stays light to import; tests check
 # they match curation.review.ALL_HUMAN_CLIPS / QUEUE_STATES and curation.export_plan.FORMATS.
 ALL_HUMAN_CLIPS = "All human clips"
 EXPORT_ALL_CLIPS = "(every clip)"
 VIEWS = ("Grid", "Table")
 PAGE_SIZES = (24, 48, 96)
+TRAIN_NO_INIT = "(none: from scratch)"
+TRAIN_CONFIGS = ("smoke", "small", "paper")  # tests check these match trainer.runs.CONFIG_NAMES / SCALING_FRACTIONS
+SCALING_FRACTION_CHOICES = (0.125, 0.25, 0.5, 1.0)
 
 DEFAULTS: dict[str, object] = {
+    AUTH_TOKEN: None,
+    AUTH_MESSAGE: None,
+    AUTH_NAME: "",
+    AUTH_PASSWORD: "",
     CLIPS_KINDS: [],
     CLIPS_SOURCES: [],
     CLIPS_TASK: "",
@@ -138,6 +170,21 @@ DEFAULTS: dict[str, object] = {
     LABEL_WORKERS: 2,
     LABEL_EXECUTOR: "local",
     LABEL_JOB_ID: None,
+    TRAIN_EXPORT: None,
+    TRAIN_EXPORT_PATH: "",
+    TRAIN_STAGE: "pretrain",
+    TRAIN_CONFIG: "smoke",
+    TRAIN_INIT: TRAIN_NO_INIT,
+    TRAIN_AUTHOR: "",
+    TRAIN_RUN_ID: None,
+    TRAIN_MESSAGE: None,
+    SCALING_EXPORT: None,
+    SCALING_EXPORT_PATH: "",
+    SCALING_CONFIG: "smoke",
+    SCALING_FRACTIONS: [0.25, 0.5, 1.0],
+    SCALING_AUTHOR: "",
+    SCALING_RUN_ID: None,
+    SCALING_MESSAGE: None,
 }
 
 

@@ -1,14 +1,18 @@
-"""The router: one `st.navigation` with the app's sections; pages live in app_pages/."""
+"""The router: one `st.navigation` with the app's sections; pages live in app_pages/.
+
+Sign-in comes first (app/auth_gate.py): once the store has users, no page runs without a live session.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import state
+from app import auth_gate, state
 from app.components.brand import favicon
 
 st.set_page_config(page_title="EgoCurate", page_icon=favicon(), layout="wide")
 state.init(st.session_state)
+signed_in = auth_gate.gate() is not None  # False: it drew the sign-in form, and no page may run
 
 pages = {
     "Curate": [
@@ -28,5 +32,11 @@ pages = {
     "Export": [
         st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),
     ],
+    "Train": [
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("app_pages/scaling.py", title="Scaling", icon=":material/trending_down:", url_path="scaling"),
+    ],
 }
-st.navigation(pages).run()
+page = st.navigation(pages, position="sidebar" if signed_in else "hidden")  # hidden still keeps a deep link's page
+if signed_in:
+    page.run()

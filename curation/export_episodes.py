@@ -25,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from labeling.video import displayed_size, upright_rgb
+
 from .action_layout import STATE_WIDTH, next_state_actions, relative_wrists
 
 STATE_KEY = "observation.state"
@@ -220,8 +222,8 @@ def clip_frames(path: str | Path, from_s: float, n_frames: int, video: VideoSpec
         for frame in container.decode(stream):
             if frame.time is not None and frame.time < from_s - 0.5 / float(stream.average_rate or 30):
                 continue
-            w, h = letterbox_size(frame.width, frame.height, video)
-            small = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+            w, h = letterbox_size(*displayed_size(frame), video)
+            small = upright_rgb(frame, w, h)  # phone videos carry a display rotation; exports are upright
             last = canvas.copy()
             top, left = (video.height - h) // 2, (video.width - w) // 2
             last[top:top + h, left:left + w] = small

@@ -8,11 +8,13 @@ Atomic: everything is written into `<out>.tmp-<id>/` beside the destination, rea
 (the format's own check, then our LeRobot reader `labeling.sources.lerobot.read_lerobot`), then
 renamed to `<out>`; any failure removes the temporary folder, so no partial dataset is ever
 visible. An existing non-empty `<out>` is refused unless `overwrite`. Every run is recorded in the
-`exports` table (running → done | failed) with its manifest, and in the audit log.
+`exports` table (running → done | failed) with its manifest, and in the audit log; a run killed
+mid-way (kill -9) is closed as `interrupted`, its temp folder removed, by the next export.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -25,9 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from db import paths
 from db.engine import query_engine
+from db.jobs import job_host, process_alive
 from db.models import Export
 from db.queries import export_rows, retarget_rows, robot_state_rows
 from db.store import audit, session_scope
@@ -86,10 +90,13 @@ def _export_fps(plan: ExportPlan, cfg: ExportConfig) -> float:
     return float(rates[0])
 
 
-def _start_record(root: Path, cfg: ExportConfig, out: Path) -> int:
+def _start_record(root: Path, cfg: ExportConfig, out: Path, tmp: Path) -> int:
     with session_scope(root) as session:
+        # Who writes where, until the real manifest replaces it: a later export closes this row and
+        # removes the temp folder if this process dies without finishing (`_close_interrupted`).
+        owner = {"pid": os.getpid(), **job_host(), "tmp_dir": str(tmp)}
         row = Export(out_dir=str(out), format=cfg.format, view_name=cfg.view_name, state="running",
-                     author=cfg.author)
+                     author=cfg.author, manifest=owner)
         session.add(row)
         session.flush()
         audit(session, actor=cfg.author, action="export.start", entity="export", entity_id=row.id,
@@ -105,6 +112,49 @@ def _finish_record(root: Path, export_id: int, state: str, manifest: dict, actor
         session.info["wrote"] = True
 
 
+def _close_interrupted(root: Path, actor: str) -> None:
+    """Close exports whose process died mid-way (kill -9, power cut): they cannot close themselves.
+
+    Their rows would stay `running` and their `<out>.tmp-*` folders stay beside the destination
+    forever; only folders named like the temp folder of the row's own destination are removed.
+    """
+    with session_scope(root) as session:
+        for row in session.scalars(select(Export).where(Export.state == "running")):
+            owner = row.manifest or {}
+            if owner.get("host") != job_host()["host"] or process_alive(owner.get("pid")):
+                continue
+            out, tmp = Path(row.out_dir), Path(str(owner.get("tmp_dir") or ""))
+            if tmp.parent == out.parent and tmp.name.startswith(f"{out.name}.tmp-"):
+                shutil.rmtree(tmp, ignore_errors=True)
+            _restore_moved_aside(out)
+            error = f"interrupted: process {owner.get('pid')} ended before the export finished"
+            row.state, row.manifest = "interrupted", {**owner, "error": error}
+            audit(session, actor=actor, action="export.interrupted", entity="export", entity_id=row.id,
+                  after={"state": "interrupted", "error": error})
+
+
+def _restore_moved_aside(out: Path) -> None:
+    """Undo `_publish` cut between its two renames: the previous export goes back under its name.
+
+    A kill after the old folder was moved aside but before the new one was renamed in would leave
+    nothing under `out`; a kill after both renames leaves the old folder beside it, now garbage.
+    """
+    moved = sorted(out.parent.glob(f"{glob.escape(out.name)}.old-*"), key=lambda p: p.stat().st_mtime)
+    if moved and not out.exists():
+        os.replace(moved.pop(), out)
+    for old in moved:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _refuse_inside_data_root(root: Path, out: Path) -> None:
+    """An export replaces its folder (with --overwrite): never the data root, a folder holding it, or its store."""
+    data_root = Path(root).resolve()
+    store = [data_root / name for name in (paths.LAKE_DIR, paths.DEMO_DIR, "cache", "exports")]
+    if data_root.is_relative_to(out) or out in store or any(out.is_relative_to(d) for d in store[:3]):
+        raise ExportError(f"{out}: the data root, a folder holding it or one of its store folders; "
+                          f"export to {data_root / 'exports'}/<name> or a folder outside it")
+
+
 def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) -> ExportResult:
     """Write the export atomically and record it (see the module docstring).
 
@@ -112,7 +162,12 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
         ExportError: refused (destination, nothing to export, mixed frame rates) or failed while
             writing or checking; the message says why, and the destination is left as it was.
     """
+    _close_interrupted(root, cfg.author)  # first: it may put a previous export back under its name
+    exports = Path(root).resolve() / "exports"
+    if Path(cfg.out_dir).expanduser().resolve().parent == exports:
+        exports.mkdir(parents=True, exist_ok=True)  # the suggested `default_out_dir` works on a fresh root
     out = destination(cfg.out_dir, cfg.overwrite)
+    _refuse_inside_data_root(root, out)
     try:
         plan = plan_export(root, cfg)
     except KeyError as exc:  # an unknown view name
@@ -121,8 +176,8 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
         raise ExportError(f"nothing to export: no accepted pair has both clips in view {cfg.view_name!r} "
                           f"({len(plan.dropped_pairs)} accepted pairs left out)")
     fps = _export_fps(plan, cfg)
-    export_id = _start_record(root, cfg, out)
     tmp = out.parent / f"{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    export_id = _start_record(root, cfg, out, tmp)
     try:
         manifest = _write(root, cfg, plan, fps, tmp, export_id, progress)
         _publish(tmp, out)

@@ -214,5 +214,6 @@ def preview_export(root: Path, view_name: str | None) -> ExportPlan:
 
 def default_out_dir(root: Path, view_name: str | None, fmt: str) -> Path:
     """`<root>/exports/<view>-<format>`: where the Export page suggests writing."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", view_name or "all").strip("-.") or "all"
+    # EXPORT_NAME wants a letter or digit first: a view named "_x" or "☕ x" must still give a valid folder.
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", view_name or "all").strip("-._")[:100] or "all"
     return root / "exports" / f"{stem}-{fmt}"

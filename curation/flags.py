@@ -29,6 +29,8 @@ from .rules import SEVERITIES, ProposedFlag
 FLAG_STATES = ("proposed", "confirmed", "dismissed", "withdrawn")
 DECISION_STATES = ("proposed", "confirmed", "dismissed")  # what a curator may set
 ORIGINS = ("rule", "curator")
+MAX_REASON_CHARS = 2_000  # a flag reason is a sentence or two; longer is a paste accident, refused
+MAX_AUTHOR_CHARS = 200  # a person's or a job's name
 FLAGS = Flag.__table__
 RECORD_FIELDS = ("id", "clip_id", "frame_start", "frame_end", "hand", "reason", "severity", "origin", "rule",
                  "state", "author", "created_at", "updated_at", "version")
@@ -89,6 +91,9 @@ def _validate(clip_id: str, reason: str, author: str, severity: str, frame_start
               frame_end: int | None, hand: str | None, origin: str) -> None:
     if not clip_id or not reason or not author:
         raise ValueError("a flag needs a clip_id, a reason and an author")
+    if len(reason) > MAX_REASON_CHARS or len(author) > MAX_AUTHOR_CHARS:
+        raise ValueError(f"a flag reason is at most {MAX_REASON_CHARS} characters and its author at most "
+                         f"{MAX_AUTHOR_CHARS}, got {len(reason)} and {len(author)}")
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
     if origin not in ORIGINS:

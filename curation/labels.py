@@ -19,6 +19,7 @@ from db.store import audit, session_scope
 from .flags import stale_error
 
 LABEL_KINDS = ("task", "segment")
+MAX_TEXT_CHARS = 10_000  # a task instruction or segment note; more is a paste accident, refused
 LABELS = Label.__table__
 LABEL_FIELDS = ("id", "clip_id", "kind", "frame_start", "frame_end", "text", "author", "created_at",
                 "updated_at", "version")
@@ -57,6 +58,8 @@ def _check_text(text: str, author: str) -> str:
     cleaned = (text or "").strip()
     if not cleaned:
         raise ValueError("label text must not be empty")
+    if len(cleaned) > MAX_TEXT_CHARS:
+        raise ValueError(f"label text is {len(cleaned)} characters; the limit is {MAX_TEXT_CHARS}")
     return cleaned
 
 

@@ -27,10 +27,11 @@ METRIC_COLUMNS = tuple(metric_columns())  # every registered metric column (db.s
 RANGE_COLUMNS = tuple(dict.fromkeys((*CLIP_RANGE_COLUMNS, *METRIC_COLUMNS)))
 SORT_COLUMNS = tuple(dict.fromkeys((*CLIP_COLUMNS, *METRIC_COLUMNS)))
 Range = tuple[str, float | None, float | None]
+MAX_TEXT_CHARS = 1_000  # the free-text search; a longer one is a paste accident, refused
 
 
 def _strings(name: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"ViewSpec.{name} must be a list of strings, got {value!r}")
     return tuple(value)
 
@@ -38,9 +39,14 @@ def _strings(name: str, value: object) -> tuple[str, ...]:
 def _bound(metric: str, value: object) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"ViewSpec.metric_ranges[{metric!r}]: bounds must be numbers or null, got {value!r}")
-    return float(value)
+    try:  # JSON integers are unbounded: float(10**400) overflows
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        number = math.nan
+    if math.isnan(number):
+        shown = "an integer too large for a float" if isinstance(value, int) else repr(value)[:80]
+        raise ValueError(f"ViewSpec.metric_ranges[{metric!r}]: bounds must be numbers or null, got {shown}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,11 @@ class ViewSpec:
             raise ValueError(f"ViewSpec flag states {bad_states} are not among {FLAG_STATES}")
         if self.order_by not in SORT_COLUMNS:
             raise ValueError(f"ViewSpec.order_by {self.order_by!r} is not a clips or metric column")
-        if not isinstance(self.text, str):
-            raise ValueError(f"ViewSpec.text must be a string, got {self.text!r}")
+        if not isinstance(self.text, str) or len(self.text) > MAX_TEXT_CHARS:
+            raise ValueError(f"ViewSpec.text must be a string of at most {MAX_TEXT_CHARS} characters, "
+                             f"got {str(self.text)[:40]!r} ({len(str(self.text))} characters)")
+        if not isinstance(self.descending, bool):
+            raise ValueError(f"ViewSpec.descending must be true or false, got {self.descending!r}")
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)

@@ -37,6 +37,7 @@ __all__ = ["CLIP_COLUMNS", "METRIC_COLUMNS", "RANGE_COLUMNS", "SORT_COLUMNS", "V
 
 CATALOG_IN_METRICS = ("clip_id", "kind", "source", "task", "task_slug")  # clips columns the metrics rows carry
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")  # a second guard: allow-listed names are plain identifiers
+MAX_VIEW_NAME_CHARS = 200  # saved view names are picked from a list; longer is a mistake, refused
 BASES = {"clips": "clips c", "metrics": "metrics m", "join": "clips c LEFT JOIN metrics m ON m.clip_id = c.clip_id"}
 
 
@@ -182,8 +183,11 @@ def save_view(root: Path, name: str, spec: ViewSpec, author: str, expected_versi
     Raises:
         StaleUpdateError: the name exists and `expected_version` is not its current version.
     """
-    if not name.strip() or not author:
+    if not isinstance(name, str) or not name.strip() or not author:
         raise ValueError("a saved view needs a name and an author")
+    if len(name) > MAX_VIEW_NAME_CHARS or not name.isprintable():
+        raise ValueError(f"a view name is at most {MAX_VIEW_NAME_CHARS} printable characters, got {name[:40]!r}"
+                         f"{'...' if len(name) > 40 else ''} ({len(name)} characters)")
     with session_scope(root) as session:
         row = _view_row(session, name)
         if row is None:

@@ -27,6 +27,8 @@ from . import paths
 from .schemas import STAGES, conform
 
 ROW_GROUP_ROWS = 64_000  # DuckDB prunes by row-group statistics; files are sorted by clip_id
+GARBAGE_MIN_AGE_S = 24 * 3600.0  # age of unnamed files and temp folders a writer clears when it starts
+_collected: set[Path] = set()  # lake dirs whose garbage this process has collected
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Lake:
     @contextlib.contextmanager
     def batch(self, **meta: object) -> Iterator[Batch]:
         """Stage files, then commit them all at once on a clean exit; discard them on error."""
+        self._collect_garbage_once()
         batch = Batch(self, batch_id=uuid.uuid4().hex[:16], meta=dict(meta))
         try:
             yield batch
@@ -105,6 +108,7 @@ class Lake:
         entry = {"batch_id": batch.batch_id, "created_at": time.time(), "adds": batch.adds,
                  "removes": batch.removes, "meta": batch.meta}
         name = f"{time.time_ns():020d}-{batch.batch_id}.json"
+        batch.tmp_dir.mkdir(parents=True, exist_ok=True)  # a batch that only retires files staged nothing
         tmp = batch.tmp_dir / name
         tmp.write_text(json.dumps(entry, default=str))
         with open(tmp, "rb") as handle:
@@ -142,6 +146,17 @@ class Lake:
         tables = [_conform(pq.read_table(f, partitioning=None, columns=_present(f, schema)), schema)
                   for f in self.files(stage)]
         return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def _collect_garbage_once(self) -> None:
+        """A writer's first batch in a process clears what killed writers left (never visible, only on disk).
+
+        Only leftovers a day old go: no live batch stages files that long before committing.
+        """
+        if self.dir in _collected:
+            return
+        _collected.add(self.dir)
+        with contextlib.suppress(OSError):  # another process collecting the same files at once
+            self.collect_garbage(min_age_s=GARBAGE_MIN_AGE_S)
 
     def collect_garbage(self, min_age_s: float = 3600.0) -> list[Path]:
         """Delete files no commit names and stale temp dirs older than `min_age_s`."""

@@ -140,7 +140,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
     params: Mapped[dict | None] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed|interrupted (db/jobs.py)
     n_total: Mapped[int] = mapped_column(Integer, default=0)
     n_done: Mapped[int] = mapped_column(Integer, default=0)
     n_failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -183,3 +183,18 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16), default="viewer")  # viewer|curator|admin
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class UserSession(Base):
+    """A signed-in session (see db/auth.py). Only SHA-256 digests are stored: a copy of this table
+    signs nobody in. `media_hash` is the digest of the read-only media key the browser's URLs carry."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    media_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute end, whatever the activity
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # signed out or cut off

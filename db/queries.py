@@ -6,6 +6,7 @@ only identifiers built into SQL come from fixed allow-lists (sortable columns).
 
 from __future__ import annotations
 
+import numbers
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,6 +80,19 @@ class ClipFilter:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     clip_ids: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        """Check types here, so a wrong one is a `ValueError` naming the field, not a DuckDB conversion error."""
+        for name in ("kinds", "sources", "clip_ids"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"ClipFilter.{name} must be a tuple of strings, got {value!r}")
+        if not isinstance(self.task_contains, str):
+            raise ValueError(f"ClipFilter.task_contains must be a string, got {self.task_contains!r}")
+        for name in ("min_duration_s", "max_duration_s"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise ValueError(f"ClipFilter.{name} must be a number of seconds or None, got {value!r}")
 
     def where(self) -> tuple[str, list[object]]:
         clauses, params = ["TRUE"], []

@@ -16,7 +16,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from . import paths
@@ -24,6 +25,9 @@ from .models import AuditEntry, StoreRevision
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another's lock before failing
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x45474F43  # PostgreSQL advisory lock id held while migrating (any fixed number)
+
+UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # dialects with INSERT ... ON CONFLICT
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -58,8 +62,19 @@ def migrate(engine: Engine) -> None:
         if MigrationContext.configure(conn).get_current_revision() == head:
             return
     with engine.begin() as conn:
+        _lock_for_migration(conn)
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return  # another process migrated it while we waited for the lock
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    """Serialise migrations: processes first opening one fresh store at once would each create its tables."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock now (waits out the busy timeout), not at first DDL
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def get_engine(root: Path) -> Engine:
@@ -77,6 +92,14 @@ def get_engine(root: Path) -> Engine:
             migrate(engine)
             _engines[url] = engine
     return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close and forget one URL's engine, ending its pooled connections (a test database is dropped next)."""
+    with _engines_lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def _mark_flush(session: Session, _context: object) -> None:
@@ -108,6 +131,13 @@ def session_scope(root: Path) -> Iterator[Session]:
 
 
 def _bump_revision(session: Session) -> None:
+    upsert = UPSERTS.get(session.get_bind().dialect.name)
+    if upsert is not None:
+        # One atomic statement: on PostgreSQL two first writes to a fresh store would otherwise both
+        # find no row to update and both insert row 1, and one of them would fail.
+        session.execute(upsert(StoreRevision).values(id=1, revision=1).on_conflict_do_update(
+            index_elements=[StoreRevision.id], set_={"revision": StoreRevision.revision + 1}))
+        return
     result = session.execute(update(StoreRevision).where(StoreRevision.id == 1)
                              .values(revision=StoreRevision.revision + 1))
     if result.rowcount == 0:

@@ -9,6 +9,7 @@ skips it: clip ids come from content, and unchanged files are not even re-hashed
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from db.engine import query_engine
+from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
 from db.queries import existing_clip_ids, known_files
@@ -117,8 +119,9 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
     candidates, report.failures = discover(inputs, source)
     lake = Lake(root)
     with session_scope(root) as session:
+        close_interrupted_jobs(session, "ingest")  # a killed run cannot close its own row
         job = Job(kind="ingest", params={"inputs": [str(p) for p in inputs], "source": source,
-                                         "author": author}, n_total=len(candidates))
+                                         "author": author, **job_host()}, n_total=len(candidates), pid=os.getpid())
         session.add(job)
         session.flush()
         report.job_id = job.id

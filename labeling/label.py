@@ -44,7 +44,7 @@ from .camera import DEFAULT_HFOV_DEG, CameraIntrinsics, compute_camera_keypoints
 from .executor import EXECUTORS, Outcome, make_executor, prefetch
 from .pose import HANDEDNESS_RULES, SIDES, HandObservation, HandPoseEstimator, compute_hand_sides
 from .sources.base import frames_table
-from .video import VideoError
+from .video import VideoError, displayed_size, upright_rgb, vfr_frame_times_s
 
 POSE_SOURCE = "mediapipe"
 STAGE_NAME = "label"  # `stage` in commit meta and `kind` of the job row
@@ -200,14 +200,14 @@ def decode_frames(path: str, stride: int, max_side_px: int,
             for index, frame in enumerate(container.decode(stream)):
                 if index % stride:
                     continue
-                size = (frame.width, frame.height)
+                # Phone videos carry a display rotation: poses are found on (and in pixels of) the upright frame.
+                size = displayed_size(frame)
                 scale = max_side_px / max(size)
                 if scale >= 1.0:
-                    yield index, frame.to_ndarray(format="rgb24"), size
+                    yield index, upright_rgb(frame), size
                 else:
                     width, height = (max(2, round(side * scale)) for side in size)
-                    yield index, frame.to_ndarray(format="rgb24", width=width, height=height,
-                                                  interpolation="AREA"), size
+                    yield index, upright_rgb(frame, width, height, interpolation="AREA"), size
     except (av.FFmpegError, OSError, IndexError) as exc:
         raise VideoError(f"{path}: decoding failed ({type(exc).__name__}: {exc})") from exc
 
@@ -229,14 +229,18 @@ def label_clip(task: ClipTask) -> ClipResult:
         raise VideoError(f"{task.path}: no frames could be decoded")
     max_gap_frames = max(task.config.stride, round(TRACK_MAX_GAP_S * task.fps))
     hands = compute_hand_sides(observations, indices, max_gap_frames, task.config.handedness)
-    table = compute_frames(task.clip_id, task.fps, np.asarray(indices, np.int64), hands, task.intrinsics)
+    table = compute_frames(task.clip_id, task.fps, np.asarray(indices, np.int64), hands, task.intrinsics,
+                           vfr_frame_times_s(task.path, task.fps))
     return ClipResult(task.clip_id, task.source, table, len(indices), task.intrinsics.note())
 
 
 def compute_frames(clip_id: str, fps: float, frame_indices: npt.NDArray[np.int64],
                    hands_per_frame: Sequence[dict[str, HandObservation | None]],
-                   intrinsics: CameraIntrinsics) -> pa.Table:
-    """`frames` rows (two per frame) from each frame's assigned hands, with camera-frame 3D by PnP."""
+                   intrinsics: CameraIntrinsics, times_s: npt.NDArray[np.float64] | None = None) -> pa.Table:
+    """`frames` rows (two per frame) from each frame's assigned hands, with camera-frame 3D by PnP.
+
+    `times_s` (n_video_frames,) are the video's frame times when it has a variable frame rate.
+    """
     n = len(frame_indices)
     kp2d = np.full((n, 2, 21, 2), np.nan, np.float32)
     world = np.full((n, 2, 21, 3), np.nan, np.float32)
@@ -250,7 +254,8 @@ def compute_frames(clip_id: str, fps: float, frame_indices: npt.NDArray[np.int64
     world[present] = match_chirality(world[present], sides)[0]  # undo MediaPipe's depth mirror (camera.py)
     kp3d = np.full((n, 2, 21, 3), np.nan, np.float32)
     kp3d[present] = compute_camera_keypoints(kp2d[present], world[present], intrinsics).kp3d_m
-    return frames_table(clip_id, fps, kp2d, kp3d, present, score, POSE_SOURCE, frame_indices, world)
+    timestamps_s = None if times_s is None else times_s[np.minimum(frame_indices, len(times_s) - 1)]
+    return frames_table(clip_id, fps, kp2d, kp3d, present, score, POSE_SOURCE, frame_indices, world, timestamps_s)
 
 
 # --- In the job's process -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from db import paths
 
-from .video import VideoError, write_h264
+from .video import VideoError, displayed_size, upright_rgb, write_h264
 
 BROWSER_CODECS = frozenset({"h264"})  # FFmpeg codec names Chromium plays from an mp4 as they are
 PROXY_MAX_WIDTH_PX = 960  # proxies wider than this are scaled down (1080p -> 960x540)
@@ -69,8 +69,9 @@ def _scaled_frames(source: Path, fps: float, from_s: float, to_s: float | None,
                     continue
                 if to_s is not None and time_s >= to_s - half_frame_s:
                     break
-                size = size or proxy_size(frame.width, frame.height, max_width)
-                yield frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+                # A proxy is written upright and without a display matrix, as the browser would show the source.
+                size = size or proxy_size(*displayed_size(frame), max_width)
+                yield upright_rgb(frame, *size)
     except (av.FFmpegError, OSError, IndexError) as exc:
         raise VideoError(f"{source}: cannot decode for a proxy ({type(exc).__name__}: {exc})") from exc
 

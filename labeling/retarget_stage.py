@@ -26,6 +26,7 @@ draw the robot hand.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,6 +40,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from db.engine import query_engine
+from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
 from db.queries import clip_retargets, hand_frames, retargeted_hands, scorable_clips
@@ -389,9 +391,10 @@ def _side_meta(embodiment: Embodiment) -> dict[str, dict[str, Any]]:
 def _start_job(root: Path, embodiment: Embodiment, clip_ids: list[str] | None, pose_source: str | None,
                n_total: int) -> int:
     with session_scope(root) as session:
-        job = Job(kind=STAGE_NAME, n_total=n_total,
+        close_interrupted_jobs(session, STAGE_NAME)  # a killed run cannot close its own row
+        job = Job(kind=STAGE_NAME, n_total=n_total, pid=os.getpid(),
                   params={"embodiment": embodiment.name, "clip_ids": clip_ids, "pose_source": pose_source,
-                          "configs": {s: c.source for s, c in embodiment.configs.items()}})
+                          "configs": {s: c.source for s, c in embodiment.configs.items()}, **job_host()})
         session.add(job)
         session.flush()
         return int(job.id)

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from .video import VideoError
+from .video import VideoError, displayed_size, upright_rgb
 
 THUMB_DIR = "cache/thumbs"
 THUMB_WIDTH_PX = 320  # cards show them about 200 px wide; 320 stays sharp on 1.5x screens
@@ -57,8 +57,8 @@ def grab_frame(path: Path | str, at_s: float, width: int = THUMB_WIDTH_PX) -> np
                     break
             if chosen is None:
                 raise VideoError(f"{path}: no frame at {at_s:.2f} s")
-            height = max(2, round(chosen.height * width / chosen.width))
-            return chosen.reformat(width=width, height=height, format="rgb24").to_ndarray()
+            shown_w, shown_h = displayed_size(chosen)  # a phone video's display matrix: thumbnails are upright
+            return upright_rgb(chosen, width, max(2, round(shown_h * width / shown_w)))
     except (av.FFmpegError, OSError, IndexError) as exc:
         raise VideoError(f"{path}: cannot read a thumbnail frame ({type(exc).__name__}: {exc})") from exc
 

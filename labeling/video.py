@@ -34,10 +34,16 @@ class VideoInfo:
     height: int  # pixels
     codec: str  # FFmpeg codec name, e.g. "h264", "mpeg4", "av1"
     duration_s: float  # n_frames / fps
+    rotation_deg: int = 0  # counter-clockwise display rotation (phone videos); width/height are as displayed
+    vfr: bool = False  # frame times are irregular: fps is the mean rate, real times come from `frame_times_s`
 
 
 def probe_video(path: Path | str) -> VideoInfo:
     """Read a video's stream metadata; count packets when the container does not say.
+
+    Width and height are the displayed ones: a phone video stored landscape with a 90° display
+    matrix is reported portrait, as every decode site here turns frames upright (`upright_rgb`).
+    A variable-frame-rate stream reports its mean rate over the span of its timestamps.
 
     Raises:
         VideoError: the file is missing, empty, not a video, or has no decodable video stream.
@@ -57,21 +63,110 @@ def probe_video(path: Path | str) -> VideoInfo:
                 raise VideoError(f"{path}: no frame rate in the stream")
             declared = int(stream.frames or 0)
             # Count packets (no decoding): a truncated file still declares its full length.
-            n_frames = sum(1 for p in container.demux(stream) if p.size)
+            packets = [(p.pts, p.duration) for p in container.demux(stream) if p.size]
+            n_frames = len(packets)
             if declared and n_frames < declared:
                 raise VideoError(f"{path}: truncated (the container declares {declared} frames, "
                                  f"only {n_frames} are present)")
+            if stream.codec_context is None:  # a corrupt header can name a codec FFmpeg has no decoder for
+                raise VideoError(f"{path}: no decoder for the video stream (unknown or corrupt codec)")
             width, height = stream.codec_context.width, stream.codec_context.height
             codec = stream.codec_context.name
+            time_base = stream.time_base
+        rotation = _display_rotation_deg(path)
     except VideoError:
         raise
-    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError, ZeroDivisionError) as exc:
         raise VideoError(f"{path}: not a readable video ({type(exc).__name__}: {exc})") from exc
     if n_frames <= 0 or width <= 0 or height <= 0:
         raise VideoError(f"{path}: video stream holds no frames")
-    fps = float(rate)
+    if rotation % 180:
+        width, height = height, width
+    fps, vfr = float(rate), False
+    span_s = _pts_span_s(packets, time_base)
+    if span_s is not None and _irregular(packets):
+        # The container's average rate of a VFR mp4 comes from its (wrong) last-sample duration.
+        fps, vfr = n_frames / span_s, True
     return VideoInfo(fps=fps, n_frames=n_frames, width=width, height=height, codec=codec,
-                     duration_s=n_frames / fps)
+                     duration_s=n_frames / fps, rotation_deg=rotation, vfr=vfr)
+
+
+def _pts_span_s(packets: list[tuple[int | None, int | None]], time_base: Fraction | None) -> float | None:
+    """Seconds from the first frame's start to the last frame's end, or None without timestamps."""
+    pts = [p for p, _ in packets if p is not None]
+    if not time_base or len(pts) != len(packets) or len(pts) < 2:
+        return None
+    ordered = sorted(pts)
+    last_duration = packets[-1][1] or min(b - a for a, b in zip(ordered, ordered[1:], strict=False))
+    span = float((ordered[-1] - ordered[0] + last_duration) * time_base)
+    return span if span > 0 else None
+
+
+def _irregular(packets: list[tuple[int | None, int | None]], tolerance: float = 0.25) -> bool:
+    """Whether frame intervals differ by more than `tolerance` of the shortest (timestamps rounded by muxers)."""
+    ordered = sorted(p for p, _ in packets if p is not None)
+    steps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
+    return bool(steps) and min(steps) > 0 and max(steps) > (1 + tolerance) * min(steps)
+
+
+def _display_rotation_deg(path: Path) -> int:
+    """The display matrix's rotation, a multiple of 90 (PyAV exposes it on decoded frames only)."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            return round(frame.rotation / 90) * 90 % 360
+    return 0
+
+
+def frame_times_s(path: Path | str) -> npt.NDArray[np.float64]:
+    """Presentation time of every frame `(n_frames,)` in seconds from the first, in display order.
+
+    Raises:
+        VideoError: the file cannot be read or a packet has no timestamp.
+    """
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            pts = [p.pts for p in container.demux(stream) if p.size]
+            time_base = stream.time_base
+    except (av.FFmpegError, OSError, IndexError) as exc:
+        raise VideoError(f"{path}: cannot read frame times ({type(exc).__name__}: {exc})") from exc
+    if any(p is None for p in pts) or not time_base:
+        raise VideoError(f"{path}: frames without timestamps")
+    ordered = np.sort(np.asarray(pts, np.int64))
+    return (ordered - ordered[:1]).astype(np.float64) * float(time_base)
+
+
+def vfr_frame_times_s(path: Path | str, fps: float) -> npt.NDArray[np.float64] | None:
+    """`frame_times_s` when they stray more than half a frame from `i / fps` (a VFR video), else None.
+
+    A stream without timestamps (some AVIs) is taken as constant-rate.
+    """
+    try:
+        times = frame_times_s(path)
+    except VideoError:
+        return None
+    nominal = np.arange(len(times)) / fps
+    return times if np.abs(times - nominal).max(initial=0.0) > 0.5 / fps else None
+
+
+def displayed_size(frame: av.VideoFrame) -> tuple[int, int]:
+    """(width, height) of a decoded frame as a player shows it (swapped by a quarter-turn display matrix)."""
+    return (frame.height, frame.width) if round(frame.rotation / 90) % 2 else (frame.width, frame.height)
+
+
+def upright_rgb(frame: av.VideoFrame, width: int | None = None, height: int | None = None,
+                interpolation: str | None = None) -> npt.NDArray[np.uint8]:
+    """A decoded frame as RGB `(H, W, 3)` the way a player shows it, turned by its display matrix.
+
+    `width`/`height` are the displayed size wanted (None: the frame's own); a phone's portrait clip is
+    stored landscape, so it is scaled at the stored orientation and then turned.
+    """
+    quarter_turns = round(frame.rotation / 90) % 4
+    if quarter_turns % 2:
+        width, height = height, width
+    kwargs = {"interpolation": interpolation} if interpolation else {}
+    rgb = frame.to_ndarray(format="rgb24", width=width, height=height, **kwargs)
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
 
 def iter_frames_rgb(path: Path | str, stride: int = 1) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
@@ -88,7 +183,7 @@ def iter_frames_rgb(path: Path | str, stride: int = 1) -> Iterator[tuple[int, np
             stream.thread_type = "AUTO"
             for index, frame in enumerate(container.decode(stream)):
                 if index % stride == 0:
-                    yield index, frame.to_ndarray(format="rgb24")
+                    yield index, upright_rgb(frame)
     except (av.FFmpegError, OSError, IndexError) as exc:
         raise VideoError(f"{path}: decoding failed ({type(exc).__name__}: {exc})") from exc
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from db import paths
+from db.store import dispose_engine
 from labeling.video import write_h264
+from tests.postgres import PostgresServer, postgres_bin, postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EGOCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -22,6 +26,34 @@ def shared_data() -> Path:
             pytest.fail(f"shared test data missing at {SHARED_DATA} (required in CI)")
         pytest.skip(f"shared test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real local PostgreSQL for the session: required in CI, skipped elsewhere when not installed."""
+    if postgres_bin() is None:
+        reason = "PostgreSQL binaries not found (Debian package `postgresql`; make test installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (required in CI)")
+        pytest.skip(reason)
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run a test on each annotation store: the root's SQLite file, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        monkeypatch.delenv(paths.DB_URL_ENV, raising=False)
+        yield "sqlite"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = server.create_database()
+    url = server.url(name)
+    monkeypatch.setenv(paths.DB_URL_ENV, url)  # spawned worker processes inherit it
+    yield "postgresql"
+    dispose_engine(url)
+    server.drop_database(name)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -26,10 +27,26 @@ import torch
 import yaml
 
 from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset, read_export
+from .field_types import check_field_types
 from .policy import ModelConfig, Policy, adapter_key
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 STAGES = ("pretrain", "midtrain")
+# Set from a signal handler (trainer/runs.py: SIGTERM); the loop checkpoints after its current step and stops.
+_stop_requested = threading.Event()
+
+
+class TrainingStopped(Exception):
+    """`train` stopped on `request_stop()`, after saving a checkpoint (`.checkpoint`) a resume continues from."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        super().__init__(f"stopped on request; checkpoint {checkpoint}")
+        self.checkpoint = checkpoint
+
+
+def request_stop() -> None:
+    """Ask a running `train` to save a checkpoint after its current step and raise `TrainingStopped`."""
+    _stop_requested.set()
 
 
 @dataclass(frozen=True)
@@ -86,22 +103,30 @@ class TrainConfig:
             raise ValueError("TrainConfig.model must be a ModelConfig")
 
     @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown fields {unknown}")
-        values = dict(values)
-        values["model"] = ModelConfig(**(values.get("model") or {}))
-        return cls(**values)
+    def from_dict(cls, values: dict, where: str = "TrainConfig") -> TrainConfig:
+        """Build from plain values; unknown keys and wrong types raise `ValueError` naming `where` and the key."""
+        model = values.get("model") or {}
+        for config, given in ((cls, values), (ModelConfig, model)):
+            if not isinstance(given, dict):
+                raise ValueError(f"{where}: {config.__name__} values must be a mapping, got {given!r}")
+            unknown = sorted(set(given) - {f.name for f in fields(config)})
+            if unknown:
+                raise ValueError(f"{where}: unknown fields {unknown} for {config.__name__}")
+            check_field_types(config, given, where)
+        return cls(**{**values, "model": ModelConfig(**model)})
 
     @classmethod
     def from_yaml(cls, path: Path | str, override: dict | None = None) -> TrainConfig:
         """Read a YAML config; `override` (not mutated) replaces top-level keys and merges `model`."""
-        values = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read the training config ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: a training config is a mapping of TrainConfig fields")
         for key, value in (override or {}).items():
             values[key] = {**(values.get(key) or {}), **value} if key == "model" else value
-        return cls.from_dict(values)
+        return cls.from_dict(values, where=str(path))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -284,6 +309,8 @@ def train(cfg: TrainConfig) -> Path:
     export, model, optimizer, train_set, val_set, norm, start = _setup(cfg, device)
     step = start["step"] if start else 0
     best_val = start["best_val"] if start else None
+    if start is not None and step >= (cfg.stop_at or cfg.max_steps):  # finished: keep its log (final eval too)
+        return out_dir / "checkpoints" / "last"
     if rank == 0 and start is None:
         (out_dir / "log.jsonl").unlink(missing_ok=True)
     elif rank == 0:  # steps logged after the checkpoint by the interrupted run are done again
@@ -334,12 +361,14 @@ def train(cfg: TrainConfig) -> Path:
                 record["samples_per_s"] = n_window / max(elapsed, 1e-9)
                 t_window, n_window = time.perf_counter(), 0
             _log(out_dir, record, cfg, echo)
-            if step % cfg.ckpt_every == 0 or step == stop:
+            if step % cfg.ckpt_every == 0 or step == stop or _stop_requested.is_set():
                 if step == cfg.max_steps and len(val_set):
                     val = estimate_loss(model, val_set, cfg, device)
                     best_val = min(best_val, *val.values()) if best_val is not None else min(val.values())
                     _log(out_dir, {"step": step, "val": val}, cfg, echo=True)
                 last = checkpoint()
+            if _stop_requested.is_set() and step < stop:
+                raise TrainingStopped(last)
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import cache, state
+from app import auth_gate, cache, state
 from app.components import clips
 from db.queries import CLIP_SORT_COLUMNS
 
@@ -63,7 +63,7 @@ if result.total == 0:
     st.info("No clip matches these filters.", icon=":material/filter_alt_off:")
 elif st.session_state[state.CLIPS_VIEW] == "Table":
     picked = st.dataframe(
-        clips.clip_table(result.rows), hide_index=True, width="stretch", on_select="rerun",
+        clips.clip_table(result.rows, auth_gate.media_key()), hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key=f"clips.table.{result.page}", row_height=64,
         column_config={"thumb": st.column_config.ImageColumn("", width="small"),
                        "duration_s": st.column_config.NumberColumn("duration (s)", format="%.2f")})
@@ -72,7 +72,7 @@ elif st.session_state[state.CLIPS_VIEW] == "Table":
         st.session_state[state.VIEWER_CLIP_ID] = clip_id
         st.switch_page(VIEWER_PAGE, query_params={"clip": clip_id})
 else:
-    cards = clips.clip_cards(result.rows)
+    cards = clips.clip_cards(result.rows, auth_gate.media_key())
     for start in range(0, len(cards), GRID_COLUMNS):
         for column, card in zip(st.columns(GRID_COLUMNS), cards[start:start + GRID_COLUMNS], strict=False):
             with column.container(border=True, gap="small"):

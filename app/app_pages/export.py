@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import cache, state
+from app import auth_gate, cache, state
 from app.state import (
     EXPORT_AUTHOR,
     EXPORT_CODEC,
@@ -34,7 +34,8 @@ view_name = None if st.session_state[EXPORT_VIEW] == state.EXPORT_ALL_CLIPS else
 suggested = default_out_dir(root, view_name, st.session_state[EXPORT_FORMAT])
 row = st.columns([3, 1, 1])
 row[0].text_input("Destination folder", key=EXPORT_OUT_DIR, placeholder=str(suggested))
-row[1].text_input("Your name", key=EXPORT_AUTHOR, placeholder="recorded with the export")
+me = auth_gate.current()
+typed_author = auth_gate.name_field(row[1], EXPORT_AUTHOR, me, "Your name", "recorded with the export")
 row[2].checkbox("Overwrite", key=EXPORT_OVERWRITE, help="replace an existing non-empty folder")
 
 plan = preview_export(root, view_name)
@@ -56,19 +57,22 @@ if not plan.excluded_flags.empty:
 if st.session_state[EXPORT_MESSAGE]:
     kind, text = st.session_state[EXPORT_MESSAGE]
     (st.error if kind == "error" else st.success)(text)
-if st.button("Export", type="primary", icon=":material/download:", disabled=plan.episodes.empty, key="export_run"):
+blocked = auth_gate.why_not(me, "export")  # a courtesy: the click asks the store again below
+if st.button("Export", type="primary", icon=":material/download:", disabled=plan.episodes.empty or bool(blocked),
+             key="export_run", help=blocked):
     bar = st.progress(0.0, text="starting")
     try:
+        author = auth_gate.author("export", typed_author or "app")
         config = ExportConfig(out_dir=Path(st.session_state[EXPORT_OUT_DIR].strip() or suggested),
                               format=st.session_state[EXPORT_FORMAT], view_name=view_name,
                               gr00t=st.session_state[EXPORT_GR00T], overwrite=st.session_state[EXPORT_OVERWRITE],
                               video=VideoSpec(codec=st.session_state[EXPORT_CODEC]),
-                              author=st.session_state[EXPORT_AUTHOR].strip() or "app")
+                              author=author)
         result = run_export(root, config, progress=lambda done, total, text: bar.progress(done / max(total, 1),
                                                                                          text=text))
         st.session_state[EXPORT_MESSAGE] = ("success", f"Wrote {result.manifest['counts']['episodes']} episodes "
                                                        f"to {result.out_dir}.")
-    except (ExportError, ValueError) as exc:
+    except (ExportError, auth_gate.AuthError, ValueError) as exc:
         st.session_state[EXPORT_MESSAGE] = ("error", str(exc))
     st.rerun()
 

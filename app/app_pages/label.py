@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import cache, state
+from app import auth_gate, cache, state
 from app.components.label_jobs import fraction_done, job_row, label_choices
 from labeling.label import job_status, label_jobs, start_label_job
 
@@ -30,7 +30,9 @@ with st.form("label.form", border=True):
                                    help="Frames are scaled so their longer side is at most this for detection.")
     workers = row[3].number_input("Workers", 1, 64, key=state.LABEL_WORKERS)
     executor = row[4].selectbox("Executor", ["local", "ray"], key=state.LABEL_EXECUTOR)
-    start = st.form_submit_button("Start labelling", type="primary", icon=":material/play_arrow:")
+    blocked = auth_gate.why_not(auth_gate.current(), "label-job")  # a courtesy: the start asks the store again
+    start = st.form_submit_button("Start labelling", type="primary", icon=":material/play_arrow:",
+                                  disabled=blocked is not None, help=blocked)
 
 if start:
     clip_ids = list(choices.unlabelled_ids) if scope.startswith("All") else chosen
@@ -38,10 +40,11 @@ if start:
         st.warning("Nothing to label: every human clip has MediaPipe poses, or no clip is chosen.")
     else:
         try:
+            auth_gate.allow("label-job")  # jobs record no author; the role is checked at the click all the same
             st.session_state[state.LABEL_JOB_ID] = start_label_job(
                 root, clip_ids=clip_ids, stride=int(stride), model_complexity=int(complexity),
                 max_side_px=int(max_side), workers=int(workers), executor=executor)
-        except ValueError as exc:
+        except (auth_gate.AuthError, ValueError) as exc:
             st.error(str(exc))
 
 

@@ -5,7 +5,7 @@ import json
 import plotly.express as px
 import streamlit as st
 
-from app import cache, state
+from app import auth_gate, cache, state
 from app.media import media_url
 from app.state import (
     PAIRS_CURATOR,
@@ -51,9 +51,9 @@ state.init(st.session_state)
 st.title("Pairs")
 engine, root = cache.engine(), cache.data_root()
 row = st.columns([1.2, 2])
-row[0].text_input("Curator name", key=PAIRS_CURATOR, placeholder="your name, written with each decision")
+me = auth_gate.current()
+curator = auth_gate.name_field(row[0], PAIRS_CURATOR, me, "Curator name", "your name, written with each decision")
 row[1].multiselect("States", PAIR_STATES, key=PAIRS_STATES, placeholder="all states")
-curator = st.session_state[PAIRS_CURATOR].strip()
 table = pair_table(engine, tuple(st.session_state[PAIRS_STATES]))
 
 if st.session_state[PAIRS_MESSAGE]:
@@ -77,13 +77,14 @@ pair = detail.pair
 
 
 def decide(state_name: str, pair_id: int, version: int) -> None:
-    """Write the decision on the version on screen; a stale one is refused and said so."""
+    """Write the decision on the version on screen; a stale one, or one the role does not allow, is refused."""
     try:
-        decide_pair(root, pair_id, state_name, curator, version, st.session_state[PAIRS_REASON].strip() or None)
-    except (StaleUpdateError, ValueError) as exc:
+        actor = auth_gate.author("pair", curator)
+        decide_pair(root, pair_id, state_name, actor, version, st.session_state[PAIRS_REASON].strip() or None)
+    except (StaleUpdateError, auth_gate.AuthError, ValueError) as exc:
         st.session_state[PAIRS_MESSAGE] = ("error", str(exc))
         return
-    st.session_state[PAIRS_MESSAGE] = ("success", f"Pair {pair_id} {state_name} by {curator}.")
+    st.session_state[PAIRS_MESSAGE] = ("success", f"Pair {pair_id} {state_name} by {actor}.")
     st.session_state[PAIRS_REASON] = ""
 
 
@@ -94,8 +95,9 @@ human_from, human_to = served_range_s(detail.human)
 robot_from, robot_to = served_range_s(detail.robot)
 config = {"map": detail.human_for_robot, "fpsR": float(detail.robot["fps"]), "fpsH": float(detail.human["fps"]),
           "robotFrom": robot_from, "robotTo": robot_to, "humanFrom": human_from}
-player = (PLAYER_HTML.replace("__ROBOT__", media_url(pair.robot_clip_id))
-          .replace("__HUMAN__", media_url(pair.human_clip_id)).replace("__CONFIG__", json.dumps(config)))
+key = auth_gate.media_key()
+player = (PLAYER_HTML.replace("__ROBOT__", media_url(pair.robot_clip_id, key))
+          .replace("__HUMAN__", media_url(pair.human_clip_id, key)).replace("__CONFIG__", json.dumps(config)))
 st.iframe(player, height=PLAYER_HEIGHT_PX)
 
 charts = st.columns([1, 2])
@@ -109,13 +111,16 @@ if not detail.curves.empty:
 
 buttons = st.columns([2, 1, 1, 1])
 buttons[0].text_input("Reason", key=PAIRS_REASON, placeholder="required to reject, e.g. the cup is never lifted")
-disabled = not curator
+blocked = auth_gate.why_not(me, "pair")  # a courtesy: decide() asks the store again at the click
+disabled = not curator or blocked is not None
 for column, state_name, icon in zip(buttons[1:], DECISION_STATES[::-1], (":material/close:", ":material/check:",
                                                                           ":material/undo:"), strict=True):
     label = {"accepted": "Accept", "rejected": "Reject", "proposed": "Re-open"}[state_name]
     column.button(label, key=f"pairs_{state_name}", icon=icon, on_click=decide, width="stretch",
-                  args=(state_name, pair.id, pair.version), disabled=disabled or pair.state == state_name,
+                  args=(state_name, pair.id, pair.version), disabled=disabled or pair.state == state_name, help=blocked,
                   type="primary" if state_name == "accepted" else "secondary")
-if disabled:
+if blocked:
+    st.caption(f"You can look but not decide here: {blocked}")
+elif not curator:
     st.caption("Type your name above to decide; decisions are written with it.")
 st.dataframe(table, hide_index=True, width="stretch")

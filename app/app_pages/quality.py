@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import cache, state
+from app import auth_gate, cache, state
 from app.state import (
     QUALITY_CHART,
     QUALITY_COLUMN,
@@ -34,7 +34,13 @@ engine, root = cache.engine(), cache.data_root()
 tasks = task_groups(engine)
 if not tasks:
     st.info("No quality metrics yet. Score the catalog with `egocurate score`, or here.", icon=":material/info:")
-    if st.button("Score now", type="primary", icon=":material/speed:"):
+    blocked = auth_gate.why_not(auth_gate.current(), "score")  # a courtesy: the click asks the store again
+    if st.button("Score now", type="primary", icon=":material/speed:", disabled=blocked is not None, help=blocked):
+        try:
+            auth_gate.allow("score")  # scoring writes as 'rules'; the role is checked at the click all the same
+        except auth_gate.AuthError as exc:
+            st.error(str(exc))
+            st.stop()
         with st.spinner("Scoring clips and applying the noisy-demo rules..."):
             report = run_score(root)
         st.success(f"{report.scored} clips scored, {report.flags.created} flags proposed.")

@@ -7,8 +7,9 @@ import json
 
 import streamlit as st
 
-from app import cache, state
+from app import auth_gate, cache, state
 from app.components import viewer
+from app.media import with_media_key
 from app.state import (
     REVIEW_BULK_SURE,
     REVIEW_CURATOR,
@@ -67,10 +68,10 @@ state.init(st.session_state)
 st.title("Review")
 engine, root = cache.engine(), cache.data_root()
 row = st.columns([1.4, 1.6, 1.6])
-row[0].text_input("Curator name", key=REVIEW_CURATOR, placeholder="your name, written with each decision")
+me = auth_gate.current()
+curator = auth_gate.name_field(row[0], REVIEW_CURATOR, me, "Curator name", "your name, written with each decision")
 row[1].selectbox("View", view_choices(root), key=REVIEW_VIEW)
 row[2].multiselect("Flag states", FLAG_STATES, key=REVIEW_STATES, placeholder="proposed")
-curator = st.session_state[REVIEW_CURATOR].strip()
 spec = resolve_view(root, st.session_state[REVIEW_VIEW])
 queue = review_queue(engine, spec, tuple(st.session_state[REVIEW_STATES]) or QUEUE_STATES)
 item = queue_item(queue, st.session_state[REVIEW_FLAG_ID])
@@ -91,22 +92,27 @@ def go_to(flag_id: int | None) -> None:
 
 
 def decide(state_name: str, flag_id: int, version: int, after_id: int | None) -> None:
-    """Write the decision on the version on screen; a stale one is refused and said so."""
+    """Write the decision on the version on screen; a stale one, or one the role does not allow, is refused."""
     try:
-        set_flag_state(root, flag_id, state_name, curator, expected_version=version)
-    except StaleUpdateError as exc:
+        actor = auth_gate.author("review", curator)
+        set_flag_state(root, flag_id, state_name, actor, expected_version=version)
+    except (StaleUpdateError, auth_gate.AuthError, ValueError) as exc:
         st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
         return
-    st.session_state[REVIEW_MESSAGE] = ("success", f"Flag {flag_id} {state_name} by {curator}.")
+    st.session_state[REVIEW_MESSAGE] = ("success", f"Flag {flag_id} {state_name} by {actor}.")
     st.session_state[REVIEW_FLAG_ID] = after_id
 
 
 def decide_all(state_name: str) -> None:
     """Bulk decision on every listed flag of the view, each at the version listed."""
-    result = decide_view(root, engine, spec, state_name, curator,
-                         tuple(st.session_state[REVIEW_STATES]) or QUEUE_STATES)
+    try:
+        actor = auth_gate.author("review", curator)
+    except (auth_gate.AuthError, ValueError) as exc:
+        st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
+        return
+    result = decide_view(root, engine, spec, state_name, actor, tuple(st.session_state[REVIEW_STATES]) or QUEUE_STATES)
     stale = f"; {len(result.stale)} changed meanwhile and were left alone" if result.stale else ""
-    st.session_state[REVIEW_MESSAGE] = ("success", f"{len(result.updated)} flags {state_name} by {curator}{stale}.")
+    st.session_state[REVIEW_MESSAGE] = ("success", f"{len(result.updated)} flags {state_name} by {actor}{stale}.")
     st.session_state[REVIEW_BULK_SURE] = False
 
 
@@ -119,19 +125,25 @@ st.markdown(f"> {flag['reason']}")
 after = item.next_id or item.previous_id
 buttons = st.columns(5)
 version = int(flag["version"])
-disabled = not curator
+blocked = auth_gate.why_not(me, "review")  # a courtesy: decide() asks the store again at the click
+disabled = not curator or blocked is not None
 buttons[0].button("Previous (k)", key=KEYS["k"], icon=":material/chevron_left:", on_click=go_to,
                   args=(item.previous_id,), disabled=item.previous_id is None, width="stretch")
 buttons[1].button("Confirm (c)", key=KEYS["c"], type="primary", icon=":material/check:", on_click=decide,
-                  args=("confirmed", int(flag["id"]), version, after), disabled=disabled, width="stretch")
-buttons[2].button("Dismiss (d)", key=KEYS["d"], icon=":material/close:", on_click=decide,
-                  args=("dismissed", int(flag["id"]), version, after), disabled=disabled, width="stretch")
-buttons[3].button("Flag (f)", key=KEYS["f"], icon=":material/flag:", on_click=toggle_flag_form, disabled=disabled,
+                  args=("confirmed", int(flag["id"]), version, after), disabled=disabled, help=blocked,
                   width="stretch")
+buttons[2].button("Dismiss (d)", key=KEYS["d"], icon=":material/close:", on_click=decide,
+                  args=("dismissed", int(flag["id"]), version, after), disabled=disabled, help=blocked,
+                  width="stretch")
+flag_blocked = auth_gate.why_not(me, "flag")
+buttons[3].button("Flag (f)", key=KEYS["f"], icon=":material/flag:", on_click=toggle_flag_form,
+                  disabled=not curator or flag_blocked is not None, help=flag_blocked, width="stretch")
 buttons[4].button("Next (j)", key=KEYS["j"], icon=":material/chevron_right:", on_click=go_to,
                   args=(item.next_id,), disabled=item.next_id is None, width="stretch")
 st.html(KEYBOARD_JS, unsafe_allow_javascript=True)
-if disabled:
+if blocked:
+    st.caption(f"You can look but not decide here: {blocked}")
+elif not curator:
     st.caption("Type your name above to decide; decisions are written with it.")
 
 clip_id = flag["clip_id"]
@@ -146,10 +158,13 @@ if st.session_state[REVIEW_FLAG_FORM]:
         hand = cols[1].selectbox("Hand", HAND_CHOICES, format_func=lambda h: h or "both / clip")
         span = cols[2].slider("Frames", 0, max(n_frames - 1, 1), flag_span(flag, n_frames))
         if st.form_submit_button("Save flag", type="primary") and reason.strip() and curator:
-            create_flag(root, clip_id, reason.strip(), curator, severity=severity, frame_start=span[0],
-                        frame_end=span[1], hand=hand or None)
-            st.session_state[REVIEW_FLAG_FORM] = False
-            st.session_state[REVIEW_MESSAGE] = ("success", f"Flag saved on clip {clip_id}.")
+            try:
+                create_flag(root, clip_id, reason.strip(), auth_gate.author("flag", curator), severity=severity,
+                            frame_start=span[0], frame_end=span[1], hand=hand or None)
+                st.session_state[REVIEW_FLAG_FORM] = False
+                st.session_state[REVIEW_MESSAGE] = ("success", f"Flag saved on clip {clip_id}.")
+            except (auth_gate.AuthError, ValueError) as exc:
+                st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
             st.rerun()
 
 version_token = cache.lake_version()
@@ -165,7 +180,8 @@ except VideoError as exc:
     config = None
 if config:
     marks = {"label": "flagged", "color": FLAG_ROW_COLOR, "score": timeline_marks(n_frames, flags_of_clip)}
-    config = {**config, "timeline": [*config["timeline"], marks]}  # a copy: the cached config stays as it was
+    config = {**config, "timeline": [*config["timeline"], marks],  # a copy: the cached config stays as it was
+              "src": with_media_key(config["src"], auth_gate.media_key())}
     st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
     st.caption("The red 'flagged' row of the timeline marks the frames the clip's open flags point at.")
 
@@ -177,11 +193,14 @@ with tabs[1]:
         f" · corrected by {correction.author} (v{correction.version})" if correction else ""))
     with st.form("review.task_form", border=False):
         text = st.text_input("Corrected task text", value=correction.text if correction else (flag["task"] or ""))
-        if st.form_submit_button("Save task text", disabled=not curator):
+        text_blocked = auth_gate.why_not(me, "label-text")
+        if st.form_submit_button("Save task text", disabled=not curator or text_blocked is not None,
+                                 help=text_blocked):
             try:
-                set_task_text(root, clip_id, text, curator, correction.version if correction else None)
+                set_task_text(root, clip_id, text, auth_gate.author("label-text", curator),
+                              correction.version if correction else None)
                 st.session_state[REVIEW_MESSAGE] = ("success", f"Task text of clip {clip_id} saved.")
-            except (StaleUpdateError, ValueError) as exc:
+            except (StaleUpdateError, auth_gate.AuthError, ValueError) as exc:
                 st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
             st.rerun()
 tabs[2].dataframe(history_table(root, clip_id), hide_index=True, width="stretch")
@@ -192,4 +211,4 @@ with tabs[3]:
     cols = st.columns(2)
     for col, (label, target) in zip(cols, (("Confirm all", "confirmed"), ("Dismiss all", "dismissed")), strict=True):
         col.button(label, key=f"review_bulk_{target}", on_click=decide_all, args=(target,),
-                   disabled=not (sure and curator), width="stretch")
+                   disabled=not (sure and curator) or blocked is not None, help=blocked, width="stretch")

@@ -7,10 +7,11 @@ can be shared.
 
 import streamlit as st
 
-from app import cache, state
+from app import auth_gate, cache, state
 from app.components import robot3d, viewer
 from app.components.clips import clip_title, format_duration
 from app.components.robot_overlay import ROBOT_NONE
+from app.media import with_media_key
 from db.queries import ClipFilter
 from labeling.proxy import clip_playable_path, needs_proxy
 from labeling.video import VideoError
@@ -133,6 +134,7 @@ if embodiment != ROBOT_NONE:
         st.warning(f"The {embodiment} retargets of this clip cannot be drawn: the lake does not say which robot "
                    "model they used.", icon=":material/precision_manufacturing:")
     config = viewer.with_robot(config, layer)
+config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}  # a copy: the cache's is shared
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
 if layer is not None:
     st.caption(f"Robot hand: {embodiment}'s links placed at the human wrist (white, outlined), projected "

@@ -79,8 +79,8 @@ class ClipCard:
         )
 
 
-def clip_cards(rows: pd.DataFrame) -> list[ClipCard]:
-    """One card per clip on the page, in page order."""
+def clip_cards(rows: pd.DataFrame, media_key: str | None = None) -> list[ClipCard]:
+    """One card per clip on the page, in page order (thumbnail URLs carry `media_key` when sign-in is on)."""
     cards = []
     for row in rows.to_dict(orient="records"):
         parts = [row["source"], format_duration(row.get("duration_s")),
@@ -89,17 +89,17 @@ def clip_cards(rows: pd.DataFrame) -> list[ClipCard]:
             parts.insert(1, f"episode {int(row['episode_index'])}")
         cards.append(ClipCard(clip_id=row["clip_id"], title=clip_title(row), details=" · ".join(parts),
                               task_name=_text(row.get("task_slug")) if _text(row.get("task")) else "",
-                              thumb_url=thumb_url(row["clip_id"])))
+                              thumb_url=thumb_url(row["clip_id"], media_key)))
     return cards
 
 
-def clip_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """The table view's columns, thumbnail URL first."""
+def clip_table(rows: pd.DataFrame, media_key: str | None = None) -> pd.DataFrame:
+    """The table view's columns, thumbnail URL (carrying `media_key` when sign-in is on) first."""
     if rows.empty:
         return pd.DataFrame(columns=["thumb", "task", "kind", "source", "duration_s", "n_frames", "fps", "size",
                                      "clip_id"])
     return pd.DataFrame({
-        "thumb": [thumb_url(c) for c in rows["clip_id"]],
+        "thumb": [thumb_url(c, media_key) for c in rows["clip_id"]],
         "task": [clip_title(r) for r in rows.to_dict(orient="records")],
         "kind": rows["kind"], "source": rows["source"], "duration_s": rows["duration_s"].round(2),
         "n_frames": rows["n_frames"], "fps": rows["fps"].round(2),

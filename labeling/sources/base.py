@@ -99,7 +99,8 @@ def frames_table(clip_id: str, fps: float, kp2d_px: npt.NDArray[np.float32],
                  kp3d_m: npt.NDArray[np.float32], present: npt.NDArray[np.bool_],
                  score: npt.NDArray[np.float32], pose_source: str,
                  frame_indices: npt.NDArray[np.int64] | None = None,
-                 kp3d_world_m: npt.NDArray[np.float32] | None = None) -> pa.Table:
+                 kp3d_world_m: npt.NDArray[np.float32] | None = None,
+                 timestamps_s: npt.NDArray[np.float64] | None = None) -> pa.Table:
     """Build `frames` rows, one per frame and hand (left then right).
 
     Args:
@@ -117,10 +118,11 @@ def frames_table(clip_id: str, fps: float, kp2d_px: npt.NDArray[np.float32],
     if frame_indices is None:
         frame_indices = np.arange(n, dtype=np.int64)
     frame_index = np.repeat(frame_indices, 2).astype(np.int32)
+    timestamp_s = frame_index / float(fps) if timestamps_s is None else np.repeat(timestamps_s, 2)
     return pa.table({
         "clip_id": pa.array([clip_id] * (2 * n), pa.string()),
         "frame_index": frame_index,
-        "timestamp_s": frame_index / float(fps),
+        "timestamp_s": np.asarray(timestamp_s, np.float64),
         "hand": pa.array(list(HANDS) * n, pa.string()),
         "present": np.asarray(present, dtype=bool).reshape(-1),
         "score": np.asarray(score, dtype=np.float32).reshape(-1),

@@ -96,8 +96,13 @@ def read_egodex(video_path: Path, hdf5_path: Path, known: KnownFiles | None = No
     try:
         with h5py.File(hdf5_path, "r") as h5:
             return _read_pair(video_path, hdf5_path, h5, info, stamp)
-    except OSError as exc:
+    except IngestError:
+        raise
+    except (OSError, RuntimeError) as exc:  # h5py raises RuntimeError for corrupt internal structures
         raise IngestError(hdf5_path, f"not a readable HDF5 file ({exc})") from exc
+    except (ValueError, TypeError, KeyError, np.linalg.LinAlgError) as exc:
+        # Right names and shapes can still hold strings, singular camera poses or short confidences.
+        raise IngestError(hdf5_path, f"malformed EgoDex data ({type(exc).__name__}: {exc})") from exc
 
 
 def _read_pair(video_path: Path, hdf5_path: Path, h5: h5py.File, info, stamp: FileStamp) -> SourceItem:  # noqa: ANN001

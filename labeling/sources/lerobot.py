@@ -9,6 +9,7 @@ differ from what the files hold become warnings.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,9 +94,13 @@ def _flat_names(feature: dict | None) -> list[str] | None:
 
 def _format(template: str, root: Path, **values: object) -> Path:
     try:
-        return root / template.format(**values)
-    except (KeyError, IndexError, ValueError) as exc:
+        path = Path(os.path.normpath(root / template.format(**values)))
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise IngestError(root, f"info.json path template {template!r} cannot be filled: {exc}") from exc
+    # Metadata is input too: an absolute or `..` template must not make us read files elsewhere.
+    if not path.is_relative_to(root):
+        raise IngestError(root, f"info.json path template {template!r} leads outside the dataset ({path})")
+    return path
 
 
 def _episodes_v2(root: Path, info: dict, video_keys: list[str]) -> list[_Episode]:
@@ -155,6 +160,33 @@ def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
         IngestError: the dataset itself is unreadable (info.json missing/invalid, unknown version).
     """
     root = root.resolve()
+    result = DatasetRead()
+    try:
+        context, episodes = _open_dataset(root, result)
+    except IngestError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OSError, pa.ArrowException) as exc:
+        # Metadata of the right files can still hold the wrong shapes (rows without keys, strings for numbers).
+        raise IngestError(root, f"malformed LeRobot metadata ({type(exc).__name__}: {exc})") from exc
+    for episode in episodes:
+        try:
+            item = context.read_episode(episode, known)
+        except IngestError as exc:
+            result.failures.append(exc)
+            continue
+        except (KeyError, TypeError, ValueError, OSError, pa.ArrowException) as exc:
+            result.failures.append(IngestError(f"{root} episode {episode.index}",
+                                               f"malformed episode data ({type(exc).__name__}: {exc})"))
+            continue
+        if isinstance(item, str):
+            result.skipped += 1
+        else:
+            result.items.append(item)
+    return result
+
+
+def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, list[_Episode]]:
+    """Read and check the dataset's metadata; count mismatches go to `result.warnings`."""
     info = _load_json(root / "meta" / "info.json", root)
     if not isinstance(info, dict):
         raise IngestError(root, "meta/info.json is not a JSON object")
@@ -164,25 +196,18 @@ def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
     for key in ("fps", "data_path", "features"):
         if key not in info:
             raise IngestError(root, f"meta/info.json has no {key!r}")
-    features = info["features"]
+    fps, features = info["fps"], info["features"]
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < 1e6:
+        raise IngestError(root, f"meta/info.json 'fps' must be a positive number, got {fps!r}")
+    if not isinstance(features, dict) or not isinstance(info["data_path"], str):
+        raise IngestError(root, "meta/info.json 'features' must be an object and 'data_path' a string")
     video_keys = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"]
     episodes = (_episodes_v3 if version == "v3.0" else _episodes_v2)(root, info, video_keys)
     context = _DatasetContext(root, info, version, _task_table(root, version), features)
-    result = DatasetRead()
     declared = info.get("total_episodes")
-    if declared is not None and int(declared) != len(episodes):
+    if declared is not None and declared != len(episodes):
         result.warnings.append(f"{root}: info.json says {declared} episodes, the episode index lists {len(episodes)}")
-    for episode in episodes:
-        try:
-            item = context.read_episode(episode, known)
-        except IngestError as exc:
-            result.failures.append(exc)
-            continue
-        if isinstance(item, str):
-            result.skipped += 1
-        else:
-            result.items.append(item)
-    return result
+    return context, episodes
 
 
 class _DatasetContext:

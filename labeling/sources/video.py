@@ -42,5 +42,6 @@ def read_video(path: Path, known: KnownFiles | None = None) -> SourceItem | str:
         clip_id=clip_id, kind="human", source="video", path=stamp.path, fps=info.fps,
         n_frames=info.n_frames, duration_s=info.duration_s, width=info.width, height=info.height,
         codec=info.codec, task_slug=path.stem, dataset=str(path.parent.resolve()),
-        video_from_s=0.0, video_to_s=info.duration_s, extra=json.dumps({}), **stamp_columns(stamp))
+        video_from_s=0.0, video_to_s=info.duration_s,
+        extra=json.dumps({"rotation_deg": info.rotation_deg, "vfr": info.vfr}), **stamp_columns(stamp))
     return SourceItem(clip=clip)

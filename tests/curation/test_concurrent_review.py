@@ -9,6 +9,7 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from curation.flags import StaleUpdateError, create_flag, get_flag, list_flags, set_flag_state
@@ -18,6 +19,8 @@ from db.store import session_scope
 N_FLAGS = 4  # few flags, so the two curators keep colliding
 OPS_PER_WORKER = 80
 LOCKSTEP_OPS = 20  # the first rounds: both read the same flag, then both write (a certain collision)
+
+pytestmark = pytest.mark.usefixtures("store_backend")  # on SQLite and on PostgreSQL
 
 
 def curator(root: str, name: str, seed: int, barrier, results) -> None:  # noqa: ANN001 (multiprocessing objects)

@@ -22,6 +22,8 @@ from db.engine import QueryEngine
 from db.models import AuditEntry
 from db.store import session_scope
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # each test on SQLite and on PostgreSQL
+
 
 def proposal(clip_id: str = "c1", rule: str = "jitter", hand: str | None = "left", frames=(10, 20)) -> ProposedFlag:  # noqa: ANN001
     return ProposedFlag(clip_id, rule, hand, frames[0], frames[1], "warning", "jitter", "jitters", 5.0, 3.0)

@@ -7,6 +7,8 @@ import pytest
 from curation.flags import StaleUpdateError, clip_history
 from curation.labels import add_segment, list_labels, set_task_text, task_label, update_label
 
+pytestmark = pytest.mark.usefixtures("store_backend")  # each test on SQLite and on PostgreSQL
+
 
 def test_task_text_correction_is_versioned(root):
     first = set_task_text(root, "c1", "  pour the water  ", "ann")

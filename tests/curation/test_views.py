@@ -72,6 +72,7 @@ def test_filters_select_the_right_clips(root, noisy_catalog):
     assert count_view(engine, ViewSpec(metric_ranges=(("duration_s", 2.9, 3.1),))) == 30
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_text_search_finds_corrected_task_text(root, noisy_catalog):
     engine = QueryEngine(root)
     assert count_view(engine, ViewSpec(text="WAV")) == 10
@@ -79,6 +80,7 @@ def test_text_search_finds_corrected_task_text(root, noisy_catalog):
     assert list(view_clips(engine, ViewSpec(text="tea into"))["clip_id"]) == ["pour-1"]
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_flag_state_filters_follow_decisions(root, noisy_catalog):
     engine = QueryEngine(root)
     assert count_view(engine, ViewSpec(flag_states=("confirmed",))) == 0
@@ -86,6 +88,7 @@ def test_flag_state_filters_follow_decisions(root, noisy_catalog):
     assert list(view_clips(engine, ViewSpec(flag_states=("confirmed",)))["clip_id"]) == ["wave-1"]
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_saved_views(root):
     spec = ViewSpec(tasks=("pour",), metric_ranges=(("jitter_mm", None, 3.0),))
     saved = save_view(root, "clean pours", spec, "ann")

@@ -54,6 +54,9 @@ def test_a_later_commit_can_retire_files(root):
         batch.write("metrics", _metrics(["a2"]))
         batch.remove(old)
     assert lake.read("metrics")["clip_id"].to_pylist() == ["a2"]
+    with lake.batch() as batch:  # a commit may only retire files (it stages none)
+        batch.remove([f.relative_to(lake.dir).as_posix() for f in lake.files("metrics")])
+    assert lake.files("metrics") == [] and lake.read("metrics").num_rows == 0
 
 
 def test_garbage_collection_removes_only_unnamed_files(root):
@@ -73,3 +76,27 @@ def test_version_changes_on_commit(root):
     with lake.batch() as batch:
         batch.write("metrics", _metrics(["a"]))
     assert lake.version() != before
+
+
+def test_a_writers_first_batch_clears_day_old_leftovers(root):
+    import os
+    import time
+
+    import db.lake
+
+    lake = Lake(root)
+    with lake.batch() as batch:
+        batch.write("metrics", _metrics(["a"]))
+    old, fresh = lake.dir / "metrics" / "old.parquet", lake.dir / "metrics" / "fresh.parquet"
+    stale_tmp = lake.dir / "_tmp" / "killed-batch"
+    for path in (old, fresh, stale_tmp / "x.parquet"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"left by a killed writer")
+    day_ago = time.time() - db.lake.GARBAGE_MIN_AGE_S - 60
+    for path in (old, stale_tmp):
+        os.utime(path, (day_ago, day_ago))
+    db.lake._collected.discard(lake.dir)  # as in a new process
+    with lake.batch() as batch:
+        batch.write("metrics", _metrics(["b"]))
+    assert not old.exists() and not stale_tmp.exists() and fresh.exists()
+    assert len(lake.files("metrics")) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, text
 
 from db.models import AuditEntry, Flag
@@ -12,12 +13,13 @@ def test_sqlite_store_is_migrated_and_in_wal_mode(root):
     engine = get_engine(root)
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
     assert {"flags", "labels", "pairs", "views", "exports", "runs", "audit_log", "users", "jobs"} <= tables
     assert (root / "catalog.db").is_file()
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_writes_bump_the_revision_and_reads_do_not(root):
     start = store_revision(root)
     with session_scope(root) as session:
@@ -30,6 +32,7 @@ def test_writes_bump_the_revision_and_reads_do_not(root):
     assert store_revision(root) == after_write
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_failed_transaction_keeps_nothing(root):
     try:
         with session_scope(root) as session:
@@ -43,6 +46,7 @@ def test_failed_transaction_keeps_nothing(root):
         assert session.execute(select(AuditEntry)).all() == []
 
 
+@pytest.mark.usefixtures("store_backend")
 def test_core_statements_and_autoflushed_adds_bump_the_revision(root):
     from sqlalchemy import insert, update
 

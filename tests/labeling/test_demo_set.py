@@ -34,6 +34,6 @@ def test_demo_set_is_catalogued_with_ground_truth_and_robot_episodes(root):
 
 def test_demo_command_is_idempotent(root):
     build_demo(root, seed=3, progress=False, **SMALL)
-    result = CliRunner().invoke(main, ["--root", str(root), "demo", "--no-app"])
+    result = CliRunner().invoke(main, ["--root", str(root), "demo", "--no-app", "--no-train"])
     assert result.exit_code == 0, result.output
     assert "0 clips added, 12 already catalogued" in result.output

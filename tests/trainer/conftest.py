@@ -39,6 +39,16 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     return out
 
 
+_built: dict[str, dict[str, Path]] = {}
+
+
+def session_exports(base: Path) -> dict[str, Path]:
+    """`build_exports` once per session, under `<base>/trainer-demo/` (tests/trainer/trained_root.py shares it)."""
+    if "exports" not in _built:
+        _built["exports"] = build_exports(base / "trainer-demo")
+    return _built["exports"]
+
+
 @pytest.fixture(scope="session")
 def demo_exports(tmp_path_factory) -> dict[str, Path]:
-    return build_exports(tmp_path_factory.mktemp("trainer-demo"))
+    return session_exports(tmp_path_factory.getbasetemp())

@@ -1,0 +1,96 @@
+"""Scaling: validation loss against human hours, fitted as L = a + b ln(hours), from a scaling run (or launch one)."""
+
+import streamlit as st
+
+from app import auth_gate, cache, state
+from app.components.train_runs import run_label, run_row, scaling_rows
+from trainer.runs import ACTIVE, CONFIG_NAMES, export_choices, list_runs, start_run
+from trainer.scaling import read_scaling, scaling_figure
+
+REFRESH_S = 3  # how often an active scaling run is re-read
+
+state.init(st.session_state)
+st.title("Scaling")
+root = cache.data_root()
+st.caption("EgoScale's scaling view: one pretrain run per nested share of the export's human training hours, "
+           "all scored on the same held-out human episodes; the fit is L = a + b·ln(hours).")
+
+
+# A write action: a small function, so a role check can wrap it.
+def launch_scaling(data_dir: str, config_name: str, fractions: list[float], author: str) -> None:
+    try:
+        run_id = start_run(root, data_dir, "scaling", config_name, author=auth_gate.author("train", author or "app"),
+                           fractions=fractions)
+        st.session_state[state.SCALING_RUN_ID] = run_id
+        st.session_state[state.SCALING_MESSAGE] = ("success", f"Started scaling run {run_id} "
+                                                              f"on {cache.train_device()}.")
+    except (auth_gate.AuthError, ValueError) as exc:
+        st.session_state[state.SCALING_MESSAGE] = ("error", str(exc))
+
+
+runs = list_runs(root, "scaling")
+exports = export_choices(root)
+if st.session_state[state.SCALING_EXPORT] not in exports:
+    st.session_state[state.SCALING_EXPORT] = next(iter(exports), None)
+with st.expander("Launch a scaling run", expanded=not runs):
+    row = st.columns([3, 2])
+    row[0].selectbox("Export", list(exports), format_func=exports.get, key=state.SCALING_EXPORT,
+                     placeholder="No finished export yet: type a folder")
+    row[1].text_input("or an export folder", key=state.SCALING_EXPORT_PATH, placeholder="/path/to/export")
+    row = st.columns([1, 2.5, 1.5, 1])
+    row[0].selectbox("Config", CONFIG_NAMES, key=state.SCALING_CONFIG)
+    row[1].multiselect("Fractions of the human hours", state.SCALING_FRACTION_CHOICES, key=state.SCALING_FRACTIONS)
+    me = auth_gate.current()
+    blocked = auth_gate.why_not(me, "train")  # a courtesy: launch_scaling asks the store again
+    auth_gate.name_field(row[2], state.SCALING_AUTHOR, me, "Your name", "recorded with the run")
+    row[3].write("")
+    if row[3].button("Launch", type="primary", icon=":material/play_arrow:", key="scaling_launch",
+                     disabled=blocked is not None, help=blocked):
+        data_dir = st.session_state[state.SCALING_EXPORT_PATH].strip() or st.session_state[state.SCALING_EXPORT]
+        if not data_dir:
+            st.session_state[state.SCALING_MESSAGE] = ("error", "Pick an export or type its folder.")
+        else:
+            launch_scaling(data_dir, st.session_state[state.SCALING_CONFIG], st.session_state[state.SCALING_FRACTIONS],
+                           st.session_state[state.SCALING_AUTHOR].strip())
+        st.rerun()
+if st.session_state[state.SCALING_MESSAGE]:
+    kind, text = st.session_state[state.SCALING_MESSAGE]
+    (st.error if kind == "error" else st.success)(text)
+
+if not runs:
+    st.info("No scaling run yet. Launch one above (`egocurate demo` starts one on the demo export).")
+    st.stop()
+ids = {r.run_id: run_label(r) for r in runs}
+if st.session_state[state.SCALING_RUN_ID] not in ids:
+    done = [r.run_id for r in runs if r.state == "done"]
+    st.session_state[state.SCALING_RUN_ID] = done[0] if done else runs[0].run_id
+st.selectbox("Scaling run", list(ids), format_func=ids.get, key=state.SCALING_RUN_ID)
+chosen = next(r for r in runs if r.run_id == st.session_state[state.SCALING_RUN_ID])
+
+
+@st.fragment(run_every=REFRESH_S if chosen.state in ACTIVE else None)
+def progress() -> None:
+    """While the run trains: where it is (re-read every REFRESH_S); once it ends, the whole page once more."""
+    run = next(r for r in list_runs(root, "scaling") if r.run_id == chosen.run_id)
+    if run.state != chosen.state:
+        st.rerun()
+    st.dataframe([run_row(run)], hide_index=True, width="stretch")
+    if run.state in ACTIVE:
+        st.info(f"Training {run.part or 'its first fraction'} (step {run.step}/{run.max_steps or '?'}) of fractions "
+                f"{', '.join(f'{f:g}' for f in run.fractions)}; the fit appears when the last one is done.")
+    elif run.state != "done":
+        st.warning(f"This scaling run is {run.state}: {run.message}. Resume it on the Train page, or launch "
+                   "a new one.")
+
+
+progress()
+if chosen.state == "done":
+    result = read_scaling(chosen.out_dir)
+    fit = result.fit
+    cols = st.columns(4)
+    cols[0].metric("a (loss at 1 h)", f"{fit.a:.4f}")
+    cols[1].metric("b (per e-fold of hours)", f"{fit.b:.4f}")
+    cols[2].metric("R²", f"{fit.r2:.4f}")
+    cols[3].metric("Runs fitted", fit.n)
+    st.plotly_chart(scaling_figure(result), key="scaling_fit")
+    st.dataframe(scaling_rows(result), hide_index=True, width="stretch")

@@ -1,0 +1,102 @@
+"""Train and Scaling pages (AppTest): empty roots, a launch from the page, a finished run's curves and checkpoints,
+and a finished scaling run's fit."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app import state
+from tests.trainer.trained_root import SCALING_FRACTIONS, trained_root
+from trainer.runs import ACTIVE, CONFIG_NAMES, list_runs, run_status, stop_run
+from trainer.runs import SCALING_FRACTIONS as RUN_FRACTIONS
+from trainer.scaling import read_scaling
+
+APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
+TIMEOUT_S = 90  # first runs import torch and plotly
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_root(tmp_path_factory.getbasetemp())
+
+
+def open_page(root: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> AppTest:
+    monkeypatch.setenv("EGOCURATE_HOME", str(root))
+    st.cache_resource.clear()  # the engine is cached per root, but the first root's may be stale
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def figure(at: AppTest, index: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def test_state_literals_match_the_trainer():
+    assert state.TRAIN_CONFIGS == CONFIG_NAMES and state.DEFAULTS[state.TRAIN_CONFIG] in CONFIG_NAMES
+    assert tuple(state.DEFAULTS[state.SCALING_FRACTIONS]) == RUN_FRACTIONS
+    assert set(RUN_FRACTIONS) <= set(state.SCALING_FRACTION_CHOICES)
+
+
+def test_empty_root_renders_both_pages_and_a_launch_records_a_run(trained, tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    scaling = open_page(root, monkeypatch, "scaling")
+    assert scaling.title[0].value == "Scaling" and "No scaling run yet" in scaling.info[0].value
+    at = open_page(root, monkeypatch, "train")
+    assert at.title[0].value == "Train" and "No training run yet" in at.info[0].value
+    assert "**cpu**" in at.caption[0].value  # no GPU on this machine: the device the page says runs train on
+    at.button(key="train_launch").click().run()
+    assert "Pick an export" in at.error[0].value and list_runs(root) == []
+    at.text_input(key=state.TRAIN_EXPORT_PATH).input(str(trained / "export-v30"))
+    at.text_input(key=state.TRAIN_AUTHOR).input("ana")
+    at.button(key="train_launch").click().run()
+    assert not at.exception and "Started run" in at.success[0].value
+    [run] = list_runs(root)
+    assert (run.stage, run.config_name, run.author, run.data_dir) == ("pretrain", "smoke", "ana",
+                                                                       str(trained / "export-v30"))
+    assert at.session_state[state.TRAIN_RUN_ID] == run.run_id and at.dataframe[0].value["state"][0] in ACTIVE
+    stop_run(root, run.run_id)  # the run itself is test_runs.py's business: end it, and wait for its process
+    deadline = time.monotonic() + 120
+    while run_status(root, run.run_id).state in ACTIVE:
+        assert time.monotonic() < deadline, "the launched run did not stop"
+        time.sleep(0.2)
+    assert run_status(root, run.run_id).state == "stopped"
+
+
+def test_a_finished_run_shows_its_curves_and_checkpoints(trained, monkeypatch):
+    at = open_page(trained, monkeypatch, "train")
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [2, 1] and set(table["state"]) == {"done"}
+    assert list(table["step"]) == ["6/6 (fraction-1.0000)", "6/6"] and list(table["device"]) == ["cpu", "cpu"]
+    assert len(at.selectbox(key=state.TRAIN_EXPORT).options) == 2  # the store's two finished exports
+    init = at.selectbox(key=state.TRAIN_INIT)
+    assert init.disabled and any("run 1" in option for option in init.options)
+    at.selectbox(key=state.TRAIN_RUN_ID).set_value(1).run()
+    assert not at.exception
+    curves = figure(at)
+    names = [trace.get("name") for trace in curves["data"]]
+    assert "train loss" in names and "human" in names
+    assert list(at.dataframe[1].value["step"]) == [3, 6]  # the checkpoints
+    assert at.button(key="train_stop").disabled and at.button(key="train_resume").disabled
+
+
+def test_a_finished_scaling_run_shows_the_fit(trained, monkeypatch):
+    at = open_page(trained, monkeypatch, "scaling")
+    [run] = list_runs(trained, "scaling")
+    result = read_scaling(run.out_dir)
+    assert at.session_state[state.SCALING_RUN_ID] == run.run_id
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["R²"] == f"{result.fit.r2:.4f}" and metrics["a (loss at 1 h)"] == f"{result.fit.a:.4f}"
+    assert metrics["b (per e-fold of hours)"] == f"{result.fit.b:.4f}" and metrics["Runs fitted"] == "2"
+    fit = figure(at)
+    assert fit["layout"]["xaxis"]["type"] == "log" and len(fit["data"]) == 2  # the runs, and the fitted line
+    table = at.dataframe[1].value
+    assert list(table["fraction"]) == list(SCALING_FRACTIONS) and list(table["val MSE"]) == [
+        round(loss, 5) for loss in result.losses]

@@ -1,0 +1,104 @@
+"""Background training runs (trainer/runs.py): detached processes on the tiny demo export, followed through the store.
+
+Runs go to a fresh data root per test; the export is the session's (tests/trainer/conftest.py). Waits
+poll the store with a generous deadline and assert on states and files, never on durations.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trainer.runs import ACTIVE, RunStatus, checkpoints, list_runs, resume_run, run_log, run_status, start_run, stop_run
+
+WAIT_S = 240  # a deadline for a state that must come, not a speed requirement
+# The smoke model with a step budget only a stop (or a resume's new budget) ends.
+ENDLESS = {"batch_size": 8, "max_steps": 100_000, "warmup_steps": 2, "eval_every": 100_000, "eval_timesteps": 8,
+           "eval_samples": 1, "ckpt_every": 100_000, "log_every": 2, "workers": 0,
+           "model": {"image_size": 32, "patch": 8, "d_model": 32, "n_heads": 2, "backbone_layers": 1, "dit_layers": 1,
+                     "chunk": 8, "flow_steps": 4}}
+
+
+def write_config(path: Path, values: dict) -> str:
+    path.write_text(yaml.safe_dump(values))
+    return str(path)
+
+
+def wait_until(check: Callable[[], RunStatus | bool], what: str) -> RunStatus | bool:
+    deadline = time.monotonic() + WAIT_S
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+    return result
+
+
+def finished(root: Path, run_id: int) -> RunStatus:
+    return wait_until(lambda: (s := run_status(root, run_id)).state not in ACTIVE and s, f"run {run_id} to end")
+
+
+def test_a_detached_run_stops_with_a_checkpoint_then_resumes_from_it_to_done(demo_exports, tmp_path):
+    root = tmp_path / "root"
+    run_id = start_run(root, demo_exports["v30"], "pretrain", write_config(tmp_path / "endless.yml", ENDLESS),
+                       author="ana")
+    assert run_status(root, run_id).state in ACTIVE  # start_run returns at once
+    wait_until(lambda: run_status(root, run_id).step >= 2, "two steps")
+    stop_run(root, run_id)
+    stopped = finished(root, run_id)
+    assert stopped.state == "stopped" and "stopped on request" in stopped.message, stopped.message
+    steps = [c.step for c in checkpoints(stopped)]
+    assert len(steps) == 1 and 2 <= steps[0] < ENDLESS["max_steps"]
+    k = steps[0]
+    before = run_log(stopped)
+    assert before["step"].max() == k - 1  # every step up to the checkpoint, nothing after it
+
+    resume_run(root, run_id, max_steps=k + 3)
+    done = finished(root, run_id)
+    assert done.state == "done", (done.message, (root / "cache/jobs" / f"run-{run_id}.log").read_text())
+    assert done.step == k + 3 and done.max_steps == k + 3 and done.device == "cpu" and done.author == "ana"
+    assert done.finished_at is not None and done.train_loss is not None and "human" in done.val
+    after = run_log(done)
+    train_steps = after.dropna(subset=["train_loss"])
+    assert list(train_steps["step"]) == list(range(k + 3))  # continued at k: no step repeated or missing
+    kept = before.dropna(subset=["train_loss"]).set_index("step")["train_loss"]
+    assert train_steps.set_index("step")["train_loss"].loc[kept.index].tolist() == kept.tolist()
+    assert list(after.dropna(subset=["val_human"])["step"]) == [0, k + 3]  # the first and the final estimate
+    assert [c.step for c in checkpoints(done)] == [k, k + 3]
+    assert all(Path(c.path).is_file() and c.size_mb > 0 for c in checkpoints(done))
+    assert [r.run_id for r in list_runs(root)] == [run_id] and list_runs(root, "scaling") == []
+    with pytest.raises(ValueError, match="only stopped or failed"):
+        resume_run(root, run_id)
+    with pytest.raises(ValueError, match="done"):
+        stop_run(root, run_id)
+
+
+def test_a_killed_run_reads_as_failed_with_the_reason(demo_exports, tmp_path):
+    root = tmp_path / "root"
+    run_id = start_run(root, demo_exports["v30"], "pretrain", write_config(tmp_path / "endless.yml", ENDLESS))
+    running = wait_until(lambda: (s := run_status(root, run_id)).step >= 1 and s, "a step")
+    assert running.state == "running" and running.pid
+    os.kill(running.pid, signal.SIGKILL)
+    failed = finished(root, run_id)
+    assert failed.state == "failed" and f"pid {running.pid}" in failed.message
+    with pytest.raises(ValueError, match="failed"):
+        stop_run(root, run_id)
+
+
+def test_start_refuses_what_cannot_run(demo_exports, tmp_path):
+    root = tmp_path / "root"
+    with pytest.raises(ValueError, match="not an export"):
+        start_run(root, tmp_path, "pretrain")
+    with pytest.raises(ValueError, match="stage"):
+        start_run(root, demo_exports["v30"], "posttrain")
+    with pytest.raises(ValueError, match="init checkpoint is for midtrain"):
+        start_run(root, demo_exports["v30"], "pretrain", init=tmp_path)
+    with pytest.raises(ValueError, match="config"):
+        start_run(root, demo_exports["v30"], "pretrain", "huge")
+    with pytest.raises(ValueError, match="two or more fractions"):
+        start_run(root, demo_exports["v30"], "pretrain", scaling=True, fractions=(1.0,))
+    assert list_runs(root) == []

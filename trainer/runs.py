@@ -1,0 +1,394 @@
+"""Training runs in the background: a `runs` row each, a detached process that trains, and what the app reads.
+
+    run_id = start_run(root, export_dir, "pretrain", "smoke", author="ana")   # returns at once
+    run_status(root, run_id).state      # queued | running | done | failed | stopped
+    stop_run(root, run_id)              # SIGTERM: a checkpoint after the current step, then 'stopped'
+    resume_run(root, run_id)            # a new process goes on from the run folder's checkpoints/last
+    run_log(run_status(root, run_id))   # log.jsonl as a DataFrame (the Train page's curves)
+    python -m trainer.runs --root R --run-id N      (what start_run and resume_run start, detached)
+
+A run trains into `<root>/runs/<id>-<stage>-<export name>/` (`train` writes `log.jsonl` and
+`checkpoints/` there); stage `scaling` pretrains once per nested fraction of the human hours
+(`trainer.scaling.run_scaling`) into `fraction-*/` subfolders and writes `scaling.json` beside them,
+where `read_scaling(out_dir)` finds it. The row's `config` JSON holds what the run was started with
+(config name, init checkpoint, fractions) and what its process reports (device, host, message).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from db.models import Export, Run, utc_now
+from db.store import session_scope
+
+RUN_STAGES = ("pretrain", "midtrain", "scaling")
+CONFIG_NAMES = ("smoke", "small", "paper")  # the built-in configs (trainer/configs/)
+SCALING_FRACTIONS = (0.25, 0.5, 1.0)  # shares of the human training hours a scaling run pretrains on
+RUNS_DIR = "runs"  # under the data root: one folder per run
+FRAME_CACHE_DIR = "cache/trainer"  # under the data root: decoded frames, shared by runs (and the CLI)
+RUN_LOG_DIR = "cache/jobs"  # under the data root: the detached process's stdout/stderr, `run-<id>.log`
+LOG_TAIL_BYTES = 65_536  # the run table reads only this much of the end of each log.jsonl
+ACTIVE = ("queued", "running")
+LOG_COLUMNS = ("step", "train_loss", "lr", "grad_norm", "samples_per_s", "part")  # run_log's columns, then val_*
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+_sigterm = threading.Event()  # SIGTERM came (maybe before trainer.train, which imports torch, was loaded)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Where a run stands: its row, with the dead-process check applied, and the newest numbers of its log."""
+
+    run_id: int
+    stage: str  # pretrain | midtrain | scaling
+    state: str  # queued | running | done | failed | stopped
+    data_dir: str  # the export trained on
+    out_dir: str  # the run folder
+    config_name: str  # smoke | small | paper, or a YAML path
+    init: str | None  # the checkpoint a midtrain run started from
+    fractions: tuple[float, ...]  # scaling runs: the shares of the human hours
+    device: str  # what the process trains on ('' until it has started)
+    author: str
+    created_at: datetime
+    finished_at: datetime | None
+    message: str  # why it failed or stopped, or what it is doing
+    pid: int | None
+    step: int  # optimizer steps done (of the current fraction, for scaling runs)
+    max_steps: int
+    train_loss: float | None  # the newest training loss
+    val: dict[str, float]  # the newest validation MSE per embodiment
+    part: str  # scaling runs: the fraction folder being trained ('' otherwise)
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One saved checkpoint of a run."""
+
+    step: int
+    path: str  # the checkpoint.pt file
+    size_mb: float
+    saved_at: datetime
+    part: str = ""  # scaling runs: the fraction folder
+
+
+def default_device() -> str:
+    """What a new run trains on here: 'cuda (<GPU name>)' when there is a GPU, else 'cpu'."""
+    import torch
+
+    return f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+
+
+def start_run(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
+              init: Path | str | None = None, author: str = "app", *, scaling: bool = False,
+              fractions: Sequence[float] = SCALING_FRACTIONS) -> int:
+    """Record a run and start its detached process (it outlives the caller); returns the run id.
+
+    `scaling=True` (or stage 'scaling') runs a scaling study. Arguments are checked here, so a bad
+    one raises ValueError instead of failing in the background.
+    """
+    run_id = create_run(root, data_dir, stage, config_name, init, author, scaling=scaling, fractions=fractions)
+    _spawn(Path(root).resolve(), run_id)
+    return run_id
+
+
+def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
+               init: Path | str | None = None, author: str = "app", *, scaling: bool = False,
+               fractions: Sequence[float] = SCALING_FRACTIONS) -> int:
+    """The `runs` row of `start_run`, queued, with no process yet (`execute_run` trains it here)."""
+    from .train import config_path
+
+    root = Path(root).resolve()
+    stage = "scaling" if scaling else stage
+    data_dir = Path(data_dir).resolve()
+    if stage not in RUN_STAGES:
+        raise ValueError(f"stage must be one of {RUN_STAGES}, got {stage!r}")
+    if not (data_dir / "meta" / "info.json").is_file():
+        raise ValueError(f"{data_dir}: not an export (no meta/info.json)")
+    if init is not None and stage != "midtrain":
+        raise ValueError("an init checkpoint is for midtrain runs")
+    if init is not None and not Path(init).exists():
+        raise ValueError(f"{init}: no such checkpoint")
+    if stage == "scaling" and (len(set(fractions)) < 2 or not all(0 < f <= 1 for f in fractions)):
+        raise ValueError(f"a scaling run needs two or more fractions in (0, 1], got {list(fractions)}")
+    config_path(config_name)
+    config = {"name": config_name, "init": str(Path(init).resolve()) if init else None,
+              "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else [],
+              "host": socket.gethostname()}
+    with session_scope(root) as session:
+        run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state="queued", author=author)
+        session.add(run)
+        session.flush()
+        run.out_dir = str(root / RUNS_DIR / f"{run.id}-{stage}-{data_dir.name}")
+        return int(run.id)
+
+
+def _spawn(root: Path, run_id: int) -> None:
+    log_path = root / RUN_LOG_DIR / f"run-{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
+    with open(log_path, "ab") as log:
+        # A new session: closing the page, or stopping the app with Ctrl-C, does not stop the run.
+        process = subprocess.Popen([sys.executable, "-m", "trainer.runs", "--root", str(root), "--run-id", str(run_id)],
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env=env, cwd=PROJECT_DIR)
+    # Reap it when it exits, so a dead run is never mistaken for a live (zombie) pid.
+    threading.Thread(target=process.wait, name=f"reap-run-{run_id}", daemon=True).start()
+    with session_scope(root) as session:
+        session.get(Run, run_id).pid = process.pid
+
+
+def stop_run(root: Path | str, run_id: int) -> None:
+    """Ask a queued or running run to stop: it saves a checkpoint after its current step ('stopped').
+
+    Raises:
+        KeyError: no such run.
+        ValueError: the run is not queued or running.
+    """
+    current = run_status(root, run_id)
+    if current.state not in ACTIVE:
+        raise ValueError(f"run {run_id} is {current.state}, not running")
+    with session_scope(Path(root)) as session:
+        run = session.get(Run, run_id)
+        # Recorded first: a process signalled before it installed its handler dies at once, and still reads stopped.
+        run.config = {**(run.config or {}), "stop_requested": True}
+    if current.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(current.pid, signal.SIGTERM)
+
+
+def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> int:
+    """Start a stopped or failed run's process again; it goes on from its last checkpoint. Returns the run id.
+
+    `max_steps` gives the run a new step budget (longer or shorter; the LR schedule follows it).
+
+    Raises:
+        KeyError: no such run.
+        ValueError: the run is queued, running or done.
+    """
+    root = Path(root).resolve()
+    current = run_status(root, run_id)
+    if current.state not in ("stopped", "failed"):
+        raise ValueError(f"run {run_id} is {current.state}; only stopped or failed runs resume")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    with session_scope(root) as session:
+        run = session.get(Run, run_id)
+        run.state, run.finished_at, run.pid = "queued", None, None
+        steps = {"max_steps_override": max_steps} if max_steps is not None else {}
+        run.config = {**(run.config or {}), "stop_requested": False, "message": "resuming"} | steps
+    _spawn(root, run_id)
+    return run_id
+
+
+def run_status(root: Path | str, run_id: int) -> RunStatus:
+    """A run's state and newest numbers. Raises KeyError for an unknown run."""
+    with session_scope(Path(root)) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise KeyError(f"no run {run_id}")
+        return _status(run)
+
+
+def list_runs(root: Path | str, stage: str | None = None, limit: int = 50) -> list[RunStatus]:
+    """The newest runs (of one stage, or all), newest first."""
+    query = select(Run).order_by(Run.id.desc()).limit(limit)
+    if stage is not None:
+        query = query.where(Run.stage == stage)
+    with session_scope(Path(root)) as session:
+        return [_status(run) for run in session.scalars(query).all()]
+
+
+def _status(run: Run) -> RunStatus:
+    config = run.config or {}
+    state, message = run.state, config.get("message", "")
+    if state in ACTIVE and config.get("host") == socket.gethostname() and not _alive(run.pid):
+        if config.get("stop_requested"):
+            state, message = "stopped", "stopped before its process could save a checkpoint"
+        else:
+            state, message = "failed", f"its process (pid {run.pid}) ended without recording a result"
+    part = _current_part(Path(run.out_dir)) if run.stage == "scaling" else ""
+    records = _tail_records(Path(run.out_dir) / part / "log.jsonl")
+    steps = [r for r in records if "train_loss" in r]
+    evals = [r["val"] for r in records if "val" in r]
+    return RunStatus(run.id, run.stage, state, run.data_dir, run.out_dir, config.get("name", ""), config.get("init"),
+                     tuple(config.get("fractions") or ()), config.get("device", ""), run.author, run.created_at,
+                     run.finished_at, message, run.pid, steps[-1]["step"] + 1 if steps else 0,
+                     int(config.get("max_steps", 0)), steps[-1]["train_loss"] if steps else None,
+                     evals[-1] if evals else {}, part)
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return True  # not started yet: a queued run's process may still be on its way
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.is_file() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z")
+
+
+def _parts(out_dir: Path) -> list[str]:
+    """A scaling run's fraction folders, smallest fraction first (the order they train in)."""
+    return sorted(p.name for p in out_dir.glob("fraction-*") if p.is_dir()) if out_dir.is_dir() else []
+
+
+def _current_part(out_dir: Path) -> str:
+    parts = [p for p in _parts(out_dir) if (out_dir / p / "log.jsonl").is_file()]
+    return parts[-1] if parts else ""
+
+
+def _tail_records(path: Path) -> list[dict]:
+    """The records in the last LOG_TAIL_BYTES of a log.jsonl (the first, maybe cut, line dropped)."""
+    if not path.is_file():
+        return []
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - LOG_TAIL_BYTES))
+        lines = handle.read().decode(errors="replace").splitlines()
+    if size > LOG_TAIL_BYTES:
+        lines = lines[1:]
+    return [json.loads(line) for line in lines if line.strip().endswith("}")]
+
+
+def run_log(run: RunStatus) -> pd.DataFrame:
+    """Every log record of a run, one row per record: step, train_loss, lr, grad_norm, samples_per_s,
+    `val_<embodiment>` (on evaluation rows), and `part` (the fraction folder of a scaling run, else '')."""
+    from .train import read_log
+
+    out_dir = Path(run.out_dir)
+    frames = []
+    for part in (_parts(out_dir) if run.stage == "scaling" else [""]):
+        records = [{k: v for k, v in r.items() if k != "val"} | {f"val_{e}": x for e, x in r.get("val", {}).items()}
+                   for r in read_log(out_dir / part)]
+        if records:
+            frames.append(pd.DataFrame.from_records(records).assign(part=part))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["step", "part"])
+    # Every step column is there even before the first step is logged (only the step-0 evaluation is).
+    return frame.reindex(columns=[*LOG_COLUMNS, *sorted(c for c in frame.columns if c not in LOG_COLUMNS)])
+
+
+def checkpoints(run: RunStatus) -> list[CheckpointInfo]:
+    """The run's saved checkpoints, by part then step."""
+    out_dir = Path(run.out_dir)
+    found = []
+    for part in (_parts(out_dir) if run.stage == "scaling" else [""]):
+        for path in sorted((out_dir / part / "checkpoints").glob("[0-9]*/checkpoint.pt")):
+            stat = path.stat()
+            found.append(CheckpointInfo(int(path.parent.name), str(path), round(stat.st_size / 1e6, 3),
+                                        datetime.fromtimestamp(stat.st_mtime).astimezone(), part))
+    return found
+
+
+def export_choices(root: Path | str) -> dict[str, str]:
+    """Finished exports that are still on disk, newest first: folder -> a label for a picker."""
+    with session_scope(Path(root)) as session:
+        rows = session.scalars(select(Export).where(Export.state == "done").order_by(Export.id.desc())).all()
+        out = {}
+        for row in rows:
+            if (Path(row.out_dir) / "meta" / "info.json").is_file() and row.out_dir not in out:
+                counts = (row.manifest or {}).get("counts", {})
+                out[row.out_dir] = (f"{Path(row.out_dir).name} · {row.format} · {counts.get('episodes', '?')} "
+                                    f"episodes · {row.created_at:%Y-%m-%d %H:%M}")
+        return out
+
+
+def init_choices(root: Path | str) -> dict[str, str]:
+    """Checkpoints of finished pretrain runs, newest first: path -> a label for a picker."""
+    return {str(Path(r.out_dir) / "checkpoints" / "last"): f"run {r.run_id} · {Path(r.data_dir).name} · "
+            f"{r.config_name} · step {r.step}" for r in list_runs(root, "pretrain")
+            if r.state == "done" and (Path(r.out_dir) / "checkpoints" / "last").exists()}
+
+
+# --- In the run's process -------------------------------------------------------------------------
+
+def execute_run(root: Path, run_id: int) -> str:
+    """Train run `run_id` here and record how it ended; returns the final state."""
+    from .scaling import run_scaling
+    from .train import TrainConfig, TrainingStopped, config_path, request_stop, train
+
+    with session_scope(root) as session:
+        run = session.get(Run, run_id)
+        spec, stage, data_dir, out_dir = dict(run.config or {}), run.stage, run.data_dir, run.out_dir
+    if spec.get("stop_requested") or _sigterm.is_set():  # a stop that came before train's flag existed
+        request_stop()
+    override = {"data_dir": data_dir, "out_dir": out_dir, "stage": "pretrain" if stage == "scaling" else stage,
+                "init": spec.get("init"), "cache_dir": str(root / FRAME_CACHE_DIR), "resume": True}
+    override |= {"max_steps": spec["max_steps_override"]} if spec.get("max_steps_override") else {}
+    state, message = "done", ""
+    try:
+        cfg = TrainConfig.from_yaml(config_path(spec["name"]), override)
+        device = _device_label(cfg.device)
+        _record(root, run_id, "running", {"device": device, "max_steps": cfg.max_steps, "message": "training"},
+                pid=os.getpid())
+        if stage == "scaling":
+            fit = run_scaling(cfg, tuple(spec["fractions"])).fit
+            message = f"L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R² = {fit.r2:.3f}"
+        else:
+            message = f"last checkpoint {train(cfg)}"
+    except TrainingStopped as stopped:
+        state, message = "stopped", f"stopped on request; {stopped.checkpoint}"
+    except Exception as exc:  # recorded for the page; the traceback goes to the process log
+        traceback.print_exc()
+        state, message = "failed", f"{type(exc).__name__}: {exc}"
+    _record(root, run_id, state, {"message": message}, finished=True)
+    return state
+
+
+def _device_label(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return default_device()
+    return f"{name} ({torch.cuda.get_device_name(torch.device(name))})" if name.startswith("cuda") else name
+
+
+def _record(root: Path, run_id: int, state: str, values: dict[str, object], finished: bool = False,
+            pid: int | None = None) -> None:
+    with session_scope(root) as session:
+        run = session.get(Run, run_id)
+        run.state, run.config = state, {**(run.config or {}), **values}
+        run.pid = pid or run.pid
+        if finished:
+            run.finished_at = utc_now()
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    _sigterm.set()
+    train = sys.modules.get("trainer.train")
+    if train is not None and hasattr(train, "request_stop"):  # loaded: the loop checks its flag every step
+        train.request_stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a run made by `start_run` (in its detached process)."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    parser = argparse.ArgumentParser(prog="python -m trainer.runs")
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--run-id", type=int, required=True)
+    args = parser.parse_args(argv)
+    return 0 if execute_run(args.root, args.run_id) in ("done", "stopped") else 1
+
+
+if __name__ == "__main__":
+    # The imported module's main, not this `__main__` copy, so `trainer.train`'s stop flag is the one set.
+    from trainer.runs import main as _main
+
+    raise SystemExit(_main())
