@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import state
+from app import session_cookie, state
 from db import auth, paths
 from db.auth import AccessDenied, AuthError, Principal
 
@@ -94,16 +94,37 @@ def _sign_in(root: Path) -> None:
     name, password = st.session_state[state.AUTH_NAME], st.session_state[state.AUTH_PASSWORD]
     st.session_state[state.AUTH_PASSWORD] = ""  # never kept past this check
     try:
-        st.session_state[state.AUTH_TOKEN] = auth.sign_in(root, name, password)
-        st.session_state[state.AUTH_MESSAGE] = None
+        new_token = auth.sign_in(root, name, password)
     except AuthError as exc:
         st.session_state[state.AUTH_MESSAGE] = ("error", str(exc))
+        return
+    st.session_state[state.AUTH_TOKEN] = new_token
+    st.session_state[state.AUTH_MESSAGE] = None
+    st.session_state[state.AUTH_COOKIE] = session_cookie.set_cookie_url(session_cookie.issue_handoff(new_token))
 
 
 def _sign_out(root: Path) -> None:
     auth.sign_out(root, token())
     st.session_state[state.AUTH_TOKEN] = None
     st.session_state[state.AUTH_MESSAGE] = ("info", "Signed out.")
+    st.session_state[state.AUTH_COOKIE] = session_cookie.CLEAR_COOKIE_URL
+
+
+def _send_cookie() -> None:
+    """Have the browser fetch a pending cookie URL (set after sign-in, cleared after sign-out), once."""
+    url = st.session_state[state.AUTH_COOKIE]
+    if url:
+        st.session_state[state.AUTH_COOKIE] = None
+        st.html(f'<img src="{url}" alt="" width="1" height="1" style="position:absolute;opacity:0">')
+
+
+def _token_from_cookie(root: Path) -> None:
+    """A new tab or a reload: adopt the browser's session cookie if the session it names is alive."""
+    if token() is not None:
+        return
+    carried = st.context.cookies.get(session_cookie.COOKIE_NAME)
+    if carried and auth.resolve_session(root, carried) is not None:
+        st.session_state[state.AUTH_TOKEN] = carried
 
 
 def sign_in_form(root: Path) -> None:
@@ -125,6 +146,8 @@ def gate() -> Principal | None:
     if not auth.has_users(root):
         st.sidebar.caption(OPEN_MODE_NOTE)
         return auth.LOCAL_PRINCIPAL
+    _token_from_cookie(root)
+    _send_cookie()
     me = auth.resolve_session(root, token())
     if me is None:
         if token() is not None:  # it was alive once: expired, idle, revoked, or the user was removed

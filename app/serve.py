@@ -11,6 +11,7 @@ import streamlit as st
 
 from app.launch import check_bind
 from app.media import media_routes
+from app.session_cookie import auth_routes
 from db import paths
 
 ROOT = paths.resolve_root()
@@ -18,4 +19,4 @@ ROOT = paths.resolve_root()
 # Unset, Streamlit listens on every interface.
 check_bind(ROOT, st.config.get_option("server.address") or "0.0.0.0")
 
-app = st.App("streamlit_app.py", routes=media_routes(ROOT))
+app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()])

@@ -11,6 +11,7 @@ AUTH_TOKEN = "auth.token"  # db.auth session token, None when signed out or in o
 AUTH_MESSAGE = "auth.message"  # (kind, text) for the sign-in form's next run (wrong password, session ended)
 AUTH_NAME = "auth.name"  # the sign-in form's name field
 AUTH_PASSWORD = "auth.password"  # the sign-in form's password field, emptied as soon as it is checked
+AUTH_COOKIE = "auth.cookie"  # a cookie URL the browser must fetch on the next run (app/session_cookie.py), or None
 
 # Clips page
 CLIPS_KINDS = "clips.kinds"  # multiselect: 'human' / 'robot'
@@ -117,6 +118,7 @@ DEFAULTS: dict[str, object] = {
     AUTH_MESSAGE: None,
     AUTH_NAME: "",
     AUTH_PASSWORD: "",
+    AUTH_COOKIE: None,
     CLIPS_KINDS: [],
     CLIPS_SOURCES: [],
     CLIPS_TASK: "",

@@ -74,3 +74,40 @@ def test_sign_in_then_media_with_the_sessions_key_only(root: Path, tmp_path: Pat
         assert status_of(f"{server}{media_url(clip_id)}") == 401
         assert status_of(f"{server}{urlsplit(thumb).path}") == 401
         assert status_of(f"{server}{media_url(clip_id, key)}") == 200
+
+
+def test_a_reload_keeps_the_sign_in_until_sign_out(root: Path, tmp_path: Path):
+    """The session rides an HttpOnly cookie across reloads and new tabs; signing out ends it everywhere."""
+    from playwright.sync_api import sync_playwright
+
+    from app.session_cookie import COOKIE_NAME
+
+    with app_server(root, log_file=tmp_path / "server.log") as server, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
+            page.goto(f"{server}/clips")
+            page.get_by_role("textbox", name="Name").fill("ann")
+            page.get_by_role("textbox", name="Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_text("Signed in as").wait_for(timeout=30_000)
+            wait_idle(page)
+            (cookie,) = [c for c in context.cookies() if c["name"] == COOKIE_NAME]
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+            assert page.evaluate("document.cookie").find(COOKIE_NAME) < 0  # scripts cannot read it
+
+            other = context.new_page()  # a new tab, e.g. a clip opened beside the list
+            other.goto(f"{server}/clips")
+            other.get_by_role("heading", name="Clips").wait_for(timeout=30_000)
+            other.get_by_text("Signed in as").wait_for()
+            assert other.get_by_role("heading", name="Sign in").count() == 0
+
+            other.get_by_role("button", name="Sign out").click()
+            other.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+            wait_idle(other)
+            page.reload()  # the session was revoked in the store: the cookie no longer signs anyone in
+            page.get_by_role("heading", name="Sign in").wait_for(timeout=30_000)
+            assert not [c for c in context.cookies() if c["name"] == COOKIE_NAME]
+        finally:
+            browser.close()

@@ -77,3 +77,16 @@ def test_an_expired_sessions_key_is_refused(clip_root):
     long_ago = datetime.now(UTC) - timedelta(seconds=auth.DEFAULT_POLICY.lifetime_s + 60)
     key = auth.media_key(auth.sign_in(root, "ann", PASSWORD, now=long_ago))
     assert get(Starlette(routes=media_routes(root)), media_url(clip_id, key))[0] == 401
+
+
+def test_cookie_handoff_codes_are_single_use_and_expire(monkeypatch):
+    import app.session_cookie as session_cookie
+
+    code = session_cookie.issue_handoff("the-token")
+    assert session_cookie.redeem_handoff(code) == "the-token"
+    assert session_cookie.redeem_handoff(code) is None  # used
+    assert session_cookie.redeem_handoff("made-up") is None and session_cookie.redeem_handoff(None) is None
+    late = session_cookie.issue_handoff("the-token")
+    now = session_cookie.time.monotonic()
+    monkeypatch.setattr(session_cookie.time, "monotonic", lambda: now + session_cookie.HANDOFF_TTL_S + 1)
+    assert session_cookie.redeem_handoff(late) is None  # expired
