@@ -12,6 +12,7 @@ adds the proposed flags that are new, leaving curators' decisions alone.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ import yaml
 from tqdm import tqdm
 
 from db.engine import query_engine
+from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
 from db.models import Job, utc_now
 from db.queries import hand_frames, retarget_residuals, scorable_clips, scored_metrics
@@ -177,7 +179,9 @@ def run_score(root: Path, cfg: ScoreConfig = ScoreConfig(), clip_ids: list[str] 
     rules = RuleSet.from_yaml(cfg.rules_path)
     report = ScoreReport()
     with session_scope(root) as session:
-        job = Job(kind="score", params={"clips": clip_ids, "rules": str(cfg.rules_path)}, n_total=0)
+        close_interrupted_jobs(session, "score")  # a killed run cannot close its own row
+        job = Job(kind="score", params={"clips": clip_ids, "rules": str(cfg.rules_path), **job_host()}, n_total=0,
+                  pid=os.getpid())
         session.add(job)
         session.flush()
         report.job_id = job.id

@@ -91,3 +91,20 @@ def test_egodex_ground_truth_is_clean_and_injected_noise_trips_the_rules(root, s
     write_pose_clips(root, noisy)
     run_score(root)
     assert {f.clip_id for f in list_flags(root)} == {c.clip_id for c in noisy}
+
+
+def test_a_score_job_killed_earlier_is_closed_as_interrupted(root):
+    import subprocess
+    import sys
+
+    from db.jobs import job_host
+
+    write_pose_clips(root, [pose_clip("a")])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with session_scope(root) as session:  # what kill -9 leaves: a row saying running, its process gone
+        session.add(Job(kind="score", state="running", pid=gone.pid, params=job_host()))
+    report = run_score(root)
+    with session_scope(root) as session:
+        states = {job.id: job.state for job in session.scalars(select(Job).where(Job.kind == "score"))}
+    assert states.pop(report.job_id) == "done" and list(states.values()) == ["interrupted"]
