@@ -134,6 +134,10 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
                 _read(candidate, known, writer, report)
             except IngestError as exc:
                 report.failures.append(exc)
+            except Exception as exc:  # noqa: BLE001 (a reader bug must cost one input, not the batch)
+                # The readers raise IngestError for every failure we know of (the fuzz suite checks it);
+                # anything else is a bug, recorded with its type so it can be reported.
+                report.failures.append(IngestError(candidate.path, f"unexpected {type(exc).__name__}: {exc}"))
         writer.flush()
     _finish_job(root, report)
     return report
