@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from db.engine import query_engine
+from db.jobs import job_host, process_alive
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
 from db.queries import clips_with_pose, label_candidates
@@ -424,7 +424,7 @@ def run_label(root: Path | str, clip_ids: Sequence[str] | None = None, *, stride
     tasks = plan_label(root, config, clip_ids, report)
     frames_total = sum(math.ceil(t.n_frames / stride) for t in tasks)
     params = {"options": {**asdict(config), "workers": workers, "executor": executor},
-              "clip_ids": None if clip_ids is None else list(clip_ids), "host": socket.gethostname()}
+              "clip_ids": None if clip_ids is None else list(clip_ids), **job_host()}
     recorder = _JobRecorder(root, job_id, params, len(tasks), frames_total, on_progress)
     report.job_id = recorder.job_id
     recorder.record(report)
@@ -487,7 +487,7 @@ def start_label_job(root: Path | str, **options: object) -> int:
     LabelConfig(**options)
     _check_run_options(run.get("workers", 2), run.get("executor", "local"))
     params = {"options": {**options, **run}, "clip_ids": None if clip_ids is None else list(clip_ids),
-              "host": socket.gethostname()}
+              **job_host()}
     with session_scope(root) as session:
         job = Job(kind=STAGE_NAME, state="queued", params=params)
         session.add(job)
@@ -528,25 +528,12 @@ def label_jobs(root: Path | str, limit: int = 20) -> list[LabelProgress]:
 def _progress(job: Job, failures: tuple[LabelFailure, ...]) -> LabelProgress:
     params = job.params or {}
     state = job.state
-    if state in ("queued", "running") and params.get("host") == socket.gethostname() and not _alive(job.pid):
+    if state in ("queued", "running") and params.get("host") == job_host()["host"] and not process_alive(job.pid):
         state = "interrupted"
     done = params.get("progress", {})
     return LabelProgress(job.id, state, job.n_total, job.n_done, job.n_failed, int(done.get("frames_done", 0)),
                          int(done.get("frames_total", 0)), float(done.get("elapsed_s", 0.0)), job.message or "",
                          failures)
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True  # not started yet: a queued job's process may still be on its way
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.is_file() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
