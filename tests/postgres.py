@@ -16,6 +16,7 @@ import itertools
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -23,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-
-from tests.browser.harness import free_port
 
 PG_BIN_ENV = "EGOCURATE_PG_BIN"  # a folder holding initdb and pg_ctl, to use instead of Debian's
 DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -71,6 +70,12 @@ class PostgresServer:
         """Drop a database, ending any session still connected to it."""
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _as_server_user(command: list[str]) -> list[str]:
