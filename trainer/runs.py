@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
+from db.jobs import job_host, process_alive
 from db.models import Export, Run, utc_now
 from db.store import session_scope
 
@@ -128,7 +128,7 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     config_path(config_name)
     config = {"name": config_name, "init": str(Path(init).resolve()) if init else None,
               "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else [],
-              "host": socket.gethostname()}
+              **job_host()}
     with session_scope(root) as session:
         run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state="queued", author=author)
         session.add(run)
@@ -216,7 +216,7 @@ def list_runs(root: Path | str, stage: str | None = None, limit: int = 50) -> li
 def _status(run: Run) -> RunStatus:
     config = run.config or {}
     state, message = run.state, config.get("message", "")
-    if state in ACTIVE and config.get("host") == socket.gethostname() and not _alive(run.pid):
+    if state in ACTIVE and config.get("host") == job_host()["host"] and not process_alive(run.pid):
         if config.get("stop_requested"):
             state, message = "stopped", "stopped before its process could save a checkpoint"
         else:
@@ -230,19 +230,6 @@ def _status(run: Run) -> RunStatus:
                      run.finished_at, message, run.pid, steps[-1]["step"] + 1 if steps else 0,
                      int(config.get("max_steps", 0)), steps[-1]["train_loss"] if steps else None,
                      evals[-1] if evals else {}, part)
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True  # not started yet: a queued run's process may still be on its way
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.is_file() and stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z")
 
 
 def _parts(out_dir: Path) -> list[str]:

@@ -96,8 +96,7 @@ runs = list_runs(root)
 if not runs:
     st.info("No training run yet. Pick an export above and launch one (the Scaling page launches scaling runs).")
     st.stop()
-ids = {r.run_id: run_label(r) for r in runs}
-if st.session_state[state.TRAIN_RUN_ID] not in ids:
+if st.session_state[state.TRAIN_RUN_ID] not in {r.run_id for r in runs}:
     st.session_state[state.TRAIN_RUN_ID] = runs[0].run_id
 live = any(r.state in ACTIVE for r in runs)
 
@@ -110,8 +109,8 @@ def runs_and_curves() -> None:
     if live and not any(r.state in ACTIVE for r in current):
         st.rerun()  # the last active run ended: redraw the page once, without the timer
     run = next((r for r in current if r.run_id == st.session_state[state.TRAIN_RUN_ID]), current[0])
-    st.selectbox("Run", [r.run_id for r in current], format_func=lambda i: ids.get(i, f"run {i}"),
-                 key=state.TRAIN_RUN_ID)
+    labels = {r.run_id: run_label(r) for r in current}  # states change while the page is open
+    st.selectbox("Run", list(labels), format_func=labels.get, key=state.TRAIN_RUN_ID)
     row = st.columns([1, 1, 6])
     if row[0].button("Stop", icon=":material/stop:", disabled=run.state not in ACTIVE or blocked is not None,
                      help=blocked, key="train_stop"):

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import state
 from tests.trainer.trained_root import SCALING_FRACTIONS, trained_root
-from trainer.runs import ACTIVE, CONFIG_NAMES, list_runs, run_status, stop_run
+from trainer.runs import ACTIVE, CONFIG_NAMES, default_device, list_runs, run_status, stop_run
 from trainer.runs import SCALING_FRACTIONS as RUN_FRACTIONS
 from trainer.scaling import read_scaling
 
@@ -51,7 +51,7 @@ def test_empty_root_renders_both_pages_and_a_launch_records_a_run(trained, tmp_p
     assert scaling.title[0].value == "Scaling" and "No scaling run yet" in scaling.info[0].value
     at = open_page(root, monkeypatch, "train")
     assert at.title[0].value == "Train" and "No training run yet" in at.info[0].value
-    assert "**cpu**" in at.caption[0].value  # no GPU on this machine: the device the page says runs train on
+    assert f"**{default_device()}**" in at.caption[0].value  # what runs train on: cuda with a GPU, else cpu
     at.button(key="train_launch").click().run()
     assert "Pick an export" in at.error[0].value and list_runs(root) == []
     at.text_input(key=state.TRAIN_EXPORT_PATH).input(str(trained / "export-v30"))
@@ -74,7 +74,7 @@ def test_a_finished_run_shows_its_curves_and_checkpoints(trained, monkeypatch):
     at = open_page(trained, monkeypatch, "train")
     table = at.dataframe[0].value
     assert list(table["run"]) == [2, 1] and set(table["state"]) == {"done"}
-    assert list(table["step"]) == ["6/6 (fraction-1.0000)", "6/6"] and list(table["device"]) == ["cpu", "cpu"]
+    assert list(table["step"]) == ["6/6 (fraction-1.0000)", "6/6"] and set(table["device"]) == {default_device()}
     assert len(at.selectbox(key=state.TRAIN_EXPORT).options) == 2  # the store's two finished exports
     init = at.selectbox(key=state.TRAIN_INIT)
     assert init.disabled and any("run 1" in option for option in init.options)

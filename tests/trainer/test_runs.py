@@ -15,7 +15,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trainer.runs import ACTIVE, RunStatus, checkpoints, list_runs, resume_run, run_log, run_status, start_run, stop_run
+from trainer.runs import (
+    ACTIVE,
+    RunStatus,
+    checkpoints,
+    default_device,
+    list_runs,
+    resume_run,
+    run_log,
+    run_status,
+    start_run,
+    stop_run,
+)
 
 WAIT_S = 240  # a deadline for a state that must come, not a speed requirement
 # The smoke model with a step budget only a stop (or a resume's new budget) ends.
@@ -60,7 +71,8 @@ def test_a_detached_run_stops_with_a_checkpoint_then_resumes_from_it_to_done(dem
     resume_run(root, run_id, max_steps=k + 3)
     done = finished(root, run_id)
     assert done.state == "done", (done.message, (root / "cache/jobs" / f"run-{run_id}.log").read_text())
-    assert done.step == k + 3 and done.max_steps == k + 3 and done.device == "cpu" and done.author == "ana"
+    assert done.step == k + 3 and done.max_steps == k + 3 and done.author == "ana"
+    assert done.device == default_device()  # cuda (its name) with a GPU, else cpu
     assert done.finished_at is not None and done.train_loss is not None and "human" in done.val
     after = run_log(done)
     train_steps = after.dropna(subset=["train_loss"])
@@ -102,3 +114,17 @@ def test_start_refuses_what_cannot_run(demo_exports, tmp_path):
     with pytest.raises(ValueError, match="two or more fractions"):
         start_run(root, demo_exports["v30"], "pretrain", scaling=True, fractions=(1.0,))
     assert list_runs(root) == []
+
+
+def test_training_a_finished_run_again_keeps_its_log_and_final_estimate(demo_exports, tmp_path):
+    """What a resumed scaling run does with its fractions already done: nothing, so their final losses stay."""
+    from trainer.train import TrainConfig, final_val, read_log, train
+
+    values = ENDLESS | {"max_steps": 3, "eval_every": 3, "ckpt_every": 3, "quiet": True,
+                        "data_dir": str(demo_exports["v30"]), "out_dir": str(tmp_path / "run")}
+    cfg = TrainConfig.from_dict(values)
+    last = train(cfg)
+    log, val = read_log(tmp_path / "run"), final_val(tmp_path / "run")
+    assert log[-1] == {"step": 3, "val": val}  # the final estimate, after the last step
+    assert train(cfg).resolve() == last.resolve()
+    assert read_log(tmp_path / "run") == log
