@@ -38,7 +38,7 @@ from db.models import Export, Run, utc_now
 from db.store import session_scope
 
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
-CONFIG_NAMES = ("smoke", "small", "paper")  # the built-in configs (trainer/configs/)
+CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)  # shares of the human training hours a scaling run pretrains on
 RUNS_DIR = "runs"  # under the data root: one folder per run
 FRAME_CACHE_DIR = "cache/trainer"  # under the data root: decoded frames, shared by runs (and the CLI)

@@ -71,7 +71,8 @@ with st.container(border=True):
     row[1].text_input("or an export folder", key=state.TRAIN_EXPORT_PATH, placeholder="/path/to/export")
     row = st.columns([1.3, 1, 2.2, 1.2, 0.8])
     row[0].radio("Stage", ["pretrain", "midtrain"], key=state.TRAIN_STAGE, horizontal=True)
-    row[1].selectbox("Config", CONFIG_NAMES, key=state.TRAIN_CONFIG, help="trainer/configs/: smoke runs in seconds.")
+    row[1].selectbox("Config", CONFIG_NAMES, key=state.TRAIN_CONFIG,
+                     help="trainer/configs/: smoke runs in seconds, demo in a minute.")
     row[2].selectbox("Init checkpoint (midtrain)", list(inits), format_func=inits.get, key=state.TRAIN_INIT,
                      disabled=st.session_state[state.TRAIN_STAGE] != "midtrain",
                      help="The last checkpoint of a finished pretrain run.")

@@ -9,7 +9,7 @@ from curation.pairing import PairConfig, run_pairing
 from db.engine import query_engine
 from db.queries import pair_rows
 from tests.curation.demo_retargets import paired_demo_root
-from trainer.demo_training import DEMO_ACTOR, start_demo_training
+from trainer.demo_training import DEMO_ACTOR, DEMO_CONFIG, DEMO_FRACTIONS, start_demo_training
 from trainer.runs import ACTIVE, list_runs, run_status, stop_run
 
 
@@ -28,8 +28,9 @@ def test_the_demo_exports_its_best_pairs_and_starts_one_scaling_run(tmp_path_fac
         assert len(pair_rows(query_engine(root), ["proposed"])) == len(proposed) - robots  # the rest await review
         assert (first.export_dir / "meta" / "info.json").is_file()
         [run] = list_runs(root)
-        assert (run.run_id, run.stage, run.config_name, run.author) == (first.run_id, "scaling", "smoke", DEMO_ACTOR)
-        assert Path(run.data_dir) == first.export_dir
+        assert (run.run_id, run.stage, run.config_name) == (first.run_id, "scaling", DEMO_CONFIG)
+        assert run.author == DEMO_ACTOR
+        assert Path(run.data_dir) == first.export_dir and tuple(run.fractions) == DEMO_FRACTIONS
 
         again = start_demo_training(root)
         assert (again.accepted, again.exported, again.started) == (0, False, False)
