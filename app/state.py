@@ -110,7 +110,8 @@ EXPORT_ALL_CLIPS = "(every clip)"
 VIEWS = ("Grid", "Table")
 PAGE_SIZES = (24, 48, 96)
 TRAIN_NO_INIT = "(none: from scratch)"
-TRAIN_CONFIGS = ("smoke", "small", "paper")  # tests check these match trainer.runs.CONFIG_NAMES / SCALING_FRACTIONS
+# Tests check these match trainer.runs.CONFIG_NAMES / SCALING_FRACTIONS.
+TRAIN_CONFIGS = ("smoke", "demo", "small", "paper")
 SCALING_FRACTION_CHOICES = (0.125, 0.25, 0.5, 1.0)
 
 DEFAULTS: dict[str, object] = {

@@ -81,7 +81,10 @@ past = list_exports(root)
 if past.empty:
     st.caption("No exports yet.")
 else:
-    st.dataframe(past.drop(columns=["manifest"]), hide_index=True, width="stretch")
+    # Shown as naive UTC: pyarrow's pandas conversion of tz-aware columns goes through a deprecated pandas path.
+    shown = past.drop(columns=["manifest"]).assign(created_at=lambda f: f["created_at"].dt.tz_convert(None))
+    st.dataframe(shown, hide_index=True, width="stretch",
+                 column_config={"created_at": st.column_config.DatetimeColumn("created (UTC)")})
     chosen = st.selectbox("Manifest of export", past["id"].tolist(), key="export.manifest_id",
                           format_func=lambda i: f"#{i} · {past.set_index('id').loc[i, 'out_dir']}")
     st.json(past.set_index("id").loc[chosen, "manifest"] or {}, expanded=False)
