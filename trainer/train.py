@@ -251,7 +251,8 @@ def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
     export = read_export(Path(cfg.data_dir))
     frames = cache_frames(export, Path(cfg.cache_dir or out_dir / "frame_cache"), cfg.model.image_size)
     wanted = {HUMAN} if cfg.stage == "pretrain" else None
-    train_eps = nested_subset(export.select("train", wanted), cfg.human_fraction, cfg.seed)
+    all_train_eps = export.select("train", wanted)
+    train_eps = nested_subset(all_train_eps, cfg.human_fraction, cfg.seed)
     val_eps = export.select("validation", wanted)
     if not train_eps:
         raise ValueError(f"{cfg.data_dir}: no training episodes for stage {cfg.stage}")
@@ -262,7 +263,9 @@ def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
         raise ValueError(f"TrainConfig.model differs from the checkpoint's model {init['model_config']}")
     dims = {e: tuple(d) for e, d in (init["dims"] if init else {}).items()}
     dims.update({e: d for e, d in export.dims().items() if wanted is None or e in wanted})
-    norm = fit_norm(train_eps) | (init["norm"] if init else {})  # pretrained adapters keep their scale
+    # Normalised on the whole training split, whatever the fraction: nested scaling runs then measure
+    # validation loss in the same units (a small fraction's own statistics would inflate it).
+    norm = fit_norm(all_train_eps) | (init["norm"] if init else {})  # pretrained adapters keep their scale
     torch.manual_seed(cfg.seed)
     model = Policy(cfg.model, dims).to(device)
     if init is not None:
