@@ -143,8 +143,7 @@ class Lake:
     def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
         """Read a whole stage as one Arrow table (small stages and tests; queries use DuckDB)."""
         schema = STAGES[stage] if columns is None else pa.schema([STAGES[stage].field(c) for c in columns])
-        tables = [_conform(pq.read_table(f, partitioning=None, columns=_present(f, schema)), schema)
-                  for f in self.files(stage)]
+        tables = [_conform(_read_file(f, _present(f, schema)), schema) for f in self.files(stage)]
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def _collect_garbage_once(self) -> None:
@@ -183,8 +182,23 @@ def _present(path: Path, schema: pa.Schema) -> list[str]:
     return [name for name in schema.names if name in names]
 
 
+def _read_file(path: Path, columns: list[str]) -> pa.Table:
+    """One lake file's columns, read by DuckDB (as queries read them).
+
+    pyarrow 24's Parquet reader rejects the nested fixed-size keypoint lists it wrote for absent
+    hands ("Expected all lists to be of size=21"); DuckDB reads them, as variable lists that
+    `_conform` casts back.
+    """
+    import duckdb
+
+    listed = ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
+    with duckdb.connect() as con:
+        return con.sql(f"SELECT {listed} FROM read_parquet($path, hive_partitioning = false)",
+                       params={"path": str(path)}).to_arrow_table()
+
+
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """`table` with the stage's current columns, in order: columns added since it was written are null."""
-    columns = [table.column(f.name) if f.name in table.column_names else pa.nulls(len(table), f.type)
+    """`table` with the stage's current columns and types: columns added since it was written are null."""
+    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
                for f in schema]
     return pa.table(columns, schema=schema)

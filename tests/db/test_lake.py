@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from db.lake import Lake
-from db.schemas import METRICS
+from db.schemas import METRICS, STAGES
 
 
 def _metrics(ids: list[str]) -> pa.Table:
@@ -100,3 +100,22 @@ def test_a_writers_first_batch_clears_day_old_leftovers(root):
         batch.write("metrics", _metrics(["b"]))
     assert not old.exists() and not stale_tmp.exists() and fresh.exists()
     assert len(lake.files("metrics")) == 2
+
+
+def test_read_gives_back_frames_with_null_world_keypoints(root):
+    """Null nested fixed-size lists (sources without world keypoints) trip pyarrow's own Parquet reader."""
+    import numpy as np
+
+    from labeling.sources.base import frames_table
+
+    n = 3
+    present = np.array([[True, False]] * n)
+    table = frames_table("c", 30.0, np.zeros((n, 2, 21, 2), np.float32), np.ones((n, 2, 21, 3), np.float32),
+                         present, np.ones((n, 2), np.float32), "egodex")
+    lake = Lake(root)
+    with lake.batch() as batch:
+        batch.write("frames", table)
+    back = lake.read("frames")
+    assert back.schema.equals(STAGES["frames"])
+    order = [("frame_index", "ascending"), ("hand", "ascending")]
+    assert back.sort_by(order).to_pylist() == table.sort_by(order).to_pylist()
