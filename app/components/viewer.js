@@ -4,7 +4,8 @@
 // and joint-angle curves (viewer_robot.js, viewer_charts.js: loaded before this file).
 //
 // Sync: every frame the browser presents fires requestVideoFrameCallback with metadata.mediaTime,
-// the presentation time of that very frame; frame = round((mediaTime - fromS) * fps) picks the
+// the presentation time of that very frame; frame = round((mediaTime - fromS) * fps) (or, for a
+// variable-frame-rate video, the frame of nearest time in C.frameTimesS) picks the
 // keypoints, so the overlay is redrawn for exactly the picture on screen, while playing, after
 // seeks and when stepping. Seeks aim 0.1 frame past a frame's start so they land on that frame.
 (() => {
@@ -32,8 +33,19 @@
   const nowEpoch = () => performance.timeOrigin + performance.now();
   const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
-  const frameAt = (t) => clamp(Math.round((t - C.fromS) * C.fps), 0, n - 1);
-  const timeOf = (f) => C.fromS + (f + 0.1) / C.fps;
+  // A variable-frame-rate video carries each frame's presentation time (seconds from the first);
+  // otherwise frame f starts at f / fps.
+  const T = Array.isArray(C.frameTimesS) && C.frameTimesS.length === n ? C.frameTimesS : null;
+  const nearestFrame = (t) => {  // the frame whose time is closest to t, by bisection over T
+    let lo = 0, hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (T[mid] <= t) lo = mid; else hi = mid - 1; }
+    return lo < n - 1 && T[lo + 1] - t < t - T[lo] ? lo + 1 : lo;
+  };
+  const frameAt = (t) => (T ? nearestFrame(t - C.fromS)
+    : clamp(Math.round((t - C.fromS) * C.fps), 0, n - 1));
+  const frameS = (f) => (T ? T[f] : f / C.fps);  // frame f's time in the clip
+  const timeOf = (f) => C.fromS + (T ? T[f] + 0.1 * ((f < n - 1 ? T[f + 1] : T[f] + 1 / C.fps) - T[f])
+    : (f + 0.1) / C.fps);
   const endS = () => (C.toS > C.fromS ? C.toS : C.fromS + n / C.fps);
 
   let view = {w: 0, h: 0}, ctxO = null, ctxT = null, timelineW = 0;
@@ -197,7 +209,7 @@
       return `<span class="chip" style="background:${row.color}"></span>${escapeHtml(row.label)} `
         + (s === null || s === undefined ? 'absent' : s.toFixed(2));
     }).join('');
-    hud.innerHTML = `frame <b>${f}</b> / ${n - 1} &middot; ${(f / C.fps).toFixed(2)} s${scores}`;
+    hud.innerHTML = `frame <b>${f}</b> / ${n - 1} &middot; ${frameS(f).toFixed(2)} s${scores}`;
   }
 
   function onPresented(mediaTime) {

@@ -21,7 +21,8 @@ import pandas as pd
 from app.media import media_url
 from db.engine import QueryEngine
 from db.queries import clip_pose_track, clip_robot_frames, get_clip
-from labeling.proxy import served_range_s
+from labeling.proxy import needs_proxy, served_range_s
+from labeling.video import VideoError, frame_times_s
 
 HAND_COLORS = {"left": "#ff8c1a", "right": "#1fb4ff"}  # also in viewer.js; orange/blue read on most scenes
 HUMAN_VIDEO_HEIGHT_PX = 480  # the video box's height when the column is wide enough
@@ -51,6 +52,7 @@ class ClipVideo:
     height: int
     from_s: float = 0.0  # the clip's range inside the file (LeRobot v3 concatenates episodes)
     to_s: float = 0.0
+    frame_times_s: tuple[float, ...] | None = None  # a variable-frame-rate video's frame times (None: f / fps)
 
 
 def _clean(value: object) -> float | None:
@@ -130,6 +132,7 @@ def viewer_config(video: ClipVideo, tracks: list[dict] | None = None, series: li
     return {
         "clipId": video.clip_id, "src": video.src, "fps": video.fps, "nFrames": video.n_frames,
         "width": video.width, "height": video.height, "fromS": video.from_s, "toS": video.to_s,
+        "frameTimesS": None if video.frame_times_s is None else list(video.frame_times_s),
         "videoMaxHeight": ROBOT_VIDEO_HEIGHT_PX if series else HUMAN_VIDEO_HEIGHT_PX,
         "tracks": tracks, "timeline": timeline_rows(tracks), "series": series, "autoplay": autoplay,
         "pageKeys": page_keys, "robot": None, "belowHeight": 0,
@@ -202,6 +205,22 @@ def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, 
     return choices
 
 
+def played_frame_times_s(clip: dict) -> tuple[float, ...] | None:
+    """The frame times the browser will see for a variable-frame-rate clip played as it is, else None.
+
+    A proxy (made for codecs browsers cannot play) is written at a constant rate, so f / fps holds there.
+    """
+    extra = json.loads(clip.get("extra") or "{}")
+    if not extra.get("vfr") or needs_proxy(clip.get("codec")):
+        return None
+    try:
+        times = frame_times_s(str(clip["path"]))
+    except VideoError:  # the player reports an unreadable file itself
+        return None
+    n_frames = int(clip.get("n_frames") or 0)
+    return tuple(round(float(t), 6) for t in times[:n_frames]) if len(times) >= n_frames else None
+
+
 def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[str, ...] = (),
                        dims: dict[str, list[int]] | None = None) -> dict | None:
     """Everything the player needs for one clip (None when the clip is unknown).
@@ -216,7 +235,7 @@ def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[st
     from_s, to_s = served_range_s(clip)
     video = ClipVideo(clip_id=clip_id, src=media_url(clip_id), fps=float(clip.get("fps") or 30.0),
                       n_frames=n_frames, width=int(clip.get("width") or 1), height=int(clip.get("height") or 1),
-                      from_s=from_s, to_s=to_s)
+                      from_s=from_s, to_s=to_s, frame_times_s=played_frame_times_s(clip))
     tracks, series = [], []
     if pose_sources:
         track = clip_pose_track(engine, clip_id, list(pose_sources))

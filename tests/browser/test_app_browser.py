@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 OUT_DIR = REPO / "bench" / "out" / "browser"
 PAGES = [("", "Overview"), ("clips", "Clips"), ("viewer", "Clip viewer"), ("sql", "SQL")]
 RAMP_FRAMES, RAMP_FPS, RAMP_STEP = 20, 10, 12  # the grey-ramp clip: frame i is grey at 12 * i (codecs: +-4)
+# The variable-frame-rate ramp's frame times (ms): bursts and long gaps, so f / fps would be far off.
+VFR_PTS_MS = (0, 100, 200, 600, 700, 800, 1500, 1600, 1700, 1800, 2600, 2700, 2800, 3500, 3600, 3700, 3800, 3900,
+              4600, 4700)
 # In a requestVideoFrameCallback registered after the player's: the frame the player has just
 # drawn for, and the grey level of the picture being presented (read back from the video itself).
 SAMPLE_PICTURES_JS = """(count) => new Promise((resolve) => {
@@ -69,14 +72,36 @@ def write_grey_ramp(path: Path, n_frames: int = RAMP_FRAMES, fps: int = RAMP_FPS
     return path
 
 
+def write_vfr_grey_ramp(path: Path) -> Path:
+    """An H.264 clip (played as it is) with irregular frame times; frame i is grey at RAMP_STEP * i."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=RAMP_FPS)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"crf": "1"}
+        for i, pts_ms in enumerate(VFR_PTS_MS):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), RAMP_STEP * i, dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts_ms, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 def _ingest(root: Path, shared_data: Path) -> None:
     from labeling.ingest import ingest
     from tests.factories import write_lerobot_v3
 
     v3 = write_lerobot_v3(root.parent / "v3_dataset", lengths=(12, 8), fps=10.0)  # both episodes in one file
     ramp = write_grey_ramp(root.parent / "ramp" / "grey_ramp.mp4")
+    vfr = write_vfr_grey_ramp(root.parent / "vfr_ramp" / "vfr_grey_ramp.mp4")
     report = ingest(root, [shared_data / "egodex_sample" / "basic_pick_and_place",
-                           shared_data / "lerobot" / "gr00t_robot_sim.PickNPlace", v3, ramp], progress=False)
+                           shared_data / "lerobot" / "gr00t_robot_sim.PickNPlace", v3, ramp, vfr], progress=False)
     assert report.ok and not report.failures
     try:
         from labeling.synthetic.demo import generate_demo
@@ -274,3 +299,23 @@ def test_overlay_frame_matches_the_picture_while_playing_and_seeking(page, serve
         frame.wait_for_function(f"() => egoViewer.frame === {target} && !document.getElementById('video').seeking")
         [(drawn, grey)] = frame.evaluate(SAMPLE_PICTURES_JS, 0)
         assert abs(grey / RAMP_STEP - target) < 0.5, f"after seeking to {target} the picture is {grey / RAMP_STEP:.2f}"
+
+
+def test_variable_frame_rate_clip_draws_the_frame_on_screen(page, server: str, root: Path):  # noqa: ANN001
+    """The player maps time to frame through the clip's real frame times (f / fps is up to 2 s off here)."""
+    _open(page, f"{server}/viewer?clip={_clip_id(root, task_contains='vfr_grey_ramp')}")
+    frame = viewer_frame(page)
+    frame.wait_for_function("() => window.egoViewer.ready", timeout=30_000)
+    for target in (3, 12, 6, 19, 0, 15):
+        frame.evaluate(f"() => egoViewer.seekFrame({target})")
+        frame.wait_for_function(f"() => egoViewer.frame === {target} && !document.getElementById('video').seeking")
+        [(drawn, grey)] = frame.evaluate(SAMPLE_PICTURES_JS, 0)
+        assert abs(grey / RAMP_STEP - target) < 0.5, f"after seeking to {target} the picture is {grey / RAMP_STEP:.2f}"
+    frame.evaluate("() => egoViewer.seekFrame(0)")
+    frame.wait_for_function("() => egoViewer.frame === 0 && !document.getElementById('video').seeking")
+    frame.evaluate("() => egoViewer.togglePlay()")
+    samples = frame.evaluate(SAMPLE_PICTURES_JS, 12)
+    assert len(samples) >= 8
+    for expected, drawn, grey in samples:
+        assert drawn == expected, f"the player drew frame {drawn} for the picture of frame {expected}"
+        assert abs(grey / RAMP_STEP - drawn) < 0.5, f"frame {drawn} is drawn over the picture of {grey / RAMP_STEP:.2f}"
