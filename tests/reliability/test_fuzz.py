@@ -11,6 +11,7 @@ All are `ValueError` subclasses, so callers that catch `ValueError` catch them a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,8 +36,9 @@ from labeling.video import VideoError, probe_video
 from tests.conftest import make_video
 from tests.factories import write_egodex_pair, write_lerobot_v3
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                        HealthCheck.too_slow])
+# 40 examples per test in the suite; a long run: EGOCURATE_FUZZ_EXAMPLES=2000 pytest tests/reliability/test_fuzz.py
+FUZZ = settings(max_examples=int(os.environ.get("EGOCURATE_FUZZ_EXAMPLES", "40")), deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @contextmanager
