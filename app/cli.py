@@ -391,7 +391,10 @@ def demo(root: Path, no_app: bool, port: int, seed: int, no_train: bool) -> None
     if not no_train:
         from trainer.demo_training import start_demo_training
 
-        started = start_demo_training(root)
+        try:
+            started = start_demo_training(root)
+        except (ValueError, RuntimeError) as exc:  # e.g. ExportError: nothing accepted to export
+            raise click.ClickException(f"demo training: {exc}") from exc
         click.echo(f"train: {started.accepted} pairs accepted, export {started.export_dir} "
                    f"({'written' if started.exported else 'already there'}); scaling run {started.run_id} "
                    f"{'started in the background' if started.started else 'already there'}")

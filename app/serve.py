@@ -7,9 +7,11 @@ reach the data root, so clip videos and thumbnails are served by `app/media.py` 
 
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
-from app.launch import check_bind
+from app.launch import BindRefused, check_bind
 from app.media import media_routes
 from app.session_cookie import auth_routes
 from db import paths
@@ -17,6 +19,10 @@ from db import paths
 ROOT = paths.resolve_root()
 # Also here, not only in `egocurate app`: `streamlit run app/serve.py --server.address=...` skips the CLI.
 # Unset, Streamlit listens on every interface.
-check_bind(ROOT, st.config.get_option("server.address") or "0.0.0.0")
+try:
+    check_bind(ROOT, st.config.get_option("server.address") or "0.0.0.0")
+except BindRefused as refused:  # the reason, not a traceback
+    print(f"error: {refused}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None
 
 app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()])

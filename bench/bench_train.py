@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.trainer.conftest import build_exports  # noqa: E402
 from trainer.data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, read_export  # noqa: E402
-from trainer.train import TrainConfig, config_path, final_val, read_log, train  # noqa: E402
+from trainer.run_log import final_val, read_log  # noqa: E402
+from trainer.train import TrainConfig, config_path, train  # noqa: E402
 
 BENCH_MODEL = {"image_size": 32, "patch": 8, "d_model": 64, "n_heads": 4, "backbone_layers": 2, "dit_layers": 2,
                "chunk": 16, "flow_steps": 8}

@@ -147,12 +147,15 @@ def _restore_moved_aside(out: Path) -> None:
 
 
 def _refuse_inside_data_root(root: Path, out: Path) -> None:
-    """An export replaces its folder (with --overwrite): never the data root, a folder holding it, or its store."""
+    """An export replaces its folder (with --overwrite): never the data root, a folder holding it, or
+    its store (lake, caches, demo media, training runs); inside `exports/`, only `exports/<name>`."""
     data_root = Path(root).resolve()
-    store = [data_root / name for name in (paths.LAKE_DIR, paths.DEMO_DIR, "cache", "exports")]
-    if data_root.is_relative_to(out) or out in store or any(out.is_relative_to(d) for d in store[:3]):
-        raise ExportError(f"{out}: the data root, a folder holding it or one of its store folders; "
-                          f"export to {data_root / 'exports'}/<name> or a folder outside it")
+    exports = data_root / paths.EXPORTS_DIR
+    store = [data_root / name for name in (paths.LAKE_DIR, paths.CACHE_DIR, paths.DEMO_DIR, paths.RUNS_DIR)]
+    if (data_root.is_relative_to(out) or any(out.is_relative_to(folder) for folder in store)
+            or (out.is_relative_to(exports) and out.parent != exports)):
+        raise ExportError(f"{out}: the data root, a folder holding it, or a folder of its store; "
+                          f"export to {exports}/<name> or a folder outside it")
 
 
 def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) -> ExportResult:
@@ -163,7 +166,7 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
             writing or checking; the message says why, and the destination is left as it was.
     """
     _close_interrupted(root, cfg.author)  # first: it may put a previous export back under its name
-    exports = Path(root).resolve() / "exports"
+    exports = Path(root).resolve() / paths.EXPORTS_DIR
     if Path(cfg.out_dir).expanduser().resolve().parent == exports:
         exports.mkdir(parents=True, exist_ok=True)  # the suggested `default_out_dir` works on a fresh root
     out = destination(cfg.out_dir, cfg.overwrite)

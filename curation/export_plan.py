@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from db import paths
 from db.engine import query_engine
 from db.queries import accepted_pairs_in_view, clips_by_id, clips_with_retargets, flags_on_clips, pairing_clips
 
@@ -216,4 +217,4 @@ def default_out_dir(root: Path, view_name: str | None, fmt: str) -> Path:
     """`<root>/exports/<view>-<format>`: where the Export page suggests writing."""
     # EXPORT_NAME wants a letter or digit first: a view named "_x" or "☕ x" must still give a valid folder.
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", view_name or "all").strip("-._")[:100] or "all"
-    return root / "exports" / f"{stem}-{fmt}"
+    return root / paths.EXPORTS_DIR / f"{stem}-{fmt}"

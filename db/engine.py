@@ -32,6 +32,7 @@ ANNOTATION_TABLES = {
     "exports": models.Export,
     "runs": models.Run,
 }
+assert set(ANNOTATION_TABLES) == models.MIRRORED_TABLES  # a mirrored table must move the revision when written
 
 
 def _arrow_type(column) -> pa.DataType:  # noqa: ANN001 (a SQLAlchemy Column)

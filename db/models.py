@@ -23,6 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# The tables the query engine copies into DuckDB (db/engine.py): a write to one of them moves the
+# store revision, which tells every process to reload them.
+MIRRORED_TABLES = frozenset({"flags", "labels", "pairs", "views", "exports", "runs"})
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

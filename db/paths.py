@@ -13,7 +13,10 @@
     retargets/embodiment=<name>/<batch>.parquet
     metrics/<batch>.parquet
   cache/proxies/<clip_id>.mp4     browser-playable H.264 proxies of clips
+  cache/thumbs/, cache/jobs/      thumbnails; logs of detached jobs and runs
   demo/                           generated demo media (egocurate demo)
+  exports/<name>/                 exports written under the root (the only folder an export may replace)
+  runs/<id>-<stage>-<export>/     training runs started from the app (trainer/runs.py)
 ```
 """
 
@@ -33,6 +36,9 @@ WRITER_LOCK = "_writer.lock"
 CATALOG_DB = "catalog.db"
 PROXY_DIR = "cache/proxies"
 DEMO_DIR = "demo"
+EXPORTS_DIR = "exports"  # the suggested home of exports: the one store folder an export may write into
+RUNS_DIR = "runs"  # training runs started from the app, one folder each
+CACHE_DIR = "cache"
 
 
 def resolve_root(root: Path | str | None = None) -> Path:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from . import paths
-from .models import AuditEntry, StoreRevision
+from .models import MIRRORED_TABLES, AuditEntry, StoreRevision
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another's lock before failing
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -103,20 +103,27 @@ def dispose_engine(url: str) -> None:
 
 
 def _mark_flush(session: Session, _context: object) -> None:
-    session.info["wrote"] = True
+    # Still the pre-flush lists here: what this flush inserted, changed or deleted.
+    if any(getattr(obj, "__tablename__", None) in MIRRORED_TABLES
+           for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info["wrote"] = True
 
 
 def _mark_statement(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        state.session.info["wrote"] = True
+        table = getattr(state.statement, "table", None)
+        if table is None or getattr(table, "name", None) in MIRRORED_TABLES:  # unknown target: be safe
+            state.session.info["wrote"] = True
 
 
 @contextlib.contextmanager
 def session_scope(root: Path) -> Iterator[Session]:
-    """A session that commits on success (bumping the store revision) and rolls back on error."""
+    """A session that commits on success (bumping the store revision if it wrote a mirrored table) or rolls back."""
     factory = sessionmaker(get_engine(root), expire_on_commit=False)
     with factory() as session:
-        # Any write, ORM or Core, autoflushed or not, marks the session so the revision moves.
+        # A write to a table the query engine mirrors, ORM or Core, autoflushed or not, marks the
+        # session so the revision moves (and every process reloads those tables); bookkeeping such
+        # as sign-ins, sessions, jobs and the audit log alone does not.
         event.listen(session, "after_flush", _mark_flush)
         event.listen(session, "do_orm_execute", _mark_statement)
         try:

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from db.engine import query_engine
-from db.jobs import job_host, process_alive
+from db.jobs import close_interrupted_jobs, job_host, process_alive
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
 from db.queries import clips_with_pose, label_candidates
@@ -370,6 +370,7 @@ class _JobRecorder:
         self.root, self.n_total, self.frames_total, self.on_progress = root, n_total, frames_total, on_progress
         self.failures_recorded = 0
         with session_scope(root) as session:
+            close_interrupted_jobs(session, STAGE_NAME)  # a killed job cannot close its own row
             job = session.get(Job, job_id) if job_id is not None else None
             if job is None:
                 job = Job(kind=STAGE_NAME, params=params)

@@ -5,7 +5,7 @@
 Each part is skipped when already there, so re-running the demo changes nothing: pairs are accepted
 only while none is (the best-aligned proposal of each robot episode, as actor 'demo'; the others stay
 proposed for the Pairs page), the export is written only while the store has no finished one, and
-a smoke-config scaling run starts only while there is no scaling run. The run trains in its own
+a `demo`-config scaling run starts only while there is no scaling run. The run trains in its own
 process, so the Scaling page fills in a minute or two after the app opens.
 """
 
@@ -25,7 +25,7 @@ from .runs import export_choices, list_runs, start_run
 
 DEMO_ACTOR = "demo"
 DEMO_EXPORT_DIR = "exports/demo-lerobot-v3"  # under the data root
-DEMO_VIDEO = VideoSpec(width=160, height=120)  # the smoke model sees 32 x 32 pixels: small videos export fast
+DEMO_VIDEO = VideoSpec(width=160, height=120)  # the demo model sees 32 x 32 pixels: small videos export fast
 DEMO_CONFIG = "demo"  # trainer/configs/demo.yml: ~45 s for the four fractions on 2 cores
 DEMO_FRACTIONS = (0.125, 0.25, 0.5, 1.0)  # four points, so the fit has something to say
 

@@ -31,8 +31,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from db import paths
 from db.jobs import job_host, process_alive
 from db.models import Export, Run, utc_now
 from db.store import session_scope
@@ -40,7 +41,8 @@ from db.store import session_scope
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
 CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)  # shares of the human training hours a scaling run pretrains on
-RUNS_DIR = "runs"  # under the data root: one folder per run
+RUNS_DIR = paths.RUNS_DIR  # under the data root: one folder per run
+STOP_POLL_S = 5.0  # how often a run's process reads its row for a Stop it could not be signalled
 FRAME_CACHE_DIR = "cache/trainer"  # under the data root: decoded frames, shared by runs (and the CLI)
 RUN_LOG_DIR = "cache/jobs"  # under the data root: the detached process's stdout/stderr, `run-<id>.log`
 LOG_TAIL_BYTES = 65_536  # the run table reads only this much of the end of each log.jsonl
@@ -59,7 +61,7 @@ class RunStatus:
     state: str  # queued | running | done | failed | stopped
     data_dir: str  # the export trained on
     out_dir: str  # the run folder
-    config_name: str  # smoke | small | paper, or a YAML path
+    config_name: str  # smoke | demo | small | paper, or a YAML path
     init: str | None  # the checkpoint a midtrain run started from
     fractions: tuple[float, ...]  # scaling runs: the shares of the human hours
     device: str  # what the process trains on ('' until it has started)
@@ -141,11 +143,18 @@ def _spawn(root: Path, run_id: int) -> None:
     log_path = root / RUN_LOG_DIR / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
-    with open(log_path, "ab") as log:
-        # A new session: closing the page, or stopping the app with Ctrl-C, does not stop the run.
-        process = subprocess.Popen([sys.executable, "-m", "trainer.runs", "--root", str(root), "--run-id", str(run_id)],
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, env=env, cwd=PROJECT_DIR)
+    try:
+        with open(log_path, "ab") as log:
+            # A new session: closing the page, or stopping the app with Ctrl-C, does not stop the run.
+            process = subprocess.Popen([sys.executable, "-m", "trainer.runs", "--root", str(root), "--run-id",
+                                        str(run_id)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True, env=env, cwd=PROJECT_DIR)
+    except OSError as exc:  # no process: the row must not stay queued for ever
+        with session_scope(root) as session:
+            run = session.get(Run, run_id)
+            run.state, run.finished_at = "failed", utc_now()
+            run.config = {**(run.config or {}), "message": f"could not start its process: {exc}"}
+        raise
     # Reap it when it exits, so a dead run is never mistaken for a live (zombie) pid.
     threading.Thread(target=process.wait, name=f"reap-run-{run_id}", daemon=True).start()
     with session_scope(root) as session:
@@ -166,9 +175,13 @@ def stop_run(root: Path | str, run_id: int) -> None:
         run = session.get(Run, run_id)
         # Recorded first: a process signalled before it installed its handler dies at once, and still reads stopped.
         run.config = {**(run.config or {}), "stop_requested": True}
-    if current.pid is not None:
+        host = str(run.config.get("host", "?"))
+    if current.pid is not None and host == job_host()["host"]:  # a pid names a process only on its own host
         with contextlib.suppress(ProcessLookupError):
             os.kill(current.pid, signal.SIGTERM)
+    elif current.pid is not None:
+        raise ValueError(f"run {run_id} runs on {host}: it is marked to stop, and stops within {STOP_POLL_S:.0f} s "
+                         "when its process next reads the store")
 
 
 def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> int:
@@ -188,11 +201,19 @@ def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> i
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     with session_scope(root) as session:
         run = session.get(Run, run_id)
-        run.state, run.finished_at, run.pid = "queued", None, None
         steps = {"max_steps_override": max_steps} if max_steps is not None else {}
-        run.config = {**(run.config or {}), "stop_requested": False, "message": "resuming"} | steps
+        config = {**(run.config or {}), "stop_requested": False, "message": "resuming"} | steps
+        # Only the row as it was read turns queued: of two clicks (or two admins), one resumes, the
+        # other is refused, so two processes never train into the same folder.
+        claimed = session.execute(
+            update(Run).where(Run.id == run_id, Run.state == run.state, Run.pid.is_(None) if run.pid is None
+                              else Run.pid == run.pid)
+            .values(state="queued", finished_at=None, pid=None, config=config)).rowcount
+    if claimed != 1:
+        raise ValueError(f"run {run_id} changed meanwhile (resumed or stopped elsewhere); look again")
     _spawn(root, run_id)
     return run_id
+
 
 
 def run_status(root: Path | str, run_id: int) -> RunStatus:
@@ -258,7 +279,7 @@ def _tail_records(path: Path) -> list[dict]:
 def run_log(run: RunStatus) -> pd.DataFrame:
     """Every log record of a run, one row per record: step, train_loss, lr, grad_norm, samples_per_s,
     `val_<embodiment>` (on evaluation rows), and `part` (the fraction folder of a scaling run, else '')."""
-    from .train import read_log
+    from .run_log import read_log
 
     out_dir = Path(run.out_dir)
     frames = []
@@ -320,6 +341,8 @@ def execute_run(root: Path, run_id: int) -> str:
                 "init": spec.get("init"), "cache_dir": str(root / FRAME_CACHE_DIR), "resume": True}
     override |= {"max_steps": spec["max_steps_override"]} if spec.get("max_steps_override") else {}
     state, message = "done", ""
+    finished = threading.Event()
+    threading.Thread(target=_watch_stop_flag, args=(root, run_id, finished), name="stop-flag", daemon=True).start()
     try:
         cfg = TrainConfig.from_yaml(config_path(spec["name"]), override)
         device = _device_label(cfg.device)
@@ -335,8 +358,24 @@ def execute_run(root: Path, run_id: int) -> str:
     except Exception as exc:  # recorded for the page; the traceback goes to the process log
         traceback.print_exc()
         state, message = "failed", f"{type(exc).__name__}: {exc}"
+    finished.set()
     _record(root, run_id, state, {"message": message}, finished=True)
     return state
+
+
+def _watch_stop_flag(root: Path, run_id: int, finished: threading.Event) -> None:
+    """Stop when the row says so: a Stop clicked on another machine (a team store) cannot signal this process."""
+    from .train import request_stop
+
+    while not finished.wait(STOP_POLL_S):
+        try:
+            with session_scope(root) as session:
+                config = session.get(Run, run_id).config or {}
+        except Exception:  # noqa: BLE001 (a store hiccup must not end a training run; the next poll retries)
+            continue
+        if config.get("stop_requested"):
+            request_stop()
+            return
 
 
 def _device_label(name: str) -> str:

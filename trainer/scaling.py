@@ -76,7 +76,8 @@ def run_scaling(cfg: object, fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1
     `cfg` is a `TrainConfig` (stage forced to pretrain); run `k` goes to `<out_dir>/fraction-<f>/`
     and all runs share one frame cache. Returns the result (also written to `<out_dir>/scaling.json`).
     """
-    from .train import final_val, load_checkpoint, train, with_overrides
+    from .run_log import final_val
+    from .train import load_checkpoint, train, with_overrides
 
     out_dir = Path(cfg.out_dir)
     cache = cfg.cache_dir or str(out_dir / "frame_cache")

@@ -29,6 +29,7 @@ import yaml
 from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset, read_export
 from .field_types import check_field_types
 from .policy import ModelConfig, Policy, adapter_key
+from .run_log import append_record, read_log, rewrite_log
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 STAGES = ("pretrain", "midtrain")
@@ -233,16 +234,9 @@ def save_checkpoint(out_dir: Path, state: dict) -> Path:
 
 
 def _log(out_dir: Path, record: dict, cfg: TrainConfig, echo: bool) -> None:
-    with open(out_dir / "log.jsonl", "a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    append_record(out_dir, record)
     if echo and not cfg.quiet:
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
-
-
-def read_log(out_dir: Path | str) -> list[dict]:
-    """The run's log records (train steps and evaluations), in order."""
-    path = Path(out_dir) / "log.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
@@ -317,8 +311,7 @@ def train(cfg: TrainConfig) -> Path:
     if rank == 0 and start is None:
         (out_dir / "log.jsonl").unlink(missing_ok=True)
     elif rank == 0:  # steps logged after the checkpoint by the interrupted run are done again
-        kept = [r for r in read_log(out_dir) if r["step"] < step]
-        (out_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+        rewrite_log(out_dir, [r for r in read_log(out_dir) if r["step"] < step])
     # `Policy.forward` is its loss: DDP all-reduces gradients only through the wrapper's forward.
     loss_fn = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if device.type == "cuda" and cfg.compile:
@@ -371,22 +364,12 @@ def train(cfg: TrainConfig) -> Path:
                     _log(out_dir, {"step": step, "val": val}, cfg, echo=True)
                 last = checkpoint()
             if _stop_requested.is_set() and step < stop:
+                _stop_requested.clear()  # handled: a later train() in this process runs to its end
                 raise TrainingStopped(last)
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return last or out_dir / "checkpoints" / "last"
-
-
-def train_losses(out_dir: Path | str) -> list[float]:
-    """The per-step training losses of a run, in step order."""
-    return [r["train_loss"] for r in read_log(out_dir) if "train_loss" in r]
-
-
-def final_val(out_dir: Path | str) -> dict[str, float]:
-    """The last validation estimate of a run (embodiment → MSE)."""
-    evals = [r["val"] for r in read_log(out_dir) if "val" in r]
-    return evals[-1] if evals else {}
 
 
 def with_overrides(cfg: TrainConfig, **values: object) -> TrainConfig:

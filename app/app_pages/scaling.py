@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import auth_gate, cache, state
-from app.components.train_runs import run_label, run_row, scaling_rows
+from app.components.train_runs import run_row, run_title, scaling_rows
 from trainer.runs import ACTIVE, CONFIG_NAMES, export_choices, list_runs, start_run
 from trainer.scaling import read_scaling, scaling_figure
 
@@ -60,7 +60,7 @@ if st.session_state[state.SCALING_MESSAGE]:
 if not runs:
     st.info("No scaling run yet. Launch one above (`egocurate demo` starts one on the demo export).")
     st.stop()
-ids = {r.run_id: run_label(r) for r in runs}
+ids = {r.run_id: run_title(r) for r in runs}
 if st.session_state[state.SCALING_RUN_ID] not in ids:
     done = [r.run_id for r in runs if r.state == "done"]
     st.session_state[state.SCALING_RUN_ID] = done[0] if done else runs[0].run_id

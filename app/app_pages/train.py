@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import auth_gate, cache, state
-from app.components.train_runs import checkpoint_rows, run_curves, run_label, run_row
+from app.components.train_runs import checkpoint_rows, run_curves, run_row, run_title
 from trainer.runs import (
     ACTIVE,
     CONFIG_NAMES,
@@ -110,7 +110,7 @@ def runs_and_curves() -> None:
     if live and not any(r.state in ACTIVE for r in current):
         st.rerun()  # the last active run ended: redraw the page once, without the timer
     run = next((r for r in current if r.run_id == st.session_state[state.TRAIN_RUN_ID]), current[0])
-    labels = {r.run_id: run_label(r) for r in current}  # states change while the page is open
+    labels = {r.run_id: run_title(r) for r in current}  # states change while the page is open
     st.selectbox("Run", list(labels), format_func=labels.get, key=state.TRAIN_RUN_ID)
     row = st.columns([1, 1, 6])
     if row[0].button("Stop", icon=":material/stop:", disabled=run.state not in ACTIVE or blocked is not None,

@@ -17,7 +17,7 @@ EMBODIMENT_DASH = ("solid", "dash", "dot", "dashdot")
 CURVES_HEIGHT_PX = 560
 
 
-def run_label(run: RunStatus) -> str:
+def run_title(run: RunStatus) -> str:
     """How a run reads in a picker: id, stage, export, state."""
     return f"run {run.run_id} · {run.stage} · {Path(run.data_dir).name} · {run.state}"
 

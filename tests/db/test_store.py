@@ -61,3 +61,23 @@ def test_core_statements_and_autoflushed_adds_bump_the_revision(root):
     with session_scope(root) as session:
         session.execute(update(Flag).where(Flag.clip_id == "c2").values(state="confirmed"))
     assert store_revision(root) == start + 3
+
+
+def test_only_writes_to_mirrored_tables_move_the_revision(root):
+    """Sign-ins, jobs and the audit log are bookkeeping: reloading every annotation table for them is waste."""
+    from db import auth
+    from db.models import Job
+
+    auth.add_user(root, "boss", "correct horse battery", "admin", actor="test")
+    start = store_revision(root)
+    with session_scope(root) as session:
+        session.add(Job(kind="ingest"))
+        audit(session, actor="test", action="note", entity="job", entity_id="1")
+    for _ in range(3):
+        with pytest.raises(auth.SignInError):
+            auth.sign_in(root, "boss", "wrong password")
+    auth.sign_in(root, "boss", "correct horse battery")
+    assert store_revision(root) == start
+    with session_scope(root) as session:
+        session.add(Flag(clip_id="c1", reason="jitter", author="ann"))
+    assert store_revision(root) == start + 1

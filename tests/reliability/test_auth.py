@@ -303,18 +303,29 @@ WRITERS = {"set_flag_state", "decide_view", "bulk_set_state", "create_flag", "se
 
 
 def test_every_page_that_writes_passes_the_gate():
+    """Each function of a page (or its top level) that calls a writer also calls the gate itself."""
     import ast
 
     from app.launch import APP_DIR
 
+    def calls(nodes: list[ast.AST]) -> tuple[set[str], set[str]]:
+        found = [n for top in nodes for n in ast.walk(top) if isinstance(n, ast.Call)]
+        names = {n.func.id for n in found if isinstance(n.func, ast.Name)}
+        gates = {n.func.attr for n in found if isinstance(n.func, ast.Attribute)
+                 and getattr(n.func.value, "id", None) == "auth_gate"}
+        return names, gates
+
     checked = 0
     for path in sorted((APP_DIR / "app_pages").glob("*.py")):
         tree = ast.parse(path.read_text())
-        called = {node.func.id for node in ast.walk(tree)
-                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
-        gated = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call)
-                 and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "auth_gate"}
-        if called & WRITERS:
-            checked += 1
-            assert gated & {"author", "allow"}, f"{path.name} writes ({', '.join(called & WRITERS)}) without the gate"
-    assert checked >= 7  # review, pairs, export, label, quality, train, scaling
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        top_level = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for where, nodes in [*((f"{f.name}()", [f]) for f in functions), ("top level", top_level)]:
+            if where == "top level":  # function bodies are checked on their own
+                nodes = [n for n in nodes if not any(isinstance(m, ast.FunctionDef) for m in ast.walk(n))]
+            names, gates = calls(nodes)
+            if names & WRITERS:
+                checked += 1
+                assert gates & {"author", "allow"}, \
+                    f"{path.name}: {where} writes ({', '.join(sorted(names & WRITERS))}) without the gate"
+    assert checked >= 11  # the write sites of review, pairs, export, label, quality, train and scaling today

@@ -31,7 +31,8 @@ from db.queries import pair_rows
 from db.store import get_engine, session_scope
 from labeling.sources.lerobot import read_lerobot
 from tests.curation.demo_retargets import paired_demo_root
-from trainer.train import config_path, load_checkpoint, read_log, train_losses
+from trainer.run_log import read_log, train_losses
+from trainer.train import config_path, load_checkpoint
 
 from .crash import assert_store_intact, kill_when, start_cli
 

@@ -205,7 +205,7 @@ def test_export_out_dir_names_are_plain(out, reason):
 def test_export_never_replaces_the_data_root_or_its_store(store, tmp_path):
     before = _snapshot(store)
     lake_files = sorted(p.relative_to(store) for p in (store / "lake").rglob("*"))
-    for out in (store, store.parent, store / "lake", store / "cache", store / "exports",
+    for out in (store, store.parent, store / "lake", store / "cache", store / "exports", store / "runs",
                 store / "lake" / "clips", store / "exports" / ".." / "lake"):
         with pytest.raises(ExportError, match="data root"):
             run_export(store, ExportConfig(out_dir=out, overwrite=True))

@@ -118,7 +118,8 @@ def test_start_refuses_what_cannot_run(demo_exports, tmp_path):
 
 def test_training_a_finished_run_again_keeps_its_log_and_final_estimate(demo_exports, tmp_path):
     """What a resumed scaling run does with its fractions already done: nothing, so their final losses stay."""
-    from trainer.train import TrainConfig, final_val, read_log, train
+    from trainer.run_log import final_val, read_log
+    from trainer.train import TrainConfig, train
 
     values = ENDLESS | {"max_steps": 3, "eval_every": 3, "ckpt_every": 3, "quiet": True,
                         "data_dir": str(demo_exports["v30"]), "out_dir": str(tmp_path / "run")}
@@ -128,3 +129,44 @@ def test_training_a_finished_run_again_keeps_its_log_and_final_estimate(demo_exp
     assert log[-1] == {"step": 3, "val": val}  # the final estimate, after the last step
     assert train(cfg).resolve() == last.resolve()
     assert read_log(tmp_path / "run") == log
+
+
+def test_stop_never_signals_a_pid_of_another_host(demo_exports, tmp_path):
+    """With a team store (PostgreSQL) a run's pid means something only on the machine that started it."""
+    import subprocess
+    import sys
+
+    from db.models import Run
+    from db.store import session_scope
+    from trainer.runs import create_run
+
+    root = tmp_path / "root"
+    run_id = create_run(root, demo_exports["v30"], "pretrain")
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # the same pid, here
+    try:
+        with session_scope(root) as session:
+            run = session.get(Run, run_id)
+            run.state, run.pid, run.config = "running", bystander.pid, {**run.config, "host": "gpu-node-7"}
+        with pytest.raises(ValueError, match="gpu-node-7: it is marked to stop"):
+            stop_run(root, run_id)
+        assert bystander.poll() is None, "a process of this machine was signalled"
+        with session_scope(root) as session:
+            assert session.get(Run, run_id).config["stop_requested"]  # the run itself stops when it next looks
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_run_stops_when_its_row_asks_even_without_a_signal(demo_exports, tmp_path):
+    """What a Stop from another machine does: only the row changes; the run's process reads it and stops."""
+    from db.models import Run
+    from db.store import session_scope
+
+    root = tmp_path / "root"
+    run_id = start_run(root, demo_exports["v30"], "pretrain", write_config(tmp_path / "endless.yml", ENDLESS))
+    wait_until(lambda: run_status(root, run_id).step >= 1, "a step")
+    with session_scope(root) as session:
+        run = session.get(Run, run_id)
+        run.config = {**run.config, "stop_requested": True}
+    stopped = finished(root, run_id)
+    assert stopped.state == "stopped" and checkpoints(stopped), stopped.message

@@ -9,17 +9,8 @@ import pytest
 import torch
 
 from trainer.data import HUMAN
-from trainer.train import (
-    TrainConfig,
-    config_path,
-    final_val,
-    get_lr,
-    load_checkpoint,
-    read_log,
-    train,
-    train_losses,
-    with_overrides,
-)
+from trainer.run_log import final_val, read_log, train_losses
+from trainer.train import TrainConfig, config_path, get_lr, load_checkpoint, train, with_overrides
 
 
 def smoke(export: Path, out: Path, cache: Path, **override: object) -> TrainConfig:
@@ -132,3 +123,13 @@ def test_smoke_runs_on_cuda_with_bf16_and_compile(demo_exports, tmp_path):
     last = train(smoke(demo_exports["v30"], tmp_path / "gpu", tmp_path / "cache", device="cuda", max_steps=10))
     assert load_checkpoint(last)["step"] == 10
     assert all(torch.isfinite(torch.tensor(train_losses(tmp_path / "gpu"))))
+
+
+def test_a_log_line_torn_by_a_kill_is_dropped_and_damage_elsewhere_is_not_hidden(tmp_path):
+    from trainer.run_log import parse_records
+
+    whole = ['{"step": 0, "train_loss": 2.0}', '{"step": 1, "train_loss": 1.5}']
+    assert parse_records([*whole, '{"step": 2, "val": {"human": 0.1}']) == [
+        {"step": 0, "train_loss": 2.0}, {"step": 1, "train_loss": 1.5}]
+    with pytest.raises(json.JSONDecodeError):
+        parse_records([whole[0], '{"step": 1, "tr', whole[1]])
