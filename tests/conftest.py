@@ -74,3 +74,16 @@ def make_video(path: Path, n_frames: int = 10, width: int = 64, height: int = 48
 @pytest.fixture
 def tiny_video(tmp_path: Path) -> Path:
     return make_video(tmp_path / "media" / "tiny.mp4")
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest leaves `sys.modules['__main__']` pointing at the last page it ran; a spawn
+    process pool started later (labelling workers) would then re-run that page as its main module and
+    die. Put the real one back after every test."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
