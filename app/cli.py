@@ -502,6 +502,20 @@ def user_passwd(root: Path, name: str, password_stdin: bool) -> None:
     click.echo(f"password of {name!r} changed; {ended} session(s) ended")
 
 
+@user.command("unlock")
+@click.argument("name")
+@click.pass_obj
+def user_unlock(root: Path, name: str) -> None:
+    """Let NAME sign in again now, after too many failed attempts (by them or by someone guessing)."""
+    from db import auth
+
+    try:
+        failures = auth.unlock(root, name, actor=_operator())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name!r} unlocked ({failures} recent failed sign-in(s) forgotten)")
+
+
 @user.command("remove")
 @click.argument("name")
 @click.pass_obj

@@ -297,8 +297,21 @@ def _password_matches(user: User | None, password: str) -> bool:
 def _recent_failures(session: Session, name: str) -> int:
     # The wall clock, not an injected one: failures are stamped by the audit log when written.
     since = utc_now() - timedelta(seconds=SIGN_IN_FAILURE_WINDOW_S)
+    unlocked = session.scalar(select(func.max(AuditEntry.at)).where(
+        AuditEntry.action == "sign-in-unlock", AuditEntry.entity_id == name[:64]))
+    if unlocked is not None:  # failures before an operator's unlock no longer count
+        since = max(since, _aware(unlocked))
     return int(session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "sign-in-failed", AuditEntry.entity_id == name[:64], AuditEntry.at > since)) or 0)
+
+
+def unlock(root: Path, name: str, *, actor: str) -> int:
+    """Forget `name`'s recent failed sign-ins (someone guessing can lock a name out); how many there were."""
+    with session_scope(root) as session:
+        _user(session, name)
+        failures = _recent_failures(session, name)
+        audit(session, actor=actor, action="sign-in-unlock", entity="user", entity_id=name)
+        return failures
 
 
 def sign_in(root: Path, name: str, password: str, *, now: datetime | None = None,

@@ -192,6 +192,10 @@ def test_repeated_failures_lock_the_name_for_a_while(root):
             auth.sign_in(root, "ann", "guess guess")
     with pytest.raises(auth.SignInError, match="too many failed attempts"):
         auth.sign_in(root, "ann", PASSWORD)  # even the right password, until the window passes
+    result = cli(root, "user", "unlock", "ann")  # or an operator lets the name in again
+    assert result.exit_code == 0 and f"{auth.SIGN_IN_FAILURE_LIMIT} recent failed" in result.output
+    assert auth.resolve_session(root, auth.sign_in(root, "ann", PASSWORD)).name == "ann"
+    assert cli(root, "user", "unlock", "nobody").exit_code != 0
 
 
 # --- user management -----------------------------------------------------------------------------------
