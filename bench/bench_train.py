@@ -77,7 +77,7 @@ def main() -> None:
     data = args.data
     if data is None:
         t0 = time.perf_counter()
-        data = build_exports(work / "demo", demo_options={}, size=(160, 120))["v30"]
+        data = build_exports(work / "demo", demo_options={}, size=(160, 120), accept="best")["v30"]
         print(f"demo export built in {time.perf_counter() - t0:.0f} s: {data}")
     export = read_export(data)
     counts = {e: sum(1 for x in export.episodes if x.embodiment == e) for e in export.dims()}

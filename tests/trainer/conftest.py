@@ -9,8 +9,14 @@ import pytest
 SMALL_DEMO = {"n_human": 8, "n_robot": 4, "width": 160, "height": 120}
 
 
-def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int, int] = (96, 72)) -> dict[str, Path]:
-    """demo → retarget → score → pair → accept every proposal → export both formats (as `egocurate` does)."""
+def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int, int] = (96, 72),
+                  accept: str = "all") -> dict[str, Path]:
+    """demo → retarget → score → pair → accept → export both formats (as `egocurate` does).
+
+    `accept`: "all" proposals, or "best": each robot episode's best-aligned one (the demo's policy:
+    accepting every same-task proposal joins each task into one pair group, so validation holds whole
+    tasks the training split never saw).
+    """
     from curation.export_episodes import VideoSpec
     from curation.export_lerobot import run_export
     from curation.export_plan import ExportConfig
@@ -27,10 +33,15 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     run_retarget(root, "egocurate_hand22", progress=False)
     run_score(root, progress=False)
     run_pairing(root, PairConfig(), actor="test")
-    pairs = pair_rows(query_engine(root))
-    for pair_id in pairs[pairs.state == "proposed"].id:
-        pair = get_pair(root, int(pair_id))
-        decide_pair(root, pair.id, "accepted", "test", pair.version)
+    if accept == "best":
+        from trainer.demo_training import accept_best_pairs
+
+        assert accept_best_pairs(root, actor="test")
+    else:
+        pairs = pair_rows(query_engine(root))
+        for pair_id in pairs[pairs.state == "proposed"].id:
+            pair = get_pair(root, int(pair_id))
+            decide_pair(root, pair.id, "accepted", "test", pair.version)
     video = VideoSpec(width=size[0], height=size[1])
     out = {}
     for name, fmt, gr00t in (("v30", "lerobot-v3", False), ("v21", "lerobot-v2.1", True)):
