@@ -64,6 +64,8 @@ class ViewSpec:
     descending: bool = False  # sort largest first (nulls stay last either way)
 
     def __post_init__(self) -> None:
+        # One order for the same ranges (they AND together), so equal specs compare and serialise equal.
+        object.__setattr__(self, "metric_ranges", tuple(sorted(self.metric_ranges, key=lambda r: str(r[0]))))
         unknown = sorted({r[0] for r in self.metric_ranges} - set(RANGE_COLUMNS))
         if unknown:
             raise ValueError(f"ViewSpec.metric_ranges: unknown metric names {unknown}")
