@@ -7,7 +7,7 @@
     egocurate [--root DIR] score [--rules YML] [--clips ID]...
     egocurate [--root DIR] view save NAME JSON | list | show NAME
     egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
-    egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t]
+    egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t] [--unpaired-human]
     egocurate [--root DIR] train --data DIR --stage pretrain|midtrain [--init CKPT] [--config NAME] [--scaling]
     egocurate [--root DIR] demo [--no-app] [--no-train] [--port N]
     egocurate [--root DIR] app [--port N] [--host ADDR]
@@ -282,11 +282,13 @@ def pair(root, min_similarity, max_cost, quiet) -> None:  # noqa: ANN001 (Path, 
 @click.option("--view", "view_name", default=None, help="A saved view (default: every clip).")
 @click.option("--gr00t", is_flag=True, help="Also write GR00T's meta/modality.json.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing non-empty --out folder.")
+@click.option("--unpaired-human", is_flag=True,
+              help="Also the view's human clips in no accepted pair (data for human pretraining).")
 @click.option("--codec", type=click.Choice(["h264", "av1"]), default="h264", show_default=True)
 @click.option("--size", default="320x240", show_default=True, help="WIDTHxHEIGHT of the videos (even numbers).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def export(root, out_dir, fmt, view_name, gr00t, overwrite, codec, size, quiet) -> None:  # noqa: ANN001
+def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, codec, size, quiet) -> None:  # noqa: ANN001
     """Export accepted pairs of a saved view as LeRobot v2.1 (+ GR00T) or v3.0, atomically."""
     from tqdm import tqdm
 
@@ -297,7 +299,8 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, codec, size, quiet) 
     try:
         width, height = (int(v) for v in size.lower().split("x"))
         cfg = ExportConfig(out_dir=out_dir, format=fmt, view_name=view_name, gr00t=gr00t, overwrite=overwrite,
-                           video=VideoSpec(width=width, height=height, codec=codec), author=getpass.getuser())
+                           video=VideoSpec(width=width, height=height, codec=codec), author=getpass.getuser(),
+                           unpaired_human=unpaired_human)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     bar = tqdm(desc="egocurate export", unit="episode", disable=quiet)

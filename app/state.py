@@ -70,6 +70,7 @@ EXPORT_FORMAT = "export.format"  # one of curation.export_plan.FORMATS
 EXPORT_GR00T = "export.gr00t"  # also write GR00T's modality.json (v2.1)
 EXPORT_OUT_DIR = "export.out_dir"  # destination folder ('' = the suggested one)
 EXPORT_OVERWRITE = "export.overwrite"
+EXPORT_UNPAIRED = "export.unpaired"  # also the view's human clips in no accepted pair (pretraining data)
 EXPORT_CODEC = "export.codec"
 EXPORT_AUTHOR = "export.author"  # the name recorded with an export in open local mode
 EXPORT_MESSAGE = "export.message"  # (kind, text) of the last run
@@ -162,6 +163,7 @@ DEFAULTS: dict[str, object] = {
     EXPORT_GR00T: False,
     EXPORT_OUT_DIR: "",
     EXPORT_OVERWRITE: False,
+    EXPORT_UNPAIRED: False,
     EXPORT_CODEC: "h264",
     EXPORT_AUTHOR: "",
     EXPORT_MESSAGE: None,

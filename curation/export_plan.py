@@ -22,13 +22,21 @@ import pandas as pd
 
 from db import paths
 from db.engine import query_engine
-from db.queries import accepted_pairs_in_view, clips_by_id, clips_with_retargets, flags_on_clips, pairing_clips
+from db.queries import (
+    accepted_pairs_in_view,
+    clips_by_id,
+    clips_with_retargets,
+    flags_on_clips,
+    pairing_clips,
+    unpaired_human_clips,
+)
 
 from .action_layout import HAND22_EMBODIMENT, STATE_WIDTH
 from .export_episodes import VideoSpec
 from .views import ViewSpec, compile_view_ids, load_view
 
 FORMATS = ("lerobot-v2.1", "lerobot-v3")
+UNPAIRED = -1  # the `pair_id` of a human episode in no pair (ExportConfig.unpaired_human)
 HUMAN_EMBODIMENT = "human"  # the `embodiment` of human episodes (their joints are egocurate_hand22)
 EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # the export folder's own name
 
@@ -46,6 +54,9 @@ class ExportConfig:
     validation_fraction: float = 0.2  # share of pair groups held out for validation
     exclude_flag_states: tuple[str, ...] = ("confirmed",)  # clips with a flag in these states never go in
     embodiment: str = HAND22_EMBODIMENT  # retargets embodiment of the human episodes' joints
+    # Also the view's human clips in no accepted pair (human pretraining data, EgoScale's first stage);
+    # each is its own group for the split, with pair_id UNPAIRED.
+    unpaired_human: bool = False
     fps: float | None = None  # export frame rate; None: the clips' (they must all agree)
     author: str = "export"  # recorded in the exports table and the audit log
 
@@ -105,7 +116,8 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
     flagged_ids = sorted(set(raw.loc[raw["human_in_view"], "human_clip_id"])
                          | set(raw.loc[raw["robot_in_view"], "robot_clip_id"]))
     excluded = flags_on_clips(engine, flagged_ids, list(cfg.exclude_flag_states))
-    episodes = _episodes(engine, kept, member_ids, cfg)
+    solo = unpaired_human_clips(engine, *compile_view_ids(effective), cfg.embodiment) if cfg.unpaired_human else []
+    episodes = _episodes(engine, kept, member_ids, cfg, solo)
     return ExportPlan(view_name=cfg.view_name, view_spec=spec.to_dict(), episodes=episodes,
                       pairs=kept.drop(columns=["human_in_view", "robot_in_view"]),
                       dropped_pairs=dropped.drop(columns=["path"]), excluded_flags=excluded)
@@ -162,12 +174,13 @@ def split_of(member_clip_ids: list[str], validation_fraction: float) -> str:
     return "validation" if int.from_bytes(digest[:8], "big") / 2 ** 64 < validation_fraction else "train"
 
 
-def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: ExportConfig) -> pd.DataFrame:
+def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: ExportConfig,
+              solo: list[str]) -> pd.DataFrame:
     columns = ["clip_id", "kind", "embodiment", "task", "pair_id", "pair_ids", "split", "n_frames", "fps",
                "duration_s", "path", "video_from_s", "robot_type", "state_names"]
-    if not member_ids:
+    if not member_ids and not solo:
         return pd.DataFrame(columns=columns)
-    clips = clips_by_id(engine, member_ids).set_index("clip_id")
+    clips = clips_by_id(engine, member_ids + solo).set_index("clip_id")
     tasks = pairing_clips(engine).set_index("clip_id")["task"]  # a curator's corrected task wins
     groups: dict[int, list[str]] = {}
     pair_ids: dict[str, list[int]] = {}
@@ -177,15 +190,17 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
             groups.setdefault(row.pair_id, []).append(clip_id)
             pair_ids.setdefault(clip_id, []).append(int(row.id))
             group_of[clip_id] = int(row.pair_id)
+    for index, clip_id in enumerate(solo, start=1):  # one group each, keyed below every pair id
+        groups[-index], pair_ids[clip_id], group_of[clip_id] = [clip_id], [], -index
     split = {g: split_of(ids, cfg.validation_fraction) for g, ids in groups.items()}
     _ensure_both_splits(split, cfg.validation_fraction)
     rows = []
-    for clip_id in member_ids:
+    for clip_id in member_ids + solo:
         clip = clips.loc[clip_id]
         human = clip["kind"] == "human"
         rows.append({"clip_id": clip_id, "kind": clip["kind"],
                      "embodiment": HUMAN_EMBODIMENT if human else (clip["robot_type"] or "robot"),
-                     "task": tasks.get(clip_id) or clip["task"] or "", "pair_id": group_of[clip_id],
+                     "task": tasks.get(clip_id) or clip["task"] or "", "pair_id": max(group_of[clip_id], UNPAIRED),
                      "pair_ids": sorted(pair_ids[clip_id]), "split": split[group_of[clip_id]],
                      "n_frames": int(clip["n_frames"]), "fps": float(clip["fps"]),
                      "duration_s": float(clip["duration_s"]), "path": clip["path"],
@@ -208,9 +223,9 @@ def _ensure_both_splits(split: dict[int, str], fraction: float) -> None:
         split[ordered[0]] = "train"
 
 
-def preview_export(root: Path, view_name: str | None) -> ExportPlan:
+def preview_export(root: Path, view_name: str | None, unpaired_human: bool = False) -> ExportPlan:
     """The plan of an export of `view_name` (what the Export page shows before anything is written)."""
-    return plan_export(root, ExportConfig(out_dir=Path("preview"), view_name=view_name))
+    return plan_export(root, ExportConfig(out_dir=Path("preview"), view_name=view_name, unpaired_human=unpaired_human))
 
 
 def default_out_dir(root: Path, view_name: str | None, fmt: str) -> Path:

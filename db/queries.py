@@ -517,6 +517,18 @@ def accepted_pairs_in_view(engine: QueryEngine, view_sql: str, view_params: list
     return engine.cursor().execute(sql, view_params).df()
 
 
+def unpaired_human_clips(engine: QueryEngine, view_sql: str, view_params: list[object], embodiment: str) -> list[str]:
+    """Human clips of a compiled view with `embodiment` retargets and in no accepted pair, by clip_id."""
+    sql = f"""
+        SELECT c.clip_id FROM clips c
+        WHERE c.kind = 'human' AND c.clip_id IN (SELECT clip_id FROM ({view_sql}))
+          AND c.clip_id IN (SELECT clip_id FROM retargets WHERE embodiment = ?)
+          AND c.clip_id NOT IN (SELECT human_clip_id FROM pairs WHERE state = 'accepted')
+        ORDER BY c.clip_id
+    """
+    return [row[0] for row in engine.cursor().execute(sql, [*view_params, embodiment]).fetchall()]
+
+
 def clips_by_id(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:
     """Every `clips` column of the named clips, by clip_id."""
     sql = "SELECT * FROM clips WHERE clip_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY clip_id"

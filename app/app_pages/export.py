@@ -13,6 +13,7 @@ from app.state import (
     EXPORT_MESSAGE,
     EXPORT_OUT_DIR,
     EXPORT_OVERWRITE,
+    EXPORT_UNPAIRED,
     EXPORT_VIEW,
 )
 from curation.export_episodes import CODECS, VideoSpec
@@ -32,13 +33,16 @@ row[2].selectbox("Video codec", sorted(CODECS), key=EXPORT_CODEC)
 row[3].checkbox("GR00T modality.json", key=EXPORT_GR00T, help="meta/modality.json for Isaac GR00T")
 view_name = None if st.session_state[EXPORT_VIEW] == state.EXPORT_ALL_CLIPS else st.session_state[EXPORT_VIEW]
 suggested = default_out_dir(root, view_name, st.session_state[EXPORT_FORMAT])
-row = st.columns([3, 1, 1])
+row = st.columns([3, 1, 1, 1])
 row[0].text_input("Destination folder", key=EXPORT_OUT_DIR, placeholder=str(suggested))
 me = auth_gate.current()
 typed_author = auth_gate.name_field(row[1], EXPORT_AUTHOR, me, "Your name", "recorded with the export")
 row[2].checkbox("Overwrite", key=EXPORT_OVERWRITE, help="replace an existing non-empty folder")
+row[3].checkbox("Unpaired human clips", key=EXPORT_UNPAIRED,
+                help="also the view's retargeted human clips in no accepted pair: data for human pretraining")
+unpaired = st.session_state[EXPORT_UNPAIRED]
 
-plan = preview_export(root, view_name)
+plan = preview_export(root, view_name, unpaired_human=unpaired)
 summary = plan.summary()
 st.subheader("What will go in")
 cols = st.columns(4)
@@ -67,7 +71,7 @@ if st.button("Export", type="primary", icon=":material/download:", disabled=plan
                               format=st.session_state[EXPORT_FORMAT], view_name=view_name,
                               gr00t=st.session_state[EXPORT_GR00T], overwrite=st.session_state[EXPORT_OVERWRITE],
                               video=VideoSpec(codec=st.session_state[EXPORT_CODEC]),
-                              author=author)
+                              author=author, unpaired_human=unpaired)
         result = run_export(root, config, progress=lambda done, total, text: bar.progress(done / max(total, 1),
                                                                                          text=text))
         st.session_state[EXPORT_MESSAGE] = ("success", f"Wrote {result.manifest['counts']['episodes']} episodes "

@@ -159,3 +159,30 @@ def test_destinations_are_validated_and_never_overwritten_silently(paired, tmp_p
     export(paired, taken, "lerobot-v2.1", overwrite=True)
     assert not (taken / "keep.txt").exists() and (taken / "meta" / "info.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no temp or old folders left
+
+
+def test_unpaired_human_clips_join_as_their_own_groups_for_pretraining(paired, tmp_path):
+    """`unpaired_human`: every retargeted human clip of the view, paired or not; excluding flags still hold."""
+    from trainer.data import HUMAN, read_export
+
+    engine = query_engine(paired)
+    humans = {r[0] for r in engine.cursor().execute(
+        "SELECT DISTINCT clip_id FROM retargets WHERE clip_id IN (SELECT clip_id FROM clips WHERE kind = 'human')"
+    ).fetchall()}
+    paired_humans = set(source_clip_of_robot(paired).values())
+    plain = plan_export(paired, ExportConfig(out_dir=tmp_path / "x"))
+    assert set(plain.episodes.loc[plain.episodes.kind == "human", "clip_id"]) == paired_humans
+    lone = sorted(humans - paired_humans)[0]
+    flag = create_flag(paired, lone, "hand mostly out of frame", "curator")  # confirmed: excludes the clip
+    try:
+        result = export(paired, tmp_path / "pretrain", "lerobot-v3", unpaired_human=True)
+    finally:
+        from curation.flags import dismiss_flag
+
+        dismiss_flag(paired, flag.id, "curator", flag.version)
+    counts = result.manifest["counts"]
+    assert counts["unpaired_human"] == len(humans) - len(paired_humans) - 1 and counts["pairs"] == len(paired_humans)
+    assert counts["pair_groups"] == plain.episodes["pair_id"].nunique()  # unpaired clips add no pair group
+    episodes = read_export(result.out_dir).episodes
+    assert sum(e.embodiment == HUMAN for e in episodes) == len(humans) - 1  # the flagged clip stayed out
+    assert {e.split for e in episodes if e.embodiment == HUMAN} == {"train", "validation"}
