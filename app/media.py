@@ -136,12 +136,16 @@ def media_routes(root: Path) -> list[Route]:
         return PlainTextResponse("sign in to see media (no live session key in this URL)", status_code=401,
                                  headers={"Cache-Control": "no-store"})
 
-    async def video(request: Request) -> Response:
+    async def permitted_row(request: Request) -> dict | Response:
+        """The clip row a request names, or the answer refusing it (401 without a live key, 404 unknown)."""
         if (denied := await refused(request)) is not None:
             return denied
         row = await clip_row(request)
-        if row is None:
-            return PlainTextResponse("unknown clip", status_code=404)
+        return PlainTextResponse("unknown clip", status_code=404) if row is None else row
+
+    async def video(request: Request) -> Response:
+        if isinstance(row := await permitted_row(request), Response):
+            return row
         try:
             path = await run_in_threadpool(video_file, row)
         except (VideoError, OSError) as exc:
@@ -149,11 +153,8 @@ def media_routes(root: Path) -> list[Route]:
         return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
     async def thumbnail(request: Request) -> Response:
-        if (denied := await refused(request)) is not None:
-            return denied
-        row = await clip_row(request)
-        if row is None:
-            return PlainTextResponse("unknown clip", status_code=404)
+        if isinstance(row := await permitted_row(request), Response):
+            return row
         try:
             path = await run_in_threadpool(thumb_file, row)
         except (VideoError, OSError):
