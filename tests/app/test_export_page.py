@@ -6,13 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from curation.pair_store import decide_pair, get_pair
-from curation.pairing import PairConfig, run_pairing
 from curation.views import ViewSpec, save_view
-from db.engine import query_engine
-from db.queries import pair_rows
 from tests.app.test_quality_page import page
-from tests.curation.demo_retargets import paired_demo_root, source_clip_of_robot
+from tests.curation.demo_retargets import accept_replayed_pairs, paired_demo_root
 
 PAGE = Path(__file__).resolve().parents[2] / "app" / "app_pages" / "export.py"
 
@@ -20,12 +16,7 @@ PAGE = Path(__file__).resolve().parents[2] / "app" / "app_pages" / "export.py"
 @pytest.fixture(scope="module")
 def export_root(tmp_path_factory) -> Path:
     root = paired_demo_root(tmp_path_factory.getbasetemp())
-    run_pairing(root, PairConfig())
-    pairs = pair_rows(query_engine(root))
-    for robot, human in source_clip_of_robot(root).items():
-        pair = get_pair(root, int(pairs[(pairs.robot_clip_id == robot) & (pairs.human_clip_id == human)].iloc[0].id))
-        if pair.state != "accepted":
-            decide_pair(root, pair.id, "accepted", "curator", pair.version)
+    accept_replayed_pairs(root)
     save_view(root, "drawer-only", ViewSpec(text="drawer"), "curator")
     return root
 

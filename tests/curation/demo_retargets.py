@@ -117,3 +117,17 @@ def source_clip_of_robot(root: Path) -> dict[str, str]:
     """robot clip_id -> the human clip_id its episode replays (the demo's ground truth)."""
     ids = clip_ids_by_file(root)
     return {clip_id: ids[entry.source_clip] for clip_id, entry in robot_episodes(root).items()}
+
+
+def accept_replayed_pairs(root: Path, actor: str = "curator") -> None:
+    """Propose pairs, then accept each robot episode's pair with the human clip it replays."""
+    from curation.pair_store import decide_pair, get_pair
+    from curation.pairing import PairConfig, run_pairing
+    from db.queries import pair_rows
+
+    run_pairing(root, PairConfig())
+    pairs = pair_rows(query_engine(root))
+    for robot, human in source_clip_of_robot(root).items():
+        pair = get_pair(root, int(pairs[(pairs.robot_clip_id == robot) & (pairs.human_clip_id == human)].iloc[0].id))
+        if pair.state != "accepted":
+            decide_pair(root, pair.id, "accepted", actor, pair.version)

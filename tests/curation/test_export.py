@@ -15,14 +15,11 @@ from curation.export_lerobot import ExportError, list_exports, run_export
 from curation.export_manifest import MANIFEST_PATH, PAIRS_PATH, file_hashes
 from curation.export_plan import ExportConfig, plan_export
 from curation.flags import create_flag
-from curation.pair_store import decide_pair, get_pair
-from curation.pairing import PairConfig, run_pairing
 from curation.views import ViewSpec, save_view
 from db.engine import query_engine
-from db.queries import pair_rows
 from labeling.sources.lerobot import read_lerobot
 
-from .demo_retargets import paired_demo_root, source_clip_of_robot
+from .demo_retargets import accept_replayed_pairs, paired_demo_root, source_clip_of_robot
 
 SMALL_VIDEO = VideoSpec(width=96, height=72)
 
@@ -31,13 +28,7 @@ SMALL_VIDEO = VideoSpec(width=96, height=72)
 def paired(tmp_path_factory) -> Path:
     """The demo with its 4 replayed (human, robot) pairs accepted."""
     root = paired_demo_root(tmp_path_factory.getbasetemp())
-    run_pairing(root, PairConfig())
-    pairs = pair_rows(query_engine(root))
-    for robot, human in source_clip_of_robot(root).items():
-        row = pairs[(pairs.robot_clip_id == robot) & (pairs.human_clip_id == human)].iloc[0]
-        pair = get_pair(root, int(row.id))
-        if pair.state != "accepted":
-            decide_pair(root, pair.id, "accepted", "curator", pair.version)
+    accept_replayed_pairs(root)
     return root
 
 

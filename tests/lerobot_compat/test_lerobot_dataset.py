@@ -19,12 +19,8 @@ import pytest
 from curation.export_episodes import VideoSpec
 from curation.export_lerobot import run_export
 from curation.export_plan import ExportConfig
-from curation.pair_store import decide_pair, get_pair
-from curation.pairing import PairConfig, run_pairing
-from db.engine import query_engine
-from db.queries import pair_rows
 from labeling.video import iter_frames_rgb
-from tests.curation.demo_retargets import paired_demo_root, source_clip_of_robot
+from tests.curation.demo_retargets import accept_replayed_pairs, paired_demo_root
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("LEROBOT_VENV", "/tmp/lerobot-venv"))
@@ -45,12 +41,7 @@ def lerobot_python() -> Path:
 @pytest.fixture(scope="module")
 def export_v30(tmp_path_factory) -> Path:
     root = paired_demo_root(tmp_path_factory.getbasetemp())
-    run_pairing(root, PairConfig())
-    pairs = pair_rows(query_engine(root))
-    for robot, human in source_clip_of_robot(root).items():
-        pair = get_pair(root, int(pairs[(pairs.robot_clip_id == robot) & (pairs.human_clip_id == human)].iloc[0].id))
-        if pair.state != "accepted":
-            decide_pair(root, pair.id, "accepted", "curator", pair.version)
+    accept_replayed_pairs(root)
     out = tmp_path_factory.mktemp("lerobot") / "demo-v30"
     return run_export(root, ExportConfig(out_dir=out, format="lerobot-v3", video=VideoSpec(width=96, height=72))
                       ).out_dir

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from starlette.applications import Starlette
@@ -13,6 +11,7 @@ from starlette.applications import Starlette
 from app.media import media_routes, media_url, thumb_url
 from db import auth
 from labeling.ingest import ingest
+from tests.asgi import asgi_get
 from tests.conftest import make_video
 
 PASSWORD = "correct horse battery"
@@ -20,21 +19,8 @@ PASSWORD = "correct horse battery"
 
 def get(app: Starlette, url: str) -> tuple[int, bytes]:
     """One GET through the ASGI app; `url` may carry a query string."""
-    parts = urlsplit(url)
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": parts.path, "raw_path": parts.path.encode(), "query_string": parts.query.encode(),
-             "root_path": "", "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
-    messages: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        messages.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    status = next(m for m in messages if m["type"] == "http.response.start")["status"]
-    return status, b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    status, _, body = asgi_get(app, url)
+    return status, body
 
 
 @pytest.fixture
