@@ -42,7 +42,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
     ctx.obj = paths.resolve_root(root)
 
 
-def _print_report(report) -> None:  # noqa: ANN001 (labeling.ingest.IngestReport, imported lazily)
+def _print_report(report) -> None:  # noqa: ANN001 (labeling.sources.ingest.IngestReport, imported lazily)
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     for failure in report.failures:
@@ -59,7 +59,7 @@ def _print_report(report) -> None:  # noqa: ANN001 (labeling.ingest.IngestReport
 @click.pass_obj
 def ingest(root: Path, inputs: tuple[Path, ...], source: str, quiet: bool) -> None:
     """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
-    from labeling.ingest import ingest as run_ingest
+    from labeling.sources.ingest import ingest as run_ingest
 
     report = run_ingest(root, list(inputs), source=source, progress=not quiet)
     _print_report(report)
@@ -119,7 +119,7 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
 def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: int, max_side_px: int,
           workers: int, executor: str, background: bool, quiet: bool) -> None:
     """Label hand poses with MediaPipe (pose_source 'mediapipe') on clips that have none."""
-    from labeling.label import run_label, start_label_job
+    from labeling.pose.label import run_label, start_label_job
 
     options = {"stride": stride, "model_complexity": model_complexity, "max_side_px": max_side_px,
                "workers": workers, "executor": executor}
@@ -159,8 +159,8 @@ def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: 
 def retarget(root: Path, hand: str, clip_ids: tuple[str, ...], config_dir: Path | None, urdf_dir: Path | None,
              pose_source: str | None, device: str | None, workers: int, executor: str, quiet: bool) -> None:
     """Retarget human hand poses to a robot hand through its URDF (whole clips, batched)."""
-    from labeling.retarget_config import ConfigError
-    from labeling.retarget_stage import run_retarget
+    from labeling.retarget.config import ConfigError
+    from labeling.retarget.stage import run_retarget
 
     hand_arg: str | Path = Path(hand) if hand.endswith((".yml", ".yaml")) else hand
     try:
@@ -380,7 +380,7 @@ def demo(root: Path, no_app: bool, port: int, seed: int, no_train: bool) -> None
     from curation.pairing import PairConfig, run_pairing
     from curation.score import run_score
     from labeling.demo_set import build_demo
-    from labeling.retarget_stage import run_retarget
+    from labeling.retarget.stage import run_retarget
 
     report = build_demo(root, seed=seed)
     _print_report(report)

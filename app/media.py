@@ -29,9 +29,9 @@ from starlette.routing import Route
 from db.auth import has_users, resolve_media_key
 from db.engine import query_engine
 from db.queries import get_clip
-from labeling.proxy import clip_playable_path
-from labeling.thumbnails import ensure_thumbnail, middle_time_s
-from labeling.video import VideoError
+from labeling.media.proxy import clip_playable_path
+from labeling.media.thumbnails import ensure_thumbnail, middle_time_s
+from labeling.media.video import VideoError
 
 MEDIA_PREFIX = "/egocurate/media"
 THUMB_PREFIX = "/egocurate/thumbs"

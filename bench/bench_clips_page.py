@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from db.lake import Lake  # noqa: E402
 from db.schemas import CLIPS  # noqa: E402
-from labeling.video import write_h264  # noqa: E402
+from labeling.media.video import write_h264  # noqa: E402
 from tests.browser.harness import THUMBS_LOADED_JS, VIEWPORT, app_server, launch_chromium, wait_idle  # noqa: E402
 
 VERBS = ("pick up", "place", "open", "close", "stack", "wipe", "pour", "fold", "insert", "rotate")

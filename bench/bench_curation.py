@@ -140,7 +140,7 @@ def bench_demo(work: Path, rules_path: Path, n_human: int | None) -> None:
 
 def egodex_windows(work: Path) -> list[PoseClip]:
     """Clean 1.5 s windows of the EgoDex fixtures' ground-truth poses."""
-    from labeling.ingest import ingest
+    from labeling.sources.ingest import ingest
 
     source = work / "egodex_source"
     ingest(source, [EGODEX], progress=False)

@@ -26,8 +26,8 @@ from db.engine import QueryEngine  # noqa: E402
 from db.lake import Lake  # noqa: E402
 from db.queries import ClipFilter, count_clips, list_clips  # noqa: E402
 from db.schemas import CLIPS  # noqa: E402
-from labeling.ingest import ingest  # noqa: E402
-from labeling.video import write_h264  # noqa: E402
+from labeling.media.video import write_h264
+from labeling.sources.ingest import ingest
 
 
 def make_videos(folder: Path, n: int) -> list[Path]:

@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeling.ingest import ingest  # noqa: E402
-from labeling.label import run_label  # noqa: E402
-from labeling.video import iter_frames_rgb, probe_video, write_h264  # noqa: E402
+from labeling.media.video import iter_frames_rgb, probe_video, write_h264
+from labeling.pose.label import run_label
+from labeling.sources.ingest import ingest
 
 REPO = Path(__file__).resolve().parents[1]
 DEX_PARTS = 4

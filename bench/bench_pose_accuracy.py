@@ -10,7 +10,7 @@
    detection rate over ground-truth hands in view, wrong-side rate, 2D PCK@10/20 px and mean 2D
    error over the 21 joints, and the wrist's camera-frame position error (3D, depth alone, lateral
    alone, and the median ratio of estimated to true depth); then the 2D error per joint group.
-   `--handedness` compares the rules of labeling/pose.py on the wrong-side rate.
+   `--handedness` compares the rules of labeling/pose/mediapipe_hands.py on the wrong-side rate.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db.engine import QueryEngine  # noqa: E402
 from db.queries import clip_frames, get_clip  # noqa: E402
-from labeling.camera import compute_aligned_error_m  # noqa: E402
-from labeling.ingest import ingest  # noqa: E402
-from labeling.label import run_label  # noqa: E402
+from labeling.pose.camera import compute_aligned_error_m
+from labeling.pose.label import run_label
+from labeling.sources.ingest import ingest
 
 REPO = Path(__file__).resolve().parents[1]
 IN_VIEW_FRACTION = 0.5  # a ground-truth hand counts as in view when this share of joints projects inside

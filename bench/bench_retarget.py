@@ -37,8 +37,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeling.retarget import Retargeter  # noqa: E402
-from labeling.retarget_config import G1_DEX3_INPUT_ROTATION, RetargetConfig  # noqa: E402
+from labeling.retarget.config import G1_DEX3_INPUT_ROTATION, RetargetConfig
+from labeling.retarget.solver import Retargeter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("EGOCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -42,7 +42,7 @@ PLAY_S = 2.0
 def ingest_fixture(root: Path) -> tuple[str, dict]:
     from db.engine import query_engine
     from db.queries import ClipFilter, list_clips
-    from labeling.ingest import ingest
+    from labeling.sources.ingest import ingest
 
     report = ingest(root, [FIXTURE], progress=False)
     if not report.ok:

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from labeling.video import displayed_size, upright_rgb
+from labeling.media.video import displayed_size, upright_rgb
 
 from .action_layout import STATE_WIDTH, next_state_actions, relative_wrists
 

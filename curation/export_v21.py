@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
 
-from labeling.video import probe_video
+from labeling.media.video import probe_video
 
 from .action_layout import modality_groups
 from .export_episodes import (

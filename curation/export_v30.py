@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from labeling.video import probe_video
+from labeling.media.video import probe_video
 
 from .export_episodes import (
     VIDEO_KEY,

@@ -394,7 +394,7 @@ def catalog_totals(engine: QueryEngine) -> CatalogTotals:
     return CatalogTotals(int(row[0]), int(row[1]), float(row[2]), int(row[3]), float(row[4]), int(row[5]))
 
 
-# --- Hand pose labelling (labeling/label.py) ---------------------------------------------------
+# --- Hand pose labelling (labeling/pose/label.py) ---------------------------------------------------
 
 def label_candidates(engine: QueryEngine, pose_source: str,
                      clip_ids: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -552,7 +552,7 @@ def export_rows(engine: QueryEngine) -> pd.DataFrame:
     return engine.cursor().execute(sql).df()
 
 
-# --- Retargeting (labeling/retarget_stage.py) ------------------------------------------------------
+# --- Retargeting (labeling/retarget/stage.py) ------------------------------------------------------
 
 def retargeted_hands(engine: QueryEngine, embodiment: str, clip_ids: list[str]) -> set[tuple[str, str]]:
     """(clip_id, hand) pairs among `clip_ids` that already have `retargets` rows for `embodiment`."""

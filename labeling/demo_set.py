@@ -8,15 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from db import paths
-
-from .ingest import IngestReport, ingest
+from labeling.sources.ingest import IngestReport, ingest
 
 MANIFEST_NAME = "demo_manifest.json"
 
 
 def build_demo(root: Path, seed: int = 0, progress: bool = True, **generator_options: object) -> IngestReport:
     """Generate `<root>/demo` unless it is already there, and ingest it (idempotent)."""
-    from .synthetic.demo import generate_demo
+    from labeling.synthetic.demo import generate_demo
 
     out_dir = root / paths.DEMO_DIR
     if not (out_dir / MANIFEST_NAME).is_file():

@@ -11,7 +11,7 @@ import pytest
 
 from db import paths
 from db.store import dispose_engine
-from labeling.video import write_h264
+from labeling.media.video import write_h264
 from tests.postgres import PostgresServer, postgres_bin, postgres_server
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from app.state import (
 )
 from curation.pair_store import DECISION_STATES, PAIR_STATES, StaleUpdateError, decide_pair
 from curation.pair_view import pair_detail, pair_label, pair_table
-from labeling.proxy import served_range_s
+from labeling.media.proxy import served_range_s
 
 PLAYER_HEIGHT_PX = 330
 # The robot episode plays; the human clip follows it through the path (it seeks whenever it is off

@@ -37,8 +37,8 @@ from curation.review import (
     view_choices,
 )
 from curation.rules import SEVERITIES
-from labeling.proxy import clip_playable_path, needs_proxy
-from labeling.video import VideoError
+from labeling.media.proxy import clip_playable_path, needs_proxy
+from labeling.media.video import VideoError
 
 FLAG_ROW_COLOR = "#dc2626"
 # Button keys: Streamlit gives each button's container the class `st-key-<key>`, which the keys use.

@@ -13,8 +13,8 @@ from app.components.clips import clip_title, format_duration
 from app.components.robot_overlay import ROBOT_NONE
 from app.media import with_media_key
 from db.queries import ClipFilter
-from labeling.proxy import clip_playable_path, needs_proxy
-from labeling.video import VideoError
+from labeling.media.proxy import clip_playable_path, needs_proxy
+from labeling.media.video import VideoError
 
 CLIPS_PAGE = "app_pages/clips.py"
 ALL_SOURCES = "all"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.components.viewer import HAND_COLORS
+from .viewer import HAND_COLORS
 
 KIND_COLORS = {"human": "#0f766e", "robot": "#6366f1"}
 CHART_HEIGHT_PX = 320

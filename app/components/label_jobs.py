@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from db.engine import QueryEngine
 from db.queries import label_candidates
-from labeling.label import POSE_SOURCE, LabelProgress
+from labeling.pose.label import POSE_SOURCE, LabelProgress
 
 CHOOSABLE_CLIPS = 500  # the clip picker lists at most this many unlabelled clips
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from app.components.viewer import HAND_COLORS
+from .viewer import HAND_COLORS
 
 ROBOT_COLOR = "#1f2937"
 FIGURE_HEIGHT_PX = 460

@@ -4,7 +4,7 @@ No Streamlit here; `app/cache.py` wraps `robot_choices`, `joint_choices` and `cl
 `app.components.viewer.with_robot` adds the layer to the player's config. Like the keypoints, all of
 it travels once as JSON for the whole clip:
 
-- `hands`: per retargeted hand, the robot's links (`labeling.retarget_stage.robot_overlay`, camera
+- `hands`: per retargeted hand, the robot's links (`labeling.retarget.stage.robot_overlay`, camera
   frame) projected through the clip's camera, `u = fx·x/z + cx`, `v = fy·y/z + cy`, in pixels of the
   original resolution rounded to 0.1 px; the player draws them with the same frame index as the
   skeleton;
@@ -12,7 +12,7 @@ it travels once as JSON for the whole clip:
   around the centroid of the robot's links, in camera axes, for the player's rotatable 3D view;
 - `series`: the chosen hand's joint angles over the clip, drawn like a robot episode's curves.
 
-The labelling stage and `labeling/retarget_stage.py` are heavy to import (torch, OpenCV), so they
+The labelling stage and `labeling/retarget/stage.py` are heavy to import (torch, OpenCV), so they
 are imported where used.
 """
 
@@ -30,8 +30,8 @@ from db.engine import QueryEngine
 from db.queries import clip_retargets, get_clip, hand_frames, retarget_embodiments
 
 if TYPE_CHECKING:
-    from labeling.camera import CameraIntrinsics
-    from labeling.retarget_stage import RobotOverlay
+    from labeling.pose.camera import CameraIntrinsics
+    from labeling.retarget.stage import RobotOverlay
 
 ROBOT_NONE = "none"  # the picker's choice for drawing no robot hand
 DEFAULT_JOINT_DIMS = 6  # joint curves shown first: the joints that move most in the clip
@@ -57,11 +57,11 @@ def clip_intrinsics(root: Path, clip: dict) -> CameraIntrinsics:
     """The camera the clip's 3D poses were made with, so projecting them lands on the 2D keypoints.
 
     That is the camera a MediaPipe labelling recorded for the clip (it may use a non-default FOV),
-    else the clip's own intrinsics (EgoDex), else `labeling.camera`'s assumed-FOV camera
+    else the clip's own intrinsics (EgoDex), else `labeling.pose.camera`'s assumed-FOV camera
     (`DEFAULT_HFOV_DEG` horizontal, principal point at the centre), exactly as labelling derives it.
     """
-    from labeling.camera import CameraIntrinsics
-    from labeling.label import clip_camera
+    from labeling.pose.camera import CameraIntrinsics
+    from labeling.pose.label import clip_camera
 
     width, height = int(clip.get("width") or 1), int(clip.get("height") or 1)
     recorded = clip_camera(root, str(clip["clip_id"]))
@@ -121,7 +121,7 @@ def view3d_layer(overlay: RobotOverlay, hand: str, n_frames: int,
     the robot's links per frame, so the hand stays centred (and turns about its middle) while the
     arm moves.
     """
-    from labeling.retarget_stage import MEDIAPIPE_BONES
+    from labeling.retarget.stage import MEDIAPIPE_BONES
 
     origin = np.full((len(overlay.xyz_m), 1, 3), np.nan)
     solved = np.isfinite(overlay.xyz_m).all(axis=-1).any(axis=-1)
@@ -156,7 +156,7 @@ def joint_names(root: Path, embodiment: str, hand: str, n_joints: int) -> list[s
 
     Falls back to `q[i]` when the commit log does not say (or disagrees with the stored width).
     """
-    from labeling.retarget_stage import retarget_joint_names
+    from labeling.retarget.stage import retarget_joint_names
 
     names = retarget_joint_names(root, embodiment, hand)
     if len(names) != n_joints:
@@ -226,7 +226,7 @@ def clip_robot_layer(engine: QueryEngine, clip_id: str, embodiment: str, hand: s
     over the video; `hand` (default: the first one) in 3D, with the human keypoints of `pose_source`
     beside it, and its `joint_dims` curves.
     """
-    from labeling.retarget_stage import robot_overlay
+    from labeling.retarget.stage import robot_overlay
 
     clip = get_clip(engine, clip_id)
     hands = robot_choices(engine, clip_id).get(embodiment, [])

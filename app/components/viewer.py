@@ -21,8 +21,8 @@ import pandas as pd
 from app.media import media_url
 from db.engine import QueryEngine
 from db.queries import clip_pose_track, clip_robot_frames, get_clip
-from labeling.proxy import needs_proxy, served_range_s
-from labeling.video import VideoError, frame_times_s
+from labeling.media.proxy import needs_proxy, served_range_s
+from labeling.media.video import VideoError, frame_times_s
 
 HAND_COLORS = {"left": "#ff8c1a", "right": "#1fb4ff"}  # also in viewer.js; orange/blue read on most scenes
 HUMAN_VIDEO_HEIGHT_PX = 480  # the video box's height when the column is wide enough

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ..fk import link_positions
-from ..urdf import KinematicTree, load_urdf
+from labeling.kinematics.fk import link_positions
+from labeling.kinematics.urdf import KinematicTree, load_urdf
 
 HANDS_DIR = Path(__file__).resolve().parent
 SIDES = ("left", "right")

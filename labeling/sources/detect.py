@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from labeling.video import VIDEO_SUFFIXES
+from labeling.media.video import VIDEO_SUFFIXES
 
 from .base import IngestError
 from .lerobot import is_lerobot_dataset

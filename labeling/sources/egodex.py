@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
-from labeling.video import VideoError, probe_video
+from labeling.media.video import VideoError, probe_video
 
 from .base import FileStamp, IngestError, KnownFiles, SourceItem, clip_row, file_digest, frames_table, stamp_columns
 from .video import human_clip_id

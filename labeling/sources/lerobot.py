@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from labeling.video import VideoError, VideoInfo, probe_video
+from labeling.media.video import VideoError, VideoInfo, probe_video
 
 from .base import (
     FileStamp,

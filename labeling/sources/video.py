@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from labeling.video import VideoError, probe_video
+from labeling.media.video import VideoError, probe_video
 
 from .base import (
     FileStamp,

@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from labeling.video import write_h264
+from labeling.media.video import write_h264
 
 from .egodex_writer import HAND_JOINTS, egodex_arrays, write_egodex_hdf5
 from .hand_drawing import HUMAN, ROBOT

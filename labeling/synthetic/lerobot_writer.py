@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from labeling.hands import SIDES, hand_tree
-from labeling.video import probe_video, write_h264
+from labeling.media.video import probe_video, write_h264
 
 CODEBASE_VERSION = "v2.1"
 CHUNKS_SIZE = 1000

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from labeling.fk import link_poses
 from labeling.hands import MEDIAPIPE21_LINKS, SIDES, hand_tree
+from labeling.kinematics.fk import link_poses
 
 from .geometry import homogeneous, interpolate_keys, look_at_c2w, min_jerk, rot6d, rot_y
 from .grips import grip_q, hand_rotation, joint_limits

@@ -12,7 +12,7 @@ from db.queries import ClipFilter, list_clips
 
 @pytest.fixture(scope="session")
 def app_root(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    from labeling.ingest import ingest
+    from labeling.sources.ingest import ingest
 
     root = tmp_path_factory.mktemp("app") / "root"
     report = ingest(root, [shared_data / "egodex_sample", shared_data / "videos",

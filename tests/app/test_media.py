@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from app.media import media_routes, media_url, thumb_url
-from labeling.video import probe_video
+from labeling.media.video import probe_video
 from tests.asgi import asgi_get as get
 
 

@@ -1,4 +1,4 @@
-"""Proxies (labeling/proxy.py) and thumbnails (labeling/thumbnails.py) on real media."""
+"""Proxies (labeling/media/proxy.py) and thumbnails (labeling/media/thumbnails.py) on real media."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from labeling import proxy
-from labeling.thumbnails import ensure_thumbnail, middle_time_s, thumbnail_path
-from labeling.video import VideoError, probe_video
+from labeling.media import proxy
+from labeling.media.thumbnails import ensure_thumbnail, middle_time_s, thumbnail_path
+from labeling.media.video import VideoError, probe_video
 
 
 def test_which_codecs_need_a_proxy():
@@ -93,7 +93,7 @@ def _write_mpeg4(path: Path, n_frames: int, fps: int = 10) -> Path:
 
 
 def test_proxy_of_a_range_holds_just_that_clip(tmp_path: Path):
-    from labeling.video import iter_frames_rgb
+    from labeling.media.video import iter_frames_rgb
 
     source = _write_mpeg4(tmp_path / "episodes.mp4", n_frames=20)
     clip = {"clip_id": "ep1", "path": str(source), "codec": "mpeg4", "fps": 10.0, "video_from_s": 1.2,

@@ -23,8 +23,8 @@ EMBODIMENTS = ("egocurate_hand22", "g1_dex3")
 
 def build_retargeted_root(root: Path, shared_data: Path) -> str:
     """Ingest EgoDex `basic_pick_and_place/0` into `root` and retarget it to both hands; its clip id."""
-    from labeling.ingest import ingest
-    from labeling.retarget_stage import run_retarget
+    from labeling.retarget.stage import run_retarget
+    from labeling.sources.ingest import ingest
 
     report = ingest(root, [shared_data / "egodex_sample" / "basic_pick_and_place"], progress=False)
     assert report.ok and len(report.added) == 1

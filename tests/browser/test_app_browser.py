@@ -94,7 +94,7 @@ def write_vfr_grey_ramp(path: Path) -> Path:
 
 
 def _ingest(root: Path, shared_data: Path) -> None:
-    from labeling.ingest import ingest
+    from labeling.sources.ingest import ingest
     from tests.factories import write_lerobot_v3
 
     v3 = write_lerobot_v3(root.parent / "v3_dataset", lengths=(12, 8), fps=10.0)  # both episodes in one file

@@ -12,7 +12,7 @@ import pytest
 
 from app.media import media_url
 from db import auth
-from labeling.ingest import ingest
+from labeling.sources.ingest import ingest
 from tests.browser.harness import THUMBS_LOADED_JS, VIEWPORT, app_server, chromium_path, launch_chromium, wait_idle
 from tests.conftest import make_video
 

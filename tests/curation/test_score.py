@@ -15,7 +15,7 @@ from db.lake import Lake
 from db.models import Job
 from db.queries import clip_frames
 from db.store import session_scope
-from labeling.ingest import ingest
+from labeling.sources.ingest import ingest
 from tests.curation.conftest import pose_clip
 
 NOISE_CATEGORIES = {"jitter": {"jitter"}, "dropout": {"dropout"}, "swap": {"swap"}}

@@ -10,7 +10,7 @@ from db.engine import QueryEngine
 from db.models import Flag
 from db.queries import ClipFilter, SqlError, count_clips, list_clips, run_readonly_sql
 from db.store import session_scope
-from labeling.ingest import ingest
+from labeling.sources.ingest import ingest
 
 PUBLIC_VIEWS = ("clips", "frames", "robot_frames", "retargets", "metrics", "flags", "labels", "pairs")
 

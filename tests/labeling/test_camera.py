@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from labeling.camera import (
+from labeling.pose.camera import (
     CameraIntrinsics,
     compute_aligned_error_m,
     compute_camera_keypoints,

@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from labeling.fk import axis_angle_matrix, full_joint_values, link_poses, link_positions
 from labeling.hands import MEDIAPIPE21_LINKS, hand_keypoints_m, hand_tree
-from labeling.urdf import KinematicTree, load_urdf
+from labeling.kinematics.fk import axis_angle_matrix, full_joint_values, link_poses, link_positions
+from labeling.kinematics.urdf import KinematicTree, load_urdf
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 URDF_DIR = DATA / "urdf"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from db.engine import QueryEngine
-from labeling.ingest import ingest
+from labeling.sources.ingest import ingest
 
 
 @pytest.fixture(scope="module")

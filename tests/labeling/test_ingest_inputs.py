@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from app.cli import main
 from db.engine import QueryEngine
-from labeling.ingest import ingest
+from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 from tests.factories import write_egodex_pair, write_lerobot_v3
 

@@ -11,9 +11,9 @@ import numpy.typing as npt
 import pytest
 import torch
 
-from labeling.fk import link_poses
 from labeling.hands import hand_tree
-from labeling.kinematics import (
+from labeling.kinematics.fk import link_poses
+from labeling.kinematics.torch_fk import (
     DUMMY_JOINT_NAMES,
     HandKinematics,
     LinkNameError,
@@ -21,7 +21,7 @@ from labeling.kinematics import (
     mimic_affine,
     strip_mimic,
 )
-from labeling.urdf import KinematicTree, URDFError, load_urdf
+from labeling.kinematics.urdf import KinematicTree, URDFError, load_urdf
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("EGOCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))

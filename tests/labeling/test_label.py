@@ -9,9 +9,9 @@ from db.engine import QueryEngine
 from db.models import JobError
 from db.queries import clip_frames
 from db.store import session_scope
-from labeling.camera import CameraIntrinsics, compute_aligned_error_m
-from labeling.ingest import ingest
-from labeling.label import ClipTask, LabelConfig, clip_camera, job_status, label_clip, run_label
+from labeling.pose.camera import CameraIntrinsics, compute_aligned_error_m
+from labeling.pose.label import ClipTask, LabelConfig, clip_camera, job_status, label_clip, run_label
+from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 from tests.factories import write_lerobot_v3
 

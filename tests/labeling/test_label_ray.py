@@ -11,8 +11,8 @@ import pytest
 from db.engine import QueryEngine
 from db.queries import clip_frames
 from labeling.executor import RayExecutor
-from labeling.ingest import ingest
-from labeling.label import run_label
+from labeling.pose.label import run_label
+from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 
 if os.environ.get("CI"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labeling.pose import HandObservation, HandPoseEstimator, box_iou, compute_hand_sides, hand_side
-from labeling.video import iter_frames_rgb
+from labeling.media.video import iter_frames_rgb
+from labeling.pose.mediapipe_hands import HandObservation, HandPoseEstimator, box_iou, compute_hand_sides, hand_side
 
 
 def _hand(side: str, centre_x_px: float, score: float = 0.9, size_px: float = 100.0, y_px: float = 300.0):

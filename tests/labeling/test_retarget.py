@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from labeling.hands import MEDIAPIPE21_LINKS
-from labeling.retarget import Retargeter, SolverOptions, interpolate_segments, low_pass
-from labeling.retarget_config import RetargetConfig, dexpilot_targets, hand_configs, hysteresis
+from labeling.retarget.config import RetargetConfig, dexpilot_targets, hand_configs, hysteresis
+from labeling.retarget.solver import Retargeter, SolverOptions, interpolate_segments, low_pass
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("EGOCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))

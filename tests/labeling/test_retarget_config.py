@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from labeling.hands import HANDS_DIR
-from labeling.retarget_config import (
+from labeling.retarget.config import (
     RETARGET_HANDS,
     ConfigError,
     RetargetConfig,

@@ -11,9 +11,8 @@ import pytest
 from db.engine import query_engine
 from db.queries import clip_retargets, hand_frames, retarget_embodiments
 from labeling.hands import MEDIAPIPE21_LINKS
-from labeling.ingest import ingest
-from labeling.retarget_config import ConfigError, hand_configs
-from labeling.retarget_stage import (
+from labeling.retarget.config import ConfigError, hand_configs
+from labeling.retarget.stage import (
     compute_retargets,
     compute_wrist_frames,
     resolve_embodiment,
@@ -23,6 +22,7 @@ from labeling.retarget_stage import (
     rotation_from_6d,
     run_retarget,
 )
+from labeling.sources.ingest import ingest
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from labeling.media.video import iter_frames_rgb, probe_video
 from labeling.synthetic import DemoConfig, DemoManifest, generate_demo
 from labeling.synthetic.egodex_writer import ARKIT_FROM_MEDIAPIPE21, HAND_JOINTS, egodex_arrays
 from labeling.synthetic.hand_drawing import HUMAN
 from labeling.synthetic.lerobot_writer import check_dataset, state_names
 from labeling.synthetic.plan import ROBOT_DATASET, confidence_rng, human_motion, plan_demo
-from labeling.video import iter_frames_rgb, probe_video
 
 SMALL = {"seed": 3, "n_human": 12, "n_robot": 4, "width": 320, "height": 240, "fps": 10.0}
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from labeling.hands import HANDS, MEDIAPIPE21_LINKS, hand_tree
-from labeling.urdf import KinematicTree, URDFError, load_urdf, parse_urdf
+from labeling.kinematics.urdf import KinematicTree, URDFError, load_urdf, parse_urdf
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 URDF_DIR = DATA / "urdf"

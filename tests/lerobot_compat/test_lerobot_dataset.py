@@ -19,7 +19,7 @@ import pytest
 from curation.export_episodes import VideoSpec
 from curation.export_lerobot import run_export
 from curation.export_plan import ExportConfig
-from labeling.video import iter_frames_rgb
+from labeling.media.video import iter_frames_rgb
 from tests.curation.demo_retargets import accept_replayed_pairs, paired_demo_root
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from app.media import media_routes, media_url, thumb_url
 from db import auth
-from labeling.ingest import ingest
+from labeling.sources.ingest import ingest
 from tests.asgi import asgi_get
 from tests.conftest import make_video
 

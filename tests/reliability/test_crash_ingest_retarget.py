@@ -13,8 +13,8 @@ from db.engine import query_engine
 from db.lake import Lake
 from db.models import Job
 from db.store import get_engine, session_scope
-from labeling.ingest import ingest
-from labeling.retarget_stage import run_retarget
+from labeling.retarget.stage import run_retarget
+from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 
 from .crash import assert_lake_whole, assert_no_duplicates, assert_store_intact, kill_when, lake_commits, start_cli
@@ -40,7 +40,7 @@ def test_ingest_killed_between_commits_resumes_without_duplicates(paired_root, t
     inputs = _ingest_inputs(paired_root, tmp_path)
     root = tmp_path / "root"
     process = start_cli(root, ["ingest", "--quiet", *map(str, inputs)],
-                        settings={"labeling.ingest": {"BATCH_CLIPS": 1}})
+                        settings={"labeling.sources.ingest": {"BATCH_CLIPS": 1}})
     kill_when(process, lambda: lake_commits(root) >= 2, "the second ingest commit")
 
     assert_store_intact(get_engine(root))
@@ -84,7 +84,7 @@ def test_retarget_killed_between_commits_resumes_without_duplicates(paired_root,
     shutil.copytree(root, reference)
     clip_args = [arg for clip_id in clips for arg in ("--clips", clip_id)]
     process = start_cli(root, ["retarget", "--hand", HAND, "--quiet", *clip_args],
-                        settings={"labeling.retarget_stage": {"COMMIT_MAX_ROWS": 1}})  # one commit per clip
+                        settings={"labeling.retarget.stage": {"COMMIT_MAX_ROWS": 1}})  # one commit per clip
     kill_when(process, lambda: lake_commits(root, "retarget") >= 1, "the first retarget commit")
 
     assert_store_intact(get_engine(root))

@@ -9,8 +9,8 @@ import signal
 from db.engine import QueryEngine
 from db.models import Job
 from db.store import get_engine, session_scope
-from labeling.ingest import ingest
-from labeling.label import job_status, run_label, start_label_job
+from labeling.pose.label import job_status, run_label, start_label_job
+from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 
 from .crash import assert_lake_whole, assert_no_duplicates, assert_store_intact, wait_for

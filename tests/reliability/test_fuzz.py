@@ -2,8 +2,8 @@
 
 The contract: every input either works or raises the reader's documented error, never anything else.
     video / EgoDex / LeRobot readers, discovery  -> IngestError (labeling.sources.base)
-    probe_video                                    -> VideoError (labeling.video)
-    parse_urdf                                     -> URDFError (labeling.urdf)
+    probe_video                                    -> VideoError (labeling.media.video)
+    parse_urdf                                     -> URDFError (labeling.kinematics.urdf)
     ViewSpec.from_dict / from_json                 -> ValueError; a spec that parses compiles to SQL DuckDB runs
 All are `ValueError` subclasses, so callers that catch `ValueError` catch them all.
 """
@@ -25,14 +25,14 @@ from hypothesis import strategies as st
 
 from curation.views import RANGE_COLUMNS, SORT_COLUMNS, ViewSpec, compile_view, count_view, view_clips
 from db.engine import query_engine
-from labeling.ingest import ingest
+from labeling.kinematics.urdf import URDFError, parse_urdf
+from labeling.media.video import VideoError, probe_video
 from labeling.sources.base import IngestError
 from labeling.sources.detect import discover
 from labeling.sources.egodex import read_egodex
+from labeling.sources.ingest import ingest
 from labeling.sources.lerobot import read_lerobot
 from labeling.sources.video import read_video
-from labeling.urdf import URDFError, parse_urdf
-from labeling.video import VideoError, probe_video
 from tests.conftest import make_video
 from tests.factories import write_egodex_pair, write_lerobot_v3
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from curation.rules import DEFAULT_RULES_PATH, RuleSet
-from labeling.retarget_config import ConfigError, RetargetConfig
-from labeling.urdf import URDFError, load_urdf
+from labeling.kinematics.urdf import URDFError, load_urdf
+from labeling.retarget.config import ConfigError, RetargetConfig
 from trainer.train import TrainConfig, config_path
 
 SHARPA = "urdf/sharpa_ha4/right_sharpa_ha4/right_sharpa_ha4_v2_1.urdf"

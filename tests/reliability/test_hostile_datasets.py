@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from db.engine import QueryEngine
-from labeling.ingest import ingest
 from labeling.sources.base import IngestError
+from labeling.sources.ingest import ingest
 from labeling.sources.lerobot import read_lerobot
 from tests.conftest import make_video
 from tests.factories import write_egodex_pair, write_lerobot_v3

@@ -23,12 +23,12 @@ from app.cli import main
 from db.engine import QueryEngine
 from db.models import JobError
 from db.store import session_scope
-from labeling.camera import CameraIntrinsics
-from labeling.ingest import ingest
-from labeling.label import ClipTask, LabelConfig, label_clip
-from labeling.proxy import make_proxy
-from labeling.thumbnails import grab_frame
-from labeling.video import VideoError, frame_times_s, iter_frames_rgb, probe_video, vfr_frame_times_s
+from labeling.media.proxy import make_proxy
+from labeling.media.thumbnails import grab_frame
+from labeling.media.video import VideoError, frame_times_s, iter_frames_rgb, probe_video, vfr_frame_times_s
+from labeling.pose.camera import CameraIntrinsics
+from labeling.pose.label import ClipTask, LabelConfig, label_clip
+from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 
 DEX_VIDEO = "videos/dexretargeting_human_hand_video.mp4"

@@ -24,7 +24,7 @@ from curation.pairing import PairConfig, run_pairing
 from curation.views import ViewSpec, count_view, load_view, save_view, view_clips
 from db.engine import QueryEngine, query_engine
 from db.queries import ClipFilter, SqlError, clip_neighbours, count_clips, list_clips, pair_rows, run_readonly_sql
-from labeling.ingest import ingest
+from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 from tests.curation.demo_retargets import paired_demo_root, source_clip_of_robot
 from tests.factories import write_egodex_pair

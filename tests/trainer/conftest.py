@@ -26,7 +26,7 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     from db.engine import query_engine
     from db.queries import pair_rows
     from labeling.demo_set import build_demo
-    from labeling.retarget_stage import run_retarget
+    from labeling.retarget.stage import run_retarget
 
     report = build_demo(root, seed=0, progress=False, **(SMALL_DEMO if demo_options is None else demo_options))
     assert report.ok and not report.failures, report.failures

@@ -3,7 +3,7 @@
 Only kinematics is read; `<visual>`, `<collision>`, `<inertial>`, meshes, `<transmission>`,
 `<gazebo>` and `<mujoco>` blocks are ignored, so URDFs whose meshes are absent load fine.
 
-    from labeling.urdf import load_urdf
+    from labeling.kinematics.urdf import load_urdf
     tree = load_urdf("hand.urdf")
     tree.dof_joint_names        # independent movable joints, URDF document order
 

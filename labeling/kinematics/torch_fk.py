@@ -1,6 +1,6 @@
 """Batched forward kinematics in torch: every frame of a clip through a hand's URDF at once (CPU or CUDA).
 
-    from labeling.kinematics import HandKinematics
+    from labeling.kinematics.torch_fk import HandKinematics
     kin = HandKinematics.from_urdf("hand.urdf", device="cuda")
     xyz_m = kin.link_positions(q_rad, ["thumb_tip", "index_tip"])    # (B, 2, 3), differentiable
     xyz_m, jac = kin.positions_and_jacobian(q_rad, kin.link_indices(["thumb_tip"]))
@@ -177,7 +177,7 @@ class HandKinematics:
         """Parse and compile a URDF file (`free_joint`: add dex-retargeting's 6 dummy base joints).
 
         Raises:
-            labeling.urdf.URDFError: the URDF cannot be used (the message names the element).
+            labeling.kinematics.urdf.URDFError: the URDF cannot be used (the message names the element).
         """
         tree = load_urdf(path)
         return cls(add_dummy_free_joint(tree) if free_joint else tree, device, dtype)

@@ -1,8 +1,8 @@
 """Retargeting configs: dex-retargeting YAML files (vector, DexPilot, position) read as they are, and the hand registry.
 
-    from labeling.retarget_config import RetargetConfig, hand_configs
+    from labeling.retarget.config import RetargetConfig, hand_configs
     cfg = RetargetConfig.from_yaml("allegro_hand_right.yml", urdf_dir="dex-urdf/robots/hands")
-    retargeter = cfg.build(device="cuda")                   # labeling.retarget.Retargeter
+    retargeter = cfg.build(device="cuda")                   # labeling.retarget.solver.Retargeter
     cfgs = hand_configs("g1_dex3", config_dir=..., urdf_dir=...)   # {"left": ..., "right": ...}
 
 A file holds a `retargeting:` mapping with dex-retargeting's `RetargetingConfig` fields. A relative
@@ -37,12 +37,12 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from .hands import HANDS_DIR, SIDES
+from labeling.hands import HANDS_DIR, SIDES
 
 if TYPE_CHECKING:
     import torch
 
-    from .retarget import Retargeter
+    from .solver import Retargeter
 
 RETARGET_TYPES = ("vector", "position", "dexpilot")
 N_HUMAN_KEYPOINTS = 21  # MediaPipe-21 order
@@ -228,7 +228,7 @@ class RetargetConfig:
         Raises:
             ConfigError: a link or joint name the URDF does not define (names the field).
         """
-        from .retarget import Retargeter
+        from .solver import Retargeter
 
         return Retargeter(self, device=device)
 

@@ -1,11 +1,11 @@
 """Hand pose labelling: MediaPipe Hands over human clips that have no MediaPipe poses yet.
 
     egocurate --root R label [--clips ID...] [--workers N] [--executor local|ray]
-    python -m labeling.label --root R --job-id N      (what `start_label_job` runs, detached)
+    python -m labeling.pose.label --root R --job-id N      (what `start_label_job` runs, detached)
 
 Per clip, in a worker process (`label_clip`): a decode thread (PyAV) feeds a bounded queue while
-MediaPipe tracks the hands frame by frame (labeling/pose.py), then each hand is placed in the
-camera frame by a PnP fit (labeling/camera.py). This process commits the results to the lake's
+MediaPipe tracks the hands frame by frame (labeling/pose/mediapipe_hands.py), then each hand is placed in the
+camera frame by a PnP fit (labeling/pose/camera.py). This process commits the results to the lake's
 `frames` stage with `pose_source='mediapipe'`, a few clips per commit, each commit's meta naming
 its clips, their intrinsics and the config. Before committing it checks, under the lake's writer
 lock, which clips already have MediaPipe frames: a killed job loses at most the group in hand, a
@@ -39,12 +39,12 @@ from db.lake import Lake
 from db.models import Job, JobError, utc_now
 from db.queries import clips_with_pose, label_candidates
 from db.store import session_scope
+from labeling.executor import EXECUTORS, Outcome, make_executor, prefetch
+from labeling.media.video import VideoError, displayed_size, upright_rgb, vfr_frame_times_s
+from labeling.sources.base import frames_table
 
 from .camera import DEFAULT_HFOV_DEG, CameraIntrinsics, compute_camera_keypoints, match_chirality
-from .executor import EXECUTORS, Outcome, make_executor, prefetch
-from .pose import HANDEDNESS_RULES, SIDES, HandObservation, HandPoseEstimator, compute_hand_sides
-from .sources.base import frames_table
-from .video import VideoError, displayed_size, upright_rgb, vfr_frame_times_s
+from .mediapipe_hands import HANDEDNESS_RULES, SIDES, HandObservation, HandPoseEstimator, compute_hand_sides
 
 POSE_SOURCE = "mediapipe"
 STAGE_NAME = "label"  # `stage` in commit meta and `kind` of the job row
@@ -55,7 +55,7 @@ TRACK_MAX_GAP_S = 0.5  # a hand unseen for longer starts a new track (pose.compu
 COMMIT_MAX_S = 5.0
 COMMIT_MAX_ROWS = 500_000
 JOB_LOG_DIR = "cache/jobs"  # under the data root: stdout/stderr of detached jobs, `label-<id>.log`
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -499,7 +499,7 @@ def start_label_job(root: Path | str, **options: object) -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
     with open(log_path, "ab") as log:
         # A new session: closing the page, or stopping the app with Ctrl-C, does not stop the job.
-        process = subprocess.Popen([sys.executable, "-m", "labeling.label", "--root", str(root), "--job-id",
+        process = subprocess.Popen([sys.executable, "-m", "labeling.pose.label", "--root", str(root), "--job-id",
                                     str(job_id)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True, env=env, cwd=PROJECT_DIR)
     # Reap it when it exits, so a dead job is never mistaken for a live (zombie) pid.
@@ -539,7 +539,7 @@ def _progress(job: Job, failures: tuple[LabelFailure, ...]) -> LabelProgress:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a job made by `start_label_job` (in its detached process)."""
-    parser = argparse.ArgumentParser(prog="python -m labeling.label")
+    parser = argparse.ArgumentParser(prog="python -m labeling.pose.label")
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--job-id", type=int, required=True)
     args = parser.parse_args(argv)
@@ -559,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # Run the imported module, not this `__main__` copy of it, so that worker processes unpickle
-    # `labeling.label.label_clip` by name.
-    from labeling.label import main as _main
+    # `labeling.pose.label.label_clip` by name.
+    from .label import main as _main
 
     raise SystemExit(_main())

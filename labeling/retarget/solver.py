@@ -1,6 +1,6 @@
 """Retargeting: human hand keypoints to robot joint angles, a whole clip solved as one batched problem.
 
-    from labeling.retarget_config import RetargetConfig
+    from labeling.retarget.config import RetargetConfig
     retargeter = RetargetConfig.from_yaml("allegro_hand_right.yml", urdf_dir=DIR).build()
     result = retargeter.retarget(keypoints_mano)       # (T, 21, 3) → result.q_rad (T, n_joints)
 
@@ -13,7 +13,7 @@ dex-retargeting adds `normal_delta * |q_t - q_(t-1)|^2` toward the previous fram
 solves frame after frame with SLSQP. Here every frame of a clip is one problem: the data terms plus
 `smoothness * sum_t |q_t - q_(t-1)|^2`, joint limits as bounds, solved by Levenberg-Marquardt
 (Gauss-Newton on the Huber loss by iteratively reweighted least squares, the exact Jacobian from
-`labeling.kinematics`, a bounded step with an active set) in red-black sweeps: even frames with
+`labeling.kinematics.torch_fk`, a bounded step with an active set) in red-black sweeps: even frames with
 odd frames held, then odd frames, so each half is a batch of independent small systems. Warm start:
 every `coarse_stride`-th frame is solved first from the mid-range pose (dex-retargeting's first-frame
 start; optionally also from seeded random poses), and the clip starts from their interpolation, or
@@ -21,7 +21,7 @@ from a given `q_init`. `low_pass_alpha` then filters the output as dex-retargeti
 CUDA when present; on CPU it uses one thread (the tensors are small).
 
 Keypoints come in dex-retargeting's MANO wrist frame (x out of the palm, z toward the fingers,
-origin at the wrist; see `labeling.retarget_stage.compute_wrist_frames`), in MediaPipe-21 order.
+origin at the wrist; see `labeling.retarget.stage.compute_wrist_frames`), in MediaPipe-21 order.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from .kinematics import (
+from labeling.kinematics.torch_fk import (
     NO_LIMIT,
     HandKinematics,
     LinkNameError,
@@ -44,8 +44,9 @@ from .kinematics import (
     single_cpu_thread,
     strip_mimic,
 )
-from .retarget_config import DEXPILOT_HUBER_DELTA, ConfigError, RetargetConfig, dexpilot_pairs, dexpilot_targets
-from .urdf import load_urdf
+from labeling.kinematics.urdf import load_urdf
+
+from .config import DEXPILOT_HUBER_DELTA, ConfigError, RetargetConfig, dexpilot_pairs, dexpilot_targets
 
 if TYPE_CHECKING:
     import torch

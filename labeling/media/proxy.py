@@ -10,7 +10,7 @@ Creation is atomic (`write_h264` renames a finished temp file) and serialised pe
 exclusive `flock`, so two sessions (or processes) asking at once make one proxy, and the second
 waits for it instead of encoding it again.
 
-    from labeling.proxy import clip_playable_path, served_range_s
+    from labeling.media.proxy import clip_playable_path, served_range_s
     path = clip_playable_path(root, clip_row)   # a row of the `clips` view
 """
 

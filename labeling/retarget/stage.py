@@ -3,14 +3,14 @@
     egocurate --root R retarget --hand NAME|CONFIG.yml [--clips ID...] [--config-dir DIR] [--urdf-dir DIR]
                                 [--pose-source S] [--device cpu|cuda] [--workers N] [--executor local|ray]
 
-`--hand` is a registered hand (`labeling.retarget_config.RETARGET_HANDS`: the built-in
+`--hand` is a registered hand (`labeling.retarget.config.RETARGET_HANDS`: the built-in
 `egocurate_hand22`, or `sharpa_ha4`, `g1_dex3`, `allegro`, ... whose dex-retargeting / IsaacTeleop
 configs and URDFs are found under `config_dir` / `urdf_dir`), or a dex-retargeting YAML file (the
 other side's file, with `left`/`right` swapped in its name, is used too when present).
 
 Per clip and hand: the 21 camera-frame keypoints of every frame where the hand is present
 (`frames.kp3d_m`) are expressed in a MANO wrist frame built from the keypoints
-(`compute_wrist_frames`), the whole clip is solved at once (`labeling.retarget`), and one row per
+(`compute_wrist_frames`), the whole clip is solved at once (`labeling.retarget.solver`), and one row per
 frame is written: `q_rad` in the hand's `joint_names` order, `wrist_pose` (the pose of the robot's
 root link in the camera frame, placed so that its wrist link sits on the human wrist: xyz in metres
 + the first two columns of the rotation matrix), `residual` (mean matched-vector error, metres).
@@ -45,13 +45,13 @@ from db.lake import Lake
 from db.models import Job, JobError, utc_now
 from db.queries import clip_retargets, hand_frames, retargeted_hands, scorable_clips
 from db.store import session_scope
+from labeling.executor import make_executor
+from labeling.hands import MEDIAPIPE21_LINKS, SIDES
+from labeling.kinematics.torch_fk import HandKinematics, add_dummy_free_joint, strip_mimic
+from labeling.kinematics.urdf import load_urdf
 
-from .executor import make_executor
-from .hands import MEDIAPIPE21_LINKS, SIDES
-from .kinematics import HandKinematics, add_dummy_free_joint, strip_mimic
-from .retarget import Retargeter, SolverOptions
-from .retarget_config import RETARGET_HANDS, ConfigError, RetargetConfig, file_configs, hand_configs
-from .urdf import load_urdf
+from .config import RETARGET_HANDS, ConfigError, RetargetConfig, file_configs, hand_configs
+from .solver import Retargeter, SolverOptions
 
 STAGE_NAME = "retarget"  # `stage` in commit meta and `kind` of the job row
 POSE_SOURCE_PREFERENCE = ("egodex", "synthetic", "mediapipe")  # ground truth first

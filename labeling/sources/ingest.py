@@ -23,11 +23,11 @@ from db.models import Job, JobError, utc_now
 from db.queries import existing_clip_ids, known_files
 from db.store import session_scope
 
-from .sources.base import FileStamp, IngestError, KnownFiles, SourceItem
-from .sources.detect import Candidate, discover
-from .sources.egodex import read_egodex
-from .sources.lerobot import read_lerobot
-from .sources.video import read_video
+from .base import FileStamp, IngestError, KnownFiles, SourceItem
+from .detect import Candidate, discover
+from .egodex import read_egodex
+from .lerobot import read_lerobot
+from .video import read_video
 
 BATCH_CLIPS = 500  # clips per lake commit: bounds memory and what a killed run loses
 

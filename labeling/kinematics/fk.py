@@ -1,6 +1,6 @@
 """Batched forward kinematics in numpy for a `KinematicTree`.
 
-    from labeling.fk import link_positions
+    from labeling.kinematics.fk import link_positions
     xyz_m = link_positions(tree, q_rad, ["thumb_tip", "index_tip"])   # (B, 2, 3)
 
 `q_rad` rows follow `tree.dof_joint_names`; mimic joints are filled in from the joint they follow
