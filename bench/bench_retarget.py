@@ -37,7 +37,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labeling.retarget.config import G1_DEX3_INPUT_ROTATION, RetargetConfig
+from labeling.retarget.config import RetargetConfig
+from labeling.retarget.registry import G1_DEX3_INPUT_ROTATION
 from labeling.retarget.solver import Retargeter
 
 REPO = Path(__file__).resolve().parents[1]

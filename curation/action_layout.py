@@ -16,6 +16,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from labeling.kinematics.rotations import matrix_to_rot6d, rot6d_to_matrix
+
 HAND22_EMBODIMENT = "egocurate_hand22"  # the retargets embodiment whose joints fill the layout
 SIDES = ("left", "right")
 WRIST_POS_DIMS = 3
@@ -66,22 +68,6 @@ def hand_slices(hand: int) -> tuple[slice, slice, slice]:
     """Position, 6D rotation and joint slices of hand 0 (left) or 1 (right) in the 62-D vector."""
     base = hand * PER_HAND
     return (slice(base, base + 3), slice(base + 3, base + 9), slice(base + 9, base + PER_HAND))
-
-
-def rot6d_to_matrix(rot6d: npt.ArrayLike) -> Float:
-    """`(..., 6)` → `(..., 3, 3)` by Gram-Schmidt (so slightly non-orthogonal input still gives a rotation)."""
-    r = np.asarray(rot6d, dtype=np.float64)
-    a, b = r[..., :3], r[..., 3:6]
-    x = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
-    b = b - np.sum(x * b, axis=-1, keepdims=True) * x
-    y = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
-    return np.stack([x, y, np.cross(x, y)], axis=-1)
-
-
-def matrix_to_rot6d(rotation: npt.ArrayLike) -> Float:
-    """`(..., 3, 3)` → `(..., 6)`: the first column, then the second."""
-    m = np.asarray(rotation, dtype=np.float64)
-    return np.concatenate([m[..., :, 0], m[..., :, 1]], axis=-1)
 
 
 def relative_wrists(state: npt.ArrayLike, origin: int = 0) -> Float:

@@ -11,13 +11,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import savgol_coeffs
 
+from labeling.pose.hand21 import INDEX_MCP, PARENT, PINKY_MCP, THUMB_CMC, THUMB_MCP, WRIST
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 Span = tuple[int, int]
-
-# Parent of each MediaPipe-21 keypoint (the wrist, 0, has none): 20 bones.
-KEYPOINT_PARENT = (0, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19)
-WRIST, THUMB_CMC, THUMB_MCP, INDEX_MCP, PINKY_MCP = 0, 1, 2, 5, 17
 
 
 def true_runs(mask: BoolArray) -> list[Span]:
@@ -98,7 +96,7 @@ def derivative_norms(points_m: FloatArray, dt_s: float, order: int) -> FloatArra
 
 def bone_lengths_m(points_m: FloatArray) -> FloatArray:
     """`(T, 20)` lengths of the 20 hand bones."""
-    parents = np.asarray(KEYPOINT_PARENT[1:])
+    parents = np.asarray(PARENT[1:])
     return np.linalg.norm(points_m[:, 1:] - points_m[:, parents], axis=-1)
 
 

@@ -4,7 +4,7 @@ No Streamlit here; `app/cache.py` wraps `robot_choices`, `joint_choices` and `cl
 `app.components.viewer.with_robot` adds the layer to the player's config. Like the keypoints, all of
 it travels once as JSON for the whole clip:
 
-- `hands`: per retargeted hand, the robot's links (`labeling.retarget.stage.robot_overlay`, camera
+- `hands`: per retargeted hand, the robot's links (`labeling.retarget.overlay.robot_overlay`, camera
   frame) projected through the clip's camera, `u = fx·x/z + cx`, `v = fy·y/z + cy`, in pixels of the
   original resolution rounded to 0.1 px; the player draws them with the same frame index as the
   skeleton;
@@ -12,7 +12,7 @@ it travels once as JSON for the whole clip:
   around the centroid of the robot's links, in camera axes, for the player's rotatable 3D view;
 - `series`: the chosen hand's joint angles over the clip, drawn like a robot episode's curves.
 
-The labelling stage and `labeling/retarget/stage.py` are heavy to import (torch, OpenCV), so they
+The labelling stage and `labeling/retarget/overlay.py` are heavy to import (torch, OpenCV), so they
 are imported where used.
 """
 
@@ -31,7 +31,7 @@ from db.queries import clip_retargets, get_clip, hand_frames, retarget_embodimen
 
 if TYPE_CHECKING:
     from labeling.pose.camera import CameraIntrinsics
-    from labeling.retarget.stage import RobotOverlay
+    from labeling.retarget.overlay import RobotOverlay
 
 ROBOT_NONE = "none"  # the picker's choice for drawing no robot hand
 DEFAULT_JOINT_DIMS = 6  # joint curves shown first: the joints that move most in the clip
@@ -121,14 +121,14 @@ def view3d_layer(overlay: RobotOverlay, hand: str, n_frames: int,
     the robot's links per frame, so the hand stays centred (and turns about its middle) while the
     arm moves.
     """
-    from labeling.retarget.stage import MEDIAPIPE_BONES
+    from labeling.pose.hand21 import CONNECTIONS
 
     origin = np.full((len(overlay.xyz_m), 1, 3), np.nan)
     solved = np.isfinite(overlay.xyz_m).all(axis=-1).any(axis=-1)
     origin[solved] = np.nanmean(overlay.xyz_m[solved], axis=1, keepdims=True)
     layer: dict = {"hand": hand, "links": list(overlay.link_names), "edges": [list(e) for e in overlay.edges],
                    "xyz": frame_lists((overlay.xyz_m - origin) * 1000.0, overlay.frame_index, n_frames),
-                   "human": None, "humanEdges": [list(e) for e in MEDIAPIPE_BONES]}
+                   "human": None, "humanEdges": [list(e) for e in CONNECTIONS]}
     if human_m is not None:
         keep = (overlay.frame_index >= 0) & (overlay.frame_index < n_frames)
         frames = overlay.frame_index[keep]
@@ -156,7 +156,7 @@ def joint_names(root: Path, embodiment: str, hand: str, n_joints: int) -> list[s
 
     Falls back to `q[i]` when the commit log does not say (or disagrees with the stored width).
     """
-    from labeling.retarget.stage import retarget_joint_names
+    from labeling.retarget.overlay import retarget_joint_names
 
     names = retarget_joint_names(root, embodiment, hand)
     if len(names) != n_joints:
@@ -226,7 +226,7 @@ def clip_robot_layer(engine: QueryEngine, clip_id: str, embodiment: str, hand: s
     over the video; `hand` (default: the first one) in 3D, with the human keypoints of `pose_source`
     beside it, and its `joint_dims` curves.
     """
-    from labeling.retarget.stage import robot_overlay
+    from labeling.retarget.overlay import robot_overlay
 
     clip = get_clip(engine, clip_id)
     hands = robot_choices(engine, clip_id).get(embodiment, [])

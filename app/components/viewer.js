@@ -14,8 +14,7 @@
   const $ = (id) => document.getElementById(id);
   const video = $('video'), stage = $('stage'), overlay = $('overlay'), timeline = $('timeline');
   const chartsBox = $('charts'), belowCharts = $('below-charts'), hud = $('hud'), message = $('message');
-  const BONES = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [5, 9], [9, 10], [10, 11],
-    [11, 12], [9, 13], [13, 14], [14, 15], [15, 16], [13, 17], [17, 18], [18, 19], [19, 20], [0, 17]];
+  const BONES = C.bones;  // MediaPipe-21 connections, from labeling/pose/hand21.py
   const HAND_COLORS = {left: '#ff8c1a', right: '#1fb4ff'};
   const ROW_H = 14, ROW_GAP = 4, LABEL_W = 76;
   const n = Math.max(1, C.nFrames);

@@ -23,6 +23,7 @@ from db.engine import QueryEngine
 from db.queries import clip_pose_track, clip_robot_frames, get_clip
 from labeling.media.proxy import needs_proxy, served_range_s
 from labeling.media.video import VideoError, frame_times_s
+from labeling.pose.hand21 import CONNECTIONS
 
 HAND_COLORS = {"left": "#ff8c1a", "right": "#1fb4ff"}  # also in viewer.js; orange/blue read on most scenes
 HUMAN_VIDEO_HEIGHT_PX = 480  # the video box's height when the column is wide enough
@@ -168,7 +169,8 @@ def viewer_html(config: dict) -> str:
     """The self-contained player page for `config`."""
     page, script = _template()
     # `<` escaped so no string in the data can close the <script> element it travels in.
-    data = json.dumps(config, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    with_bones = {**config, "bones": [list(edge) for edge in CONNECTIONS]}  # the skeleton has one definition
+    data = json.dumps(with_bones, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     return page.replace("/*__EGO_JS__*/", script).replace("__EGO_CONFIG__", data)
 
 

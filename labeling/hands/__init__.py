@@ -29,19 +29,14 @@ import numpy.typing as npt
 
 from labeling.kinematics.fk import link_positions
 from labeling.kinematics.urdf import KinematicTree, load_urdf
+from labeling.pose.hand21 import KEYPOINT_NAMES
 
 HANDS_DIR = Path(__file__).resolve().parent
 SIDES = ("left", "right")
 
-_FINGER_KEYPOINTS = (("thumb", ("cmc", "mcp", "ip", "tip")),) + tuple(
-    (finger, ("mcp", "pip", "dip", "tip")) for finger in ("index", "middle", "ring", "pinky"))
-
 
 def _mediapipe21(side: str) -> tuple[str, ...]:
-    names = [f"{side}_wrist"]
-    for finger, points in _FINGER_KEYPOINTS:
-        names.extend(f"{side}_{finger}_{point}" for point in points)
-    return tuple(names)
+    return tuple(f"{side}_{name}" for name in KEYPOINT_NAMES)
 
 
 # The 21 egocurate_hand22 link names in MediaPipe landmark order (0 wrist, 1-4 thumb CMC..tip,

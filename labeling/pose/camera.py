@@ -21,12 +21,15 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from labeling.kinematics.rotations import unit_vectors
+
+from .hand21 import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, THUMB_MCP, WRIST
+
 # Head-mounted egocentric cameras are wide (EgoDex's is 105 degrees, Aria's RGB about 110, a GoPro
 # 'wide' about 118) while phones and webcams sit near 65-70; 90 degrees errs by well under 2x in
 # depth for all of them, where a webcam-like 60 would put egocentric hands 2x too far away.
 DEFAULT_HFOV_DEG = 90.0
 MIN_DEPTH_M = 0.01  # a PnP solution with any keypoint nearer than this (or behind) is rejected
-WRIST, THUMB_MCP, INDEX_MCP, MIDDLE_MCP, PINKY_MCP = 0, 2, 5, 9, 17
 
 
 @dataclass(frozen=True)
@@ -178,22 +181,17 @@ def compute_wrist_pose(kp3d_m: npt.NDArray[np.floating], hand: str) -> npt.NDArr
     if hand not in ("left", "right"):
         raise ValueError(f"hand must be 'left' or 'right', got {hand!r}")
     points = np.asarray(kp3d_m, np.float64)
-    x_axis = _unit(points[:, MIDDLE_MCP] - points[:, WRIST])
+    x_axis = unit_vectors(points[:, MIDDLE_MCP] - points[:, WRIST])
     across = points[:, INDEX_MCP] - points[:, PINKY_MCP]
     if hand == "left":
         across = -across
-    y_axis = _unit(across - np.sum(across * x_axis, axis=1, keepdims=True) * x_axis)
+    y_axis = unit_vectors(across - np.sum(across * x_axis, axis=1, keepdims=True) * x_axis)
     z_axis = np.cross(x_axis, y_axis)
     pose = np.zeros((points.shape[0], 4, 4))
     pose[:, :3, 0], pose[:, :3, 1], pose[:, :3, 2] = x_axis, y_axis, z_axis
     pose[:, :3, 3] = points[:, WRIST]
     pose[:, 3, 3] = 1.0
     return pose.astype(np.float32)
-
-
-def _unit(vectors: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
 
 
 def compute_aligned_error_m(points_a_m: npt.NDArray[np.floating],

@@ -1,9 +1,8 @@
-"""Retargeting configs: dex-retargeting YAML files (vector, DexPilot, position) read as they are, and the hand registry.
+"""Retargeting configs: dex-retargeting YAML files (vector, DexPilot, position) read as they are.
 
-    from labeling.retarget.config import RetargetConfig, hand_configs
+    from labeling.retarget.config import RetargetConfig
     cfg = RetargetConfig.from_yaml("allegro_hand_right.yml", urdf_dir="dex-urdf/robots/hands")
     retargeter = cfg.build(device="cuda")                   # labeling.retarget.solver.Retargeter
-    cfgs = hand_configs("g1_dex3", config_dir=..., urdf_dir=...)   # {"left": ..., "right": ...}
 
 A file holds a `retargeting:` mapping with dex-retargeting's `RetargetingConfig` fields. A relative
 `urdf_path` is joined to `urdf_dir` exactly as after dex-retargeting's `set_default_urdf_dir`
@@ -16,13 +15,9 @@ An optional top-level `egocurate:` mapping (which dex-retargeting never reads) m
 `input_rotation`: the 3x3 rotation taking MANO-frame keypoints into the robot's root frame, for
 hands whose root frame is not MANO-like (fingers +z, palm +x); identity otherwise.
 
-DexPilot's vector layout and targets (`dexpilot_pairs`, `dexpilot_targets`: fingertip pairs with
-pinch projection, then wrist-to-fingertip vectors) live here too, as part of what a config means.
-
-Hand registry: `RETARGET_HANDS` maps a name to one config per side. The built-in
-`egocurate_hand22` ships its configs in `labeling/hands/configs/`; the others name config files of
-dex-retargeting / IsaacTeleop that are not redistributed here (licences), found at run time under
-the `config_dir` the user gives (by trailing path, so the upstream folder layout works as is).
+This module is data only: the objective (`objective.py`) and the solver (`solver.py`) import it,
+never the reverse, except `RetargetConfig.build`'s import of the solver at call time. Registered
+hands live in `registry.py`.
 """
 
 from __future__ import annotations
@@ -34,10 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import yaml
-
-from labeling.hands import HANDS_DIR, SIDES
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +38,6 @@ if TYPE_CHECKING:
 
 RETARGET_TYPES = ("vector", "position", "dexpilot")
 N_HUMAN_KEYPOINTS = 21  # MediaPipe-21 order
-CONFIG_DIR = HANDS_DIR / "configs"  # the built-in hand's configs
 IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 EXTENSION_KEY = "egocurate"  # top-level YAML key for fields dex-retargeting does not have
 
@@ -266,17 +257,21 @@ def resolve_urdf_path(raw: str, urdf_dir: Path | str | None, base_dir: Path | st
         if root is None:
             raise ConfigError(f"{source}: RetargetConfig.urdf_path {raw} does not exist (give a urdf_dir holding "
                               f"{path.name!r} to find it by file name)")
-        return _find_under(root, Path(path.name), raw, source)
+        return find_by_trailing_path(root, Path(path.name), raw, source)
     base = root or (Path(base_dir).resolve() if base_dir is not None else Path.cwd())
     if (base / path).is_file():
         return (base / path).resolve()
     if root is None:
         raise ConfigError(f"{source}: RetargetConfig.urdf_path {raw!r} not found in {base} (give urdf_dir)")
-    return _find_under(root, path, raw, source)
+    return find_by_trailing_path(root, path, raw, source)
 
 
-def _find_under(root: Path, tail: Path, raw: str, source: str) -> Path:
-    """The one file under `root` whose path ends with `tail`."""
+def find_by_trailing_path(root: Path, tail: Path, raw: str, source: str) -> Path:
+    """The one file under `root` whose path ends with `tail`.
+
+    Raises:
+        ConfigError: none, or several (the message names `raw` and `source`).
+    """
     matches = sorted(p for p in root.rglob(tail.name) if p.is_file() and p.parts[-len(tail.parts):] == tail.parts)
     if len(matches) == 1:
         return matches[0].resolve()
@@ -285,175 +280,3 @@ def _find_under(root: Path, tail: Path, raw: str, source: str) -> Path:
                           f"under urdf_dir {root}")
     raise ConfigError(f"{source}: RetargetConfig.urdf_path {raw!r} is ambiguous under urdf_dir {root}: "
                       f"{[str(m) for m in matches]}")
-
-
-# --- Hand registry --------------------------------------------------------------------------------
-
-# MANO frame (x palmar, z toward the fingers) to the Unitree G1 Dex3 `base_link` frame (fingers -y,
-# palm -x, index +z on the left hand): measured from the URDF's open-hand forward kinematics.
-G1_DEX3_INPUT_ROTATION = ((-1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, -1.0, 0.0))
-
-
-@dataclass(frozen=True)
-class RetargetHand:
-    """A registered embodiment: one retargeting config per side."""
-
-    name: str  # registry key, also the `embodiment` of its `retargets` rows
-    configs: dict[str, str]  # side → config file: a path under `config_dir`, or a trailing path to find there
-    config_dir: Path | None = None  # where the configs ship; None: the user gives `config_dir`
-    urdf_dir: Path | None = None  # urdf_dir of shipped configs (None: their own folder); else the user's
-    input_rotation: tuple[tuple[float, ...], ...] | None = None  # overrides the configs' (None: keep)
-    description: str = ""
-
-    def config_path(self, side: str, config_dir: Path | str | None = None) -> Path:
-        """The config file of one side.
-
-        Raises:
-            ConfigError: an unknown side, no config folder, or the file is not found.
-        """
-        if side not in self.configs:
-            raise ConfigError(f"hand {self.name!r} has no {side!r} config (sides: {sorted(self.configs)})")
-        # Shipped configs win: one --config-dir for the other hands must not hide them.
-        folder = self.config_dir or (Path(config_dir).expanduser().resolve() if config_dir is not None else None)
-        if folder is None:
-            raise ConfigError(f"hand {self.name!r} needs a config folder holding {self.configs[side]!r} "
-                              "(dex-retargeting / IsaacTeleop configs are not shipped; pass config_dir / --config-dir)")
-        if not folder.is_dir():
-            raise ConfigError(f"hand {self.name!r}: config folder {folder} is not a directory")
-        tail = Path(self.configs[side])
-        if (folder / tail).is_file():
-            return folder / tail
-        return _find_under(folder, tail, self.configs[side], f"hand {self.name!r}")
-
-
-def _dex_hand(name: str, stem: str, description: str) -> RetargetHand:
-    return RetargetHand(name, {side: f"teleop/{stem}_{side}.yml" for side in SIDES}, description=description)
-
-
-RETARGET_HANDS: dict[str, RetargetHand] = {
-    "egocurate_hand22": RetargetHand(
-        "egocurate_hand22", {side: f"egocurate_hand22_{side}.yml" for side in SIDES}, config_dir=CONFIG_DIR,
-        description="the project's 22-DoF human-proportioned hand (Sharpa HA4 layout), vector"),
-    "sharpa_ha4": RetargetHand(
-        "sharpa_ha4", {side: f"isaacteleop/sharpa_ha4_{side}_dexpilot.yml" for side in SIDES},
-        description="Sharpa HA4, 22 DoF, IsaacTeleop DexPilot configs"),
-    "g1_dex3": RetargetHand(
-        "g1_dex3", {side: f"isaacteleop/g1_hand_{side}_dexpilot.yml" for side in SIDES},
-        input_rotation=G1_DEX3_INPUT_ROTATION, description="Unitree G1 Dex3-1, 7 DoF, IsaacTeleop DexPilot configs"),
-    "allegro": _dex_hand("allegro", "allegro_hand", "Allegro, 16 DoF, dex-retargeting vector configs"),
-    "inspire": _dex_hand("inspire", "inspire_hand", "Inspire, 6 DoF + 6 mimic, dex-retargeting vector configs"),
-    "leap": _dex_hand("leap", "leap_hand", "LEAP, 16 DoF, dex-retargeting vector configs"),
-    "ability": _dex_hand("ability", "ability_hand", "Ability, 6 DoF + 4 mimic, dex-retargeting vector configs"),
-}
-
-
-def hand_configs(hand: str, config_dir: Path | str | None = None, urdf_dir: Path | str | None = None,
-                 sides: tuple[str, ...] = SIDES, override: Mapping[str, Any] | None = None
-                 ) -> dict[str, RetargetConfig]:
-    """The configs of a registered hand, one per side.
-
-    Raises:
-        ConfigError: an unknown hand, or a config that cannot be found or used.
-    """
-    if hand not in RETARGET_HANDS:
-        raise ConfigError(f"unknown hand {hand!r}; registered: {sorted(RETARGET_HANDS)} (or give a CONFIG.yml)")
-    entry = RETARGET_HANDS[hand]
-    urdf_dir = entry.urdf_dir if entry.config_dir is not None else urdf_dir  # shipped configs: their own URDFs
-    extra = dict(override or {})
-    if entry.input_rotation is not None:
-        extra.setdefault("input_rotation", entry.input_rotation)
-    return {side: RetargetConfig.from_yaml(entry.config_path(side, config_dir), extra, urdf_dir=urdf_dir)
-            for side in sides}
-
-
-def config_side(path: Path | str) -> str | None:
-    """The side a config file is for, from a `left` / `right` word in its name (None when neither)."""
-    words = Path(path).stem.lower().replace("-", "_").split("_")
-    found = [side for side in SIDES if side in words]
-    return found[0] if len(found) == 1 else None
-
-
-def file_configs(path: Path | str, urdf_dir: Path | str | None = None, override: Mapping[str, Any] | None = None
-                 ) -> tuple[str, dict[str, RetargetConfig]]:
-    """A user's config file as an embodiment: `(name, {side: config})`.
-
-    The side comes from the file name (`..._right...`); the other side's file, named with the side
-    swapped, is used too when it exists. A file naming no side is used for the right hand. The name
-    is the file stem without the side word (`allegro_hand_right_dexpilot` → `allegro_hand_dexpilot`).
-    """
-    path = Path(path).expanduser().resolve()
-    side = config_side(path) or "right"
-    words = path.stem.replace("-", "_").split("_")
-    found = {side: path}
-    if config_side(path) is not None:
-        other = "left" if side == "right" else "right"
-        swapped = path.with_name("_".join(other if w.lower() == side else w for w in words) + path.suffix)
-        if swapped.is_file():
-            found[other] = swapped
-    name = "_".join(w for w in words if w.lower() not in SIDES) or path.stem
-    return name, {s: RetargetConfig.from_yaml(p, override, urdf_dir=urdf_dir) for s, p in sorted(found.items())}
-
-
-# --- DexPilot: its vectors and targets, as dex-retargeting's DexPilotOptimizer defines them ----------
-
-DEXPILOT_HUBER_DELTA = 0.03  # m; dex-retargeting's DexPilot ignores the config's huber_delta
-DEXPILOT_ETA = (1e-4, 3e-2)  # m, target distance of a projected thumb-finger / finger-finger pair
-DEXPILOT_PINCH_WEIGHT = (200.0, 400.0)  # weight of a projected thumb-finger / finger-finger pair
-DEXPILOT_PAIR_MAX_DIST = 0.03  # m, a finger-finger pair is projected only when this close
-
-
-def dexpilot_pairs(n_fingers: int) -> tuple[list[int], list[int]]:
-    """DexPilot's vectors over links [wrist, tip_1..tip_n]: (origin, task) indices.
-
-    Fingertip pairs first (task i, origin j for i < j; the thumb's pairs lead), then wrist → each tip.
-    """
-    origin, task = [], []
-    for i in range(1, n_fingers):
-        for j in range(i + 1, n_fingers + 1):
-            origin.append(j)
-            task.append(i)
-    origin += [0] * n_fingers
-    task += list(range(1, n_fingers + 1))
-    return origin, task
-
-
-def dexpilot_targets(human: npt.NDArray[np.float64], starts: npt.NDArray[np.bool_], scaling: float,
-                     project_dist: float, escape_dist: float, n_fingers: int
-                     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """DexPilot target vectors `(T, N, 3)` and weights `(T, N)` (already divided by N).
-
-    A thumb-finger pair starts pinching when the human fingertips are nearer than `project_dist`
-    and stops when farther than `escape_dist` (the state carries over frames, restarting at
-    `starts`); a finger-finger pair pinches when both fingers pinch the thumb and are within 3 cm.
-    A pinching pair's target is its direction times a tiny length, with a heavy weight.
-    """
-    n_pairs = n_fingers * (n_fingers - 1) // 2
-    n_thumb = n_fingers - 1
-    distance = np.linalg.norm(human[:, :n_pairs], axis=-1)  # (T, n_pairs), human scale
-    thumb = hysteresis(distance[:, :n_thumb] < project_dist, distance[:, :n_thumb] > escape_dist, starts)
-    first, second = [], []
-    for i in range(n_fingers - 2):
-        for j in range(i + 1, n_fingers - 1):
-            first.append(j)
-            second.append(i)
-    fingers = thumb[:, first] & thumb[:, second] & (distance[:, n_thumb:] <= DEXPILOT_PAIR_MAX_DIST)
-    projected = np.concatenate([thumb, fingers], axis=1)
-    eta = np.array([DEXPILOT_ETA[0]] * n_thumb + [DEXPILOT_ETA[1]] * (n_pairs - n_thumb))
-    direction = human[:, :n_pairs] / (distance[..., None] + 1e-6)
-    pairs = np.where(projected[..., None], direction * eta[:, None], scaling * human[:, :n_pairs])
-    reference = np.concatenate([pairs, scaling * human[:, n_pairs:]], axis=1)
-    heavy = np.array([DEXPILOT_PINCH_WEIGHT[0]] * n_thumb + [DEXPILOT_PINCH_WEIGHT[1]] * (n_pairs - n_thumb))
-    weight = np.concatenate([np.where(projected, heavy, 1.0),
-                             np.full((len(human), n_fingers), float(n_pairs + n_fingers))], axis=1)
-    return reference, weight / reference.shape[1]
-
-
-def hysteresis(enter: npt.NDArray[np.bool_], leave: npt.NDArray[np.bool_], starts: npt.NDArray[np.bool_]
-               ) -> npt.NDArray[np.bool_]:
-    """`(T, K)` on/off state: on at `enter`, off at `leave` (wins over enter), else as before; off at `starts`."""
-    event = np.where(leave, 0, np.where(enter, 1, -1))
-    event = np.where(starts[:, None] & (event < 0), 0, event)
-    rows = np.arange(len(event))[:, None].repeat(event.shape[1], axis=1)
-    last = np.maximum.accumulate(np.where(event >= 0, rows, -1), axis=0)
-    state = np.take_along_axis(event, np.maximum(last, 0), axis=0)
-    return (last >= 0) & (state == 1)

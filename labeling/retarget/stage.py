@@ -3,14 +3,14 @@
     egocurate --root R retarget --hand NAME|CONFIG.yml [--clips ID...] [--config-dir DIR] [--urdf-dir DIR]
                                 [--pose-source S] [--device cpu|cuda] [--workers N] [--executor local|ray]
 
-`--hand` is a registered hand (`labeling.retarget.config.RETARGET_HANDS`: the built-in
+`--hand` is a registered hand (`labeling.retarget.registry.RETARGET_HANDS`: the built-in
 `egocurate_hand22`, or `sharpa_ha4`, `g1_dex3`, `allegro`, ... whose dex-retargeting / IsaacTeleop
 configs and URDFs are found under `config_dir` / `urdf_dir`), or a dex-retargeting YAML file (the
 other side's file, with `left`/`right` swapped in its name, is used too when present).
 
 Per clip and hand: the 21 camera-frame keypoints of every frame where the hand is present
 (`frames.kp3d_m`) are expressed in a MANO wrist frame built from the keypoints
-(`compute_wrist_frames`), the whole clip is solved at once (`labeling.retarget.solver`), and one row per
+(`wrist.compute_wrist_frames`), the whole clip is solved at once (`labeling.retarget.solver`), and one row per
 frame is written: `q_rad` in the hand's `joint_names` order, `wrist_pose` (the pose of the robot's
 root link in the camera frame, placed so that its wrist link sits on the human wrist: xyz in metres
 + the first two columns of the rotation matrix), `residual` (mean matched-vector error, metres).
@@ -20,8 +20,8 @@ and hand. Pose source: the one asked for, else the first of `POSE_SOURCE_PREFERE
 Clips go through the executor seam (`labeling.executor`: `retarget_clip` per clip in a worker) and
 this process commits. Resumable: before each commit, under the lake's writer lock, clip x hand
 pairs that already have rows for this embodiment are dropped, so a re-run or a concurrent run never
-duplicates them. Each commit's meta names the embodiment's URDFs, which `robot_overlay` uses to
-draw the robot hand.
+duplicates them. Each commit's meta names the embodiment's URDFs, which `overlay.robot_overlay` uses
+to draw the robot hand.
 """
 
 from __future__ import annotations
@@ -43,29 +43,19 @@ from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
-from db.queries import clip_retargets, hand_frames, retargeted_hands, scorable_clips
+from db.queries import hand_frames, retargeted_hands, scorable_clips
 from db.store import session_scope
 from labeling.executor import make_executor
-from labeling.hands import MEDIAPIPE21_LINKS, SIDES
-from labeling.kinematics.torch_fk import HandKinematics, add_dummy_free_joint, strip_mimic
-from labeling.kinematics.urdf import load_urdf
+from labeling.kinematics.rotations import matrix_to_rot6d
 
-from .config import RETARGET_HANDS, ConfigError, RetargetConfig, file_configs, hand_configs
+from .config import RetargetConfig
+from .registry import Embodiment, resolve_embodiment
 from .solver import Retargeter, SolverOptions
+from .wrist import compute_wrist_frames, palm_rotation
 
 STAGE_NAME = "retarget"  # `stage` in commit meta and `kind` of the job row
 POSE_SOURCE_PREFERENCE = ("egodex", "synthetic", "mediapipe")  # ground truth first
 COMMIT_MAX_ROWS = 200_000  # rows per lake commit: bounds memory and what a killed run loses
-MEDIAPIPE_BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11),
-                   (11, 12), (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20))
-
-
-@dataclass(frozen=True)
-class Embodiment:
-    """A robot hand to retarget to: a name (the `embodiment` column) and one config per side."""
-
-    name: str
-    configs: dict[str, RetargetConfig]
 
 
 @dataclass(frozen=True)
@@ -99,95 +89,7 @@ class RetargetReport:
         return bool(self.done or self.skipped) or not self.failures
 
 
-def resolve_embodiment(hand: str | Path, config_dir: Path | str | None = None,
-                       urdf_dir: Path | str | None = None) -> Embodiment:
-    """A registered hand name, or a dex-retargeting YAML file, as an `Embodiment`.
-
-    Raises:
-        ConfigError: an unknown hand, or a config / URDF that cannot be found or used.
-    """
-    if str(hand) in RETARGET_HANDS:
-        return Embodiment(str(hand), hand_configs(str(hand), config_dir, urdf_dir))
-    path = Path(hand).expanduser()
-    if path.suffix.lower() in (".yml", ".yaml") or path.is_file():
-        if not path.is_file():
-            raise ConfigError(f"retargeting config {path} does not exist")
-        name, configs = file_configs(path, urdf_dir)
-        return Embodiment(name, configs)
-    raise ConfigError(f"unknown hand {str(hand)!r}; registered: {sorted(RETARGET_HANDS)}, or give a CONFIG.yml")
-
-
 # --- Pure computation --------------------------------------------------------------------------
-
-def compute_wrist_frames(keypoints_cam: npt.NDArray[np.floating], side: str
-                         ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """MANO wrist frames from MediaPipe-21 keypoints, and the keypoints in them.
-
-    The frame is dex-retargeting's (`estimate_frame_from_hand_points`, then `OPERATOR2MANO`), which
-    its configs are tuned for: origin at the wrist; z toward the fingers (wrist → middle MCP, made
-    orthogonal to the palm); x out of the palm, normal to the wrist / index MCP / middle MCP
-    triangle; y = z × x, toward the thumb on a right hand and toward the little finger on a left one.
-
-    Args:
-        keypoints_cam: `(T, 21, 3)` metres in any frame (e.g. the camera's), finite.
-        side: "left" or "right".
-
-    Returns:
-        `rot (T, 3, 3)`: columns are the MANO axes in the input frame; `keypoints_mano (T, 21, 3)`.
-    """
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-    points = np.asarray(keypoints_cam, dtype=np.float64)
-    wrist = points[:, 0]
-    index, middle = points[:, 5] - wrist, points[:, 9] - wrist
-    normal = _unit(np.cross(index, middle))
-    fingers = _unit(middle - (middle * normal).sum(-1, keepdims=True) * normal)
-    toward_index = np.cross(-fingers, normal)  # dex's z; flip the normal so it points from middle to index
-    flip = np.where((toward_index * (index - middle)).sum(-1, keepdims=True) < 0, -1.0, 1.0)
-    normal, toward_index = normal * flip, toward_index * flip
-    if side == "right":  # OPERATOR2MANO_RIGHT: x = -normal, y = toward index, z = fingers
-        rot = np.stack([-normal, toward_index, fingers], axis=-1)
-    else:  # OPERATOR2MANO_LEFT: x = normal, y = away from the index, z = fingers
-        rot = np.stack([normal, -toward_index, fingers], axis=-1)
-    return rot, (points - wrist[:, None]) @ rot
-
-
-def palm_rotation(retargeter: Retargeter, side: str) -> npt.NDArray[np.float64] | None:
-    """The MANO frame `compute_wrist_frames` finds on the robot's own palm at rest, in its root frame.
-
-    A config's `input_rotation` is nominal: it assumes the model's wrist, index MCP and middle MCP
-    lie in the root's palm plane, while a real palm arches (the built-in hand's by ~6°). The wrist
-    frame of a human hand is estimated from those three keypoints, so the rotation that carries it
-    onto the robot's root is the one the same estimate gives on the robot's palm. None when the
-    config does not name the links at keypoints 0, 5 and 9 (e.g. DexPilot's wrist + fingertips).
-    """
-    import torch
-
-    links: dict[int, str] = {}
-    human_rows = retargeter.human_indices  # (2, N) origin/task, or (1, N) task-only for position configs
-    slot_rows = (retargeter.origin_index, retargeter.task_index)[-len(human_rows):]
-    for humans, slots in zip(human_rows, slot_rows, strict=True):
-        for human, slot in zip(humans, slots, strict=True):
-            links.setdefault(int(human), retargeter.link_names[slot])
-    if not {0, 5, 9} <= links.keys():
-        return None
-    lower, upper = retargeter.target_limits[:, 0], retargeter.target_limits[:, 1]
-    rest = torch.as_tensor(np.clip(0.0, lower, upper)[None], dtype=retargeter.dtype, device=retargeter.device)
-    q_rest = retargeter.full_q(rest).cpu().numpy()
-    palm = np.zeros((1, 21, 3))
-    palm[0, [0, 5, 9]] = retargeter.link_positions(q_rest, [links[0], links[5], links[9]])[0]
-    return compute_wrist_frames(palm, side)[0][0]
-
-
-def _unit(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True).clip(min=1e-12)
-
-
-def rotation_6d(rot: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-    """`(..., 6)`: the first two columns of `(..., 3, 3)` rotation matrices (Zhou et al.'s 6D rotation)."""
-    rot = np.asarray(rot, dtype=np.float64)
-    return np.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
-
 
 def compute_retargets(keypoints_cam: npt.NDArray[np.floating], present: npt.NDArray[np.bool_], side: str,
                       retargeter: Retargeter, options: SolverOptions | None = None) -> dict[str, Any]:
@@ -224,7 +126,7 @@ def compute_retargets(keypoints_cam: npt.NDArray[np.floating], present: npt.NDAr
     wrist_root = retargeter.link_positions(result.q_rad, [retargeter.wrist_link])[:, 0]
     origin = points[rows, 0] - (rot_cam_root @ wrist_root[..., None])[..., 0]
     out["q_rad"][rows] = result.q_rad
-    out["wrist_pose"][rows] = np.concatenate([origin, rotation_6d(rot_cam_root)], axis=1)
+    out["wrist_pose"][rows] = np.concatenate([origin, matrix_to_rot6d(rot_cam_root)], axis=1)
     out["residual"][rows] = result.residual_m
     out["solve_s"] = result.elapsed_s
     return out
@@ -413,92 +315,3 @@ def _finish_job(root: Path, report: RetargetReport) -> None:
             session.add(JobError(job_id=job.id, item=failure.item, reason=failure.reason))
 
 
-# --- The viewer's overlay ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RobotOverlay:
-    """A retargeted robot hand placed in the camera frame, frame by frame, for drawing over the video."""
-
-    frame_index: npt.NDArray[np.int32]  # (T,)
-    link_names: tuple[str, ...]  # (L,) the points drawn
-    edges: tuple[tuple[int, int], ...]  # pairs of indices into link_names to join with a line
-    xyz_m: npt.NDArray[np.float64]  # (T, L, 3) camera frame (OpenCV axes), metres; NaN where absent
-
-
-def robot_overlay(root: Path | str, clip_id: str, hand: str, embodiment: str) -> RobotOverlay:
-    """The robot hand of a clip's `retargets` rows in the camera frame (project with the clip's intrinsics).
-
-    Points are the 21 MediaPipe-placed links for hands that have them (the built-in hand), else every
-    URDF link, joined along the kinematic tree.
-
-    Raises:
-        LookupError: no retargets of this clip, hand and embodiment.
-    """
-    root = Path(root)
-    rows = clip_retargets(query_engine(root), clip_id, hand, embodiment)
-    if rows.empty:
-        raise LookupError(f"no retargets for clip {clip_id!r}, hand {hand!r}, embodiment {embodiment!r}")
-    side = _side_meta_from_commits(root, embodiment).get(hand)
-    if side is None:
-        raise LookupError(f"the lake's commits do not say which URDF embodiment {embodiment!r} used for {hand!r}")
-    kin, names, edges = _overlay_model(side["urdf_path"], bool(side["add_dummy_free_joint"]),
-                                       bool(side["ignore_mimic_joint"]), hand)
-    present = rows["q_rad"].notna().to_numpy()
-    xyz = np.full((len(rows), len(names), 3), np.nan)
-    if present.any():
-        q = np.stack(rows["q_rad"][present].to_list()).astype(np.float64)
-        pose = np.stack(rows["wrist_pose"][present].to_list()).astype(np.float64)
-        local = kin.link_positions(q, names).cpu().numpy().astype(np.float64)
-        xyz[present] = pose[:, None, :3] + np.einsum("tij,tlj->tli", rotation_from_6d(pose[:, 3:]), local)
-    return RobotOverlay(rows["frame_index"].to_numpy(np.int32), names, edges, xyz)
-
-
-def robot_keypoints_camera(root: Path | str, clip_id: str, hand: str, embodiment: str) -> npt.NDArray[np.float64]:
-    """`(T, L, 3)` robot link positions in the camera frame, by frame (see `robot_overlay`)."""
-    return robot_overlay(root, clip_id, hand, embodiment).xyz_m
-
-
-def rotation_from_6d(six: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-    """`(..., 3, 3)` rotations from `(..., 6)` first-two-column encodings (Gram-Schmidt)."""
-    six = np.asarray(six, dtype=np.float64)
-    first = six[..., :3] / np.linalg.norm(six[..., :3], axis=-1, keepdims=True)
-    second = six[..., 3:] - (six[..., 3:] * first).sum(-1, keepdims=True) * first
-    second /= np.linalg.norm(second, axis=-1, keepdims=True)
-    return np.stack([first, second, np.cross(first, second)], axis=-1)
-
-
-def _side_meta_from_commits(root: Path, embodiment: str) -> dict[str, dict[str, Any]]:
-    """The newest `sides` meta that a retarget commit recorded for `embodiment` (read from the commit log)."""
-    for entry in reversed(Lake(Path(root)).entries()):
-        meta = entry.get("meta", {})
-        if meta.get("stage") == STAGE_NAME and meta.get("embodiment") == embodiment and meta.get("sides"):
-            return meta["sides"]
-    return {}
-
-
-def retarget_joint_names(root: Path | str, embodiment: str, hand: str) -> tuple[str, ...]:
-    """The names of `q_rad`'s columns for one embodiment and hand (dex-retargeting's `joint_names`
-    of the URDF the newest retarget commit used); empty when no commit says."""
-    side = _side_meta_from_commits(Path(root), embodiment).get(hand)
-    if side is None:
-        return ()
-    kin, _, _ = _overlay_model(side["urdf_path"], bool(side["add_dummy_free_joint"]),
-                               bool(side["ignore_mimic_joint"]), hand)
-    return tuple(kin.joint_names)
-
-
-@lru_cache(maxsize=16)
-def _overlay_model(urdf_path: str, free_joint: bool, ignore_mimic: bool, side: str
-                   ) -> tuple[HandKinematics, tuple[str, ...], tuple[tuple[int, int], ...]]:
-    import torch
-
-    tree = load_urdf(urdf_path)
-    tree = add_dummy_free_joint(tree) if free_joint else tree
-    tree = strip_mimic(tree) if ignore_mimic else tree
-    kin = HandKinematics(tree, "cpu", torch.float64)
-    if side in MEDIAPIPE21_LINKS and set(MEDIAPIPE21_LINKS[side]) <= set(tree.link_names):
-        return kin, MEDIAPIPE21_LINKS[side], MEDIAPIPE_BONES
-    names = tuple(n for n in kin.link_names if not n.startswith("dummy_"))
-    slot = {n: i for i, n in enumerate(names)}
-    edges = tuple((slot[j.parent], slot[j.child]) for j in tree.joints if j.parent in slot and j.child in slot)
-    return kin, names, edges

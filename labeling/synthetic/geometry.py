@@ -75,11 +75,6 @@ def project(points_world_m: Array, cam_to_world: Array, intrinsic: Array) -> tup
     return uv, depth
 
 
-def rot6d(rotation: Array) -> Array:
-    """Continuous 6D rotation (Zhou et al. 2019): first two columns, `(..., 3, 3)` → `(..., 6)`."""
-    return np.concatenate([rotation[..., :, 0], rotation[..., :, 1]], axis=-1)
-
-
 def min_jerk(s: npt.ArrayLike) -> Array:
     """Minimum-jerk ease 10s³ − 15s⁴ + 6s⁵ of a phase clipped to [0, 1]."""
     s = np.clip(np.asarray(s, dtype=np.float64), 0.0, 1.0)

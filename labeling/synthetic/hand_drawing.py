@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from labeling.pose.hand21 import FINGER_BONES
+
 from .tasks import TABLE_Y_M
 
 Array = npt.NDArray[np.float64]
@@ -21,17 +23,17 @@ RGB = tuple[int, int, int]
 SHIFT = 4  # OpenCV fixed-point bits: sub-pixel positions for smooth motion
 SCALE = float(1 << SHIFT)
 
-# (from, to, radius_m) in MediaPipe-21 indices.
-BONES: tuple[tuple[int, int, float], ...] = (
-    (1, 2, 0.0125), (2, 3, 0.0105), (3, 4, 0.0095),
-    (5, 6, 0.0098), (6, 7, 0.0088), (7, 8, 0.0080),
-    (9, 10, 0.0100), (10, 11, 0.0090), (11, 12, 0.0082),
-    (13, 14, 0.0095), (14, 15, 0.0086), (15, 16, 0.0078),
-    (17, 18, 0.0085), (18, 19, 0.0076), (19, 20, 0.0070),
+# Radius (m) of each finger bone drawn, in `hand21.FINGER_BONES` order (thumb, index, ..., pinky; palm outward).
+FINGER_BONE_RADII_M = (
+    0.0125, 0.0105, 0.0095,
+    0.0098, 0.0088, 0.0080,
+    0.0100, 0.0090, 0.0082,
+    0.0095, 0.0086, 0.0078,
+    0.0085, 0.0076, 0.0070,
 )
-_BONE_A = np.array([a for a, _, _ in BONES])
-_BONE_B = np.array([b for _, b, _ in BONES])
-_BONE_R = np.array([r for _, _, r in BONES])
+_BONE_A = np.array([a for a, _ in FINGER_BONES])
+_BONE_B = np.array([b for _, b in FINGER_BONES])
+_BONE_R = np.array(FINGER_BONE_RADII_M)
 PALM = (0, 1, 2, 5, 9, 13, 17)
 WRIST_RADIUS_M = 0.024
 BARE_FOREARM_M = 0.12  # skin between the wrist and the rolled-up sleeve

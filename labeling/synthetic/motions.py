@@ -14,8 +14,9 @@ import numpy.typing as npt
 
 from labeling.hands import MEDIAPIPE21_LINKS, SIDES, hand_tree
 from labeling.kinematics.fk import link_poses
+from labeling.kinematics.rotations import matrix_to_rot6d
 
-from .geometry import homogeneous, interpolate_keys, look_at_c2w, min_jerk, rot6d, rot_y
+from .geometry import homogeneous, interpolate_keys, look_at_c2w, min_jerk, rot_y
 from .grips import grip_q, hand_rotation, joint_limits
 from .tasks import TABLE_Y_M, HandTrack, TaskScene
 
@@ -64,7 +65,7 @@ class ClipMotion:
         parts = []
         for h in range(2):
             pose = self.wrist_pose[:, h]
-            parts += [pose[:, :3, 3], rot6d(pose[:, :3, :3]), self.q_rad[:, h]]
+            parts += [pose[:, :3, 3], matrix_to_rot6d(pose[:, :3, :3]), self.q_rad[:, h]]
         return np.concatenate(parts, axis=1).astype(np.float32)
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from curation.action_layout import HAND22_EMBODIMENT, SIDES, layout_from_retarget_order, matrix_to_rot6d
+from curation.action_layout import HAND22_EMBODIMENT, SIDES, layout_from_retarget_order
 from db import paths
 from db.engine import query_engine
 from db.lake import Lake
 from db.store import get_engine
+from labeling.kinematics.rotations import matrix_to_rot6d
 from labeling.synthetic.plan import DemoConfig, DemoManifest, RobotEpisodeEntry, human_motion, plan_demo
 
 

@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation.action_layout import (
-    STATE_WIDTH,
-    hand_slices,
-    matrix_to_rot6d,
-    relative_wrists,
-    rot6d_to_matrix,
-)
+from curation.action_layout import STATE_WIDTH, hand_slices, relative_wrists
 from curation.align import AlignConfig, align_states, band_samples, dtw_path, warp_error_frames
+from labeling.kinematics.rotations import matrix_to_rot6d, rot6d_to_matrix
 from labeling.synthetic.plan import warp_times
 
 

@@ -13,6 +13,7 @@ import pytest
 from labeling.hands import MEDIAPIPE21_LINKS, hand_keypoints_m, hand_tree
 from labeling.kinematics.fk import axis_angle_matrix, full_joint_values, link_poses, link_positions
 from labeling.kinematics.urdf import KinematicTree, load_urdf
+from labeling.pose.hand21 import BONES
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 URDF_DIR = DATA / "urdf"
@@ -23,9 +24,6 @@ ALL_URDFS = sorted(URDF_DIR.rglob("*.urdf"))
 MIMIC_URDFS = ["dex-urdf/hands/inspire_hand/inspire_hand_right.urdf",
                "dex-urdf/hands/ability_hand/ability_hand_left.urdf",
                "dex-urdf/hands/panda_gripper/panda_gripper_glb.urdf"]
-BONES = [(0, 1), (1, 2), (2, 3), (3, 4)] + [
-    pair for base in (5, 9, 13, 17)
-    for pair in ((0, base), (base, base + 1), (base + 1, base + 2), (base + 2, base + 3))]
 
 
 def random_q(tree: KinematicTree, n: int, seed: int = 0) -> npt.NDArray[np.float64]:

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from labeling.hands import MEDIAPIPE21_LINKS
-from labeling.retarget.config import RetargetConfig, dexpilot_targets, hand_configs, hysteresis
+from labeling.retarget.config import RetargetConfig
+from labeling.retarget.objective import dexpilot_targets, hysteresis
+from labeling.retarget.registry import hand_configs
 from labeling.retarget.solver import Retargeter, SolverOptions, interpolate_segments, low_pass
 
 REPO = Path(__file__).resolve().parents[2]

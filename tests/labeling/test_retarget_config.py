@@ -10,15 +10,8 @@ import pytest
 import yaml
 
 from labeling.hands import HANDS_DIR
-from labeling.retarget.config import (
-    RETARGET_HANDS,
-    ConfigError,
-    RetargetConfig,
-    config_side,
-    file_configs,
-    hand_configs,
-    resolve_urdf_path,
-)
+from labeling.retarget.config import ConfigError, RetargetConfig, resolve_urdf_path
+from labeling.retarget.registry import RETARGET_HANDS, config_side, file_configs, hand_configs
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("EGOCURATE_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -11,17 +11,12 @@ import pytest
 from db.engine import query_engine
 from db.queries import clip_retargets, hand_frames, retarget_embodiments
 from labeling.hands import MEDIAPIPE21_LINKS
-from labeling.retarget.config import ConfigError, hand_configs
-from labeling.retarget.stage import (
-    compute_retargets,
-    compute_wrist_frames,
-    resolve_embodiment,
-    robot_keypoints_camera,
-    robot_overlay,
-    rotation_6d,
-    rotation_from_6d,
-    run_retarget,
-)
+from labeling.kinematics.rotations import matrix_to_rot6d, rot6d_to_matrix
+from labeling.retarget.config import ConfigError
+from labeling.retarget.overlay import robot_keypoints_camera, robot_overlay
+from labeling.retarget.registry import hand_configs, resolve_embodiment
+from labeling.retarget.stage import compute_retargets, run_retarget
+from labeling.retarget.wrist import compute_wrist_frames
 from labeling.sources.ingest import ingest
 
 
@@ -70,7 +65,7 @@ def test_wrist_pose_places_the_robot_on_the_human_wrist(lid_root: tuple[Path, st
         fingertips = np.stack([np.stack(k)[[4, 8, 12, 16, 20]] for k in human[human.hand == hand].kp3d_m])
         assert np.linalg.norm(overlay.xyz_m[:, [4, 8, 12, 16, 20]] - fingertips, axis=-1).mean() < 0.02
         rows = clip_retargets(engine, clip_id, hand, "egocurate_hand22")
-        rot = rotation_from_6d(np.stack(rows.wrist_pose.to_list())[:, 3:])
+        rot = rot6d_to_matrix(np.stack(rows.wrist_pose.to_list())[:, 3:])
         np.testing.assert_allclose(rot @ rot.transpose(0, 2, 1), np.broadcast_to(np.eye(3), rot.shape), atol=1e-5)
     np.testing.assert_array_equal(robot_keypoints_camera(root, clip_id, "left", "egocurate_hand22"),
                                   robot_overlay(root, clip_id, "left", "egocurate_hand22").xyz_m)
@@ -102,7 +97,7 @@ def test_wrist_frames_match_dex_retargeting(shared_data: Path) -> None:
     rot, again = compute_wrist_frames(mirrored, "left")  # (x out of the palm, y toward the little finger)
     np.testing.assert_allclose(rot, np.broadcast_to(np.eye(3), rot.shape), atol=1e-5)
     np.testing.assert_allclose(again, mirrored, atol=1e-6)
-    np.testing.assert_allclose(rotation_from_6d(rotation_6d(rot)), rot, atol=1e-9)
+    np.testing.assert_allclose(rot6d_to_matrix(matrix_to_rot6d(rot)), rot, atol=1e-9)
 
 
 def test_absent_frames_keep_null_rows(shared_data: Path) -> None:
@@ -161,6 +156,6 @@ def test_wrist_pose_is_the_robot_root_pose_that_made_the_keypoints(side: str) ->
     points_cam = np.einsum("tij,tkj->tki", rot_cam_root, points_root) + origin[:, None]
     solved = compute_retargets(points_cam, np.ones(12, bool), side, retargeter)
     error_deg = np.degrees(Rotation.from_matrix(
-        rotation_from_6d(solved["wrist_pose"][:, 3:]).transpose(0, 2, 1) @ rot_cam_root).magnitude())
+        rot6d_to_matrix(solved["wrist_pose"][:, 3:]).transpose(0, 2, 1) @ rot_cam_root).magnitude())
     assert error_deg.max() < 0.5, error_deg
     np.testing.assert_allclose(solved["wrist_pose"][:, :3], origin, atol=2e-3)
