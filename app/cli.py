@@ -30,6 +30,8 @@ from pathlib import Path
 
 import click
 
+from app.cli_output import echo_ingest_report
+from app.cli_users import user
 from db import paths
 
 
@@ -42,13 +44,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
     ctx.obj = paths.resolve_root(root)
 
 
-def _print_report(report) -> None:  # noqa: ANN001 (labeling.sources.ingest.IngestReport, imported lazily)
-    for warning in report.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
-    for failure in report.failures:
-        click.secho(f"error: {failure.item}: {failure.reason}", fg="red", err=True)
-    click.echo(f"ingest: {len(report.added)} clips added, {report.skipped} already catalogued, "
-               f"{len(report.failures)} failed")
+main.add_command(user)  # app/cli_users.py: the accounts and roles of the app's sign-in
 
 
 @main.command()
@@ -62,7 +58,7 @@ def ingest(root: Path, inputs: tuple[Path, ...], source: str, quiet: bool) -> No
     from labeling.sources.ingest import ingest as run_ingest
 
     report = run_ingest(root, list(inputs), source=source, progress=not quiet)
-    _print_report(report)
+    echo_ingest_report(report)
     if not report.ok:
         sys.exit(1)
 
@@ -377,34 +373,9 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
 def demo(root: Path, no_app: bool, port: int, seed: int, no_train: bool) -> None:
     """Generate the synthetic demo set (no downloads), ingest, retarget, score and pair it, export the best pairs,
     start a background scaling run (the Scaling page), open the app."""
-    from curation.pairing import PairConfig, run_pairing
-    from curation.score import run_score
-    from labeling.demo_set import build_demo
-    from labeling.retarget.stage import run_retarget
+    from app.demo import run_demo
 
-    report = build_demo(root, seed=seed)
-    _print_report(report)
-    # Each step skips what is already done, so re-running the demo is quick and changes nothing.
-    retargeted = run_retarget(root, "egocurate_hand22", progress=True)
-    click.echo(f"retarget: {len(retargeted.done)} clip-hands done, {len(retargeted.skipped)} already there")
-    scored = run_score(root, progress=True)  # so the Quality and Review pages open with flags
-    click.echo(f"score: {scored.scored} clips scored, {scored.flags.created} flags proposed")
-    paired = run_pairing(root, PairConfig(), actor="demo")
-    click.echo(f"pair: {len(paired.frame)} human-robot candidates aligned, {paired.proposed} proposed")
-    if not no_train:
-        from trainer.demo_training import start_demo_training
-
-        try:
-            started = start_demo_training(root)
-        except (ValueError, RuntimeError) as exc:  # e.g. ExportError: nothing accepted to export
-            raise click.ClickException(f"demo training: {exc}") from exc
-        click.echo(f"train: {started.accepted} pairs accepted, export {started.export_dir} "
-                   f"({'written' if started.exported else 'already there'}); scaling run {started.run_id} "
-                   f"{'started in the background' if started.started else 'already there'}")
-    if not no_app:
-        from app.launch import launch
-
-        launch(root, port=port)
+    run_demo(root, seed=seed, train=not no_train, open_app=not no_app, port=port)
 
 
 @main.command()
@@ -421,116 +392,6 @@ def app(root: Path, port: int, host: str) -> None:
         launch(root, port=port, host=host)
     except BindRefused as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-@main.group()
-def user() -> None:
-    """Users and roles (viewer < curator < admin) for the app's sign-in.
-
-    These commands act as a local operator: whoever can run them can read and write the store's
-    files anyway, so they need no sign-in (the audit log records them as cli:$USER). While the store
-    has no users the app runs in open local mode (localhost only, everyone admin); the first
-    `user add NAME --role admin` turns sign-in on.
-    """
-
-
-def _operator() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-def _new_password(password_stdin: bool) -> str:
-    if password_stdin:  # one line, for scripts: printf '%s\n' "$PW" | egocurate user add ann --password-stdin
-        return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
-
-
-@user.command("add")
-@click.argument("name")
-@click.option("--role", type=click.Choice(["viewer", "curator", "admin"]), default="viewer", show_default=True)
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (no prompt).")
-@click.pass_obj
-def user_add(root: Path, name: str, role: str, password_stdin: bool) -> None:
-    """Create user NAME (the password is asked twice, hidden)."""
-    from db import auth
-
-    try:
-        auth.check_name(name)
-        auth.add_user(root, name, _new_password(password_stdin), role, actor=_operator())
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {name!r} added as {role}")
-
-
-@user.command("list")
-@click.pass_obj
-def user_list(root: Path) -> None:
-    """The users, their roles and how many live sessions each holds."""
-    from db import auth
-
-    users = auth.list_users(root)
-    if not users:
-        click.echo("no users: the app runs in open local mode (localhost only, everyone admin)")
-    for info in users:
-        click.echo(f"{info.name:<24} {info.role:<8} sessions {info.active_sessions:<3} "
-                   f"created {info.created_at:%Y-%m-%d %H:%M} UTC")
-
-
-@user.command("set-role")
-@click.argument("name")
-@click.argument("role", type=click.Choice(["viewer", "curator", "admin"]))
-@click.pass_obj
-def user_set_role(root: Path, name: str, role: str) -> None:
-    """Give NAME another role (it holds from their next action on)."""
-    from db import auth
-
-    try:
-        auth.set_role(root, name, role, actor=_operator())
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {name!r} is now {role}")
-
-
-@user.command("passwd")
-@click.argument("name")
-@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin (no prompt).")
-@click.pass_obj
-def user_passwd(root: Path, name: str, password_stdin: bool) -> None:
-    """Set a new password for NAME; their open sessions end."""
-    from db import auth
-
-    try:
-        ended = auth.set_password(root, name, _new_password(password_stdin), actor=_operator())
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"password of {name!r} changed; {ended} session(s) ended")
-
-
-@user.command("unlock")
-@click.argument("name")
-@click.pass_obj
-def user_unlock(root: Path, name: str) -> None:
-    """Let NAME sign in again now, after too many failed attempts (by them or by someone guessing)."""
-    from db import auth
-
-    try:
-        failures = auth.unlock(root, name, actor=_operator())
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {name!r} unlocked ({failures} recent failed sign-in(s) forgotten)")
-
-
-@user.command("remove")
-@click.argument("name")
-@click.pass_obj
-def user_remove(root: Path, name: str) -> None:
-    """Delete user NAME and end their sessions (their past decisions keep their name)."""
-    from db import auth
-
-    try:
-        auth.remove_user(root, name, actor=_operator())
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {name!r} removed")
 
 
 if __name__ == "__main__":

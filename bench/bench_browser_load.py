@@ -3,7 +3,7 @@ while writer processes keep deciding flags.
 
     .venv/bin/python bench/bench_browser_load.py [--sessions 6] [--rounds 4] [--writers 2] [--store sqlite]
 
-Builds a small demo set (`labeling.demo_set.build_demo`) with rule flags on every human clip, serves
+Builds a small demo set (`app.demo.build_demo`) with rule flags on every human clip, serves
 the app on it (`tests/browser/harness.py`, as `egocurate app` does) and opens `--sessions` browser
 contexts in one headless Chromium at once. Each session, `--rounds` times, opens Overview, Clips,
 Clip viewer (a different clip each round) and Review, timing from navigation to the page's own
@@ -53,10 +53,10 @@ READY = {
 
 def build_root(root: Path) -> tuple[list[str], list[int]]:
     """The demo set with one rule flag per human clip; returns (human clip ids, flag ids)."""
+    from app.demo import build_demo
     from curation.flags import create_flag
     from db.engine import query_engine
     from db.queries import ClipFilter, list_clips
-    from labeling.demo_set import build_demo
 
     build_demo(root, seed=0, progress=False, **DEMO)
     clips = list(list_clips(query_engine(root), ClipFilter(kinds=("human",)), limit=100)["clip_id"])

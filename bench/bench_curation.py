@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_curation.py [--demo-only | --egodex-only] [--rules RULES.yml]
 
-1. Demo set: builds the synthetic demo set (`labeling.demo_set.build_demo`), scores it with
+1. Demo set: builds the synthetic demo set (`app.demo.build_demo`), scores it with
    `egocurate score`'s function, and compares the clips the rules flag with
    `<root>/demo/injected_noise.json`.
 2. EgoDex: cuts the three EgoDex fixtures' ground-truth poses into 1.5 s windows; for each noise
@@ -111,7 +111,7 @@ def demo_strength(entry: dict, fps: float) -> str:
 
 
 def bench_demo(work: Path, rules_path: Path, n_human: int | None) -> None:
-    from labeling.demo_set import build_demo
+    from app.demo import build_demo
 
     root = work / "demo_root"
     started = time.perf_counter()

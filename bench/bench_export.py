@@ -26,6 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.demo import build_demo  # noqa: E402
 from curation.align import align_states, robot_to_human_frames  # noqa: E402
 from curation.export_episodes import VideoSpec  # noqa: E402
 from curation.export_lerobot import run_export  # noqa: E402
@@ -34,7 +35,6 @@ from curation.pair_store import decide_pair, get_pair  # noqa: E402
 from curation.pairing import PairConfig, _human_states, _robot_states, run_pairing  # noqa: E402
 from db.engine import query_engine  # noqa: E402
 from db.queries import pair_rows, pairing_clips  # noqa: E402
-from labeling.demo_set import build_demo  # noqa: E402
 from labeling.synthetic.plan import warp_times  # noqa: E402
 from tests.curation.demo_retargets import robot_episodes, source_clip_of_robot, write_demo_retargets  # noqa: E402
 

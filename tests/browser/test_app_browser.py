@@ -107,7 +107,7 @@ def _ingest(root: Path, shared_data: Path) -> None:
         from labeling.synthetic.demo import generate_demo
     except ImportError:
         return  # the synthetic demo generator is not in this checkout yet
-    from labeling.demo_set import build_demo
+    from app.demo import build_demo
 
     accepted = inspect.signature(generate_demo).parameters
     build_demo(root, seed=0, progress=False, **{k: v for k, v in SMALL_DEMO.items() if k in accepted})

@@ -25,9 +25,9 @@ CURATORS = ("ann", "bob", "cid")
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo set with two rule flags waiting for review, the first one on screen for everyone."""
+    from app.demo import build_demo
     from db.engine import query_engine
     from db.queries import ClipFilter, list_clips
-    from labeling.demo_set import build_demo
 
     root = tmp_path_factory.mktemp("multi") / "root"
     build_demo(root, seed=0, progress=False, **SMALL_DEMO)

@@ -48,7 +48,7 @@ START_TIMEOUT_S = 60.0
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from labeling.demo_set import build_demo
+    from app.demo import build_demo
 
     root = tmp_path_factory.mktemp("review") / "root"
     build_demo(root, seed=0, progress=False, **DEMO)

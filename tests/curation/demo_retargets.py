@@ -84,7 +84,7 @@ def paired_demo_root(base: Path) -> Path:
     one test module never change what another one sees, whatever order they run in.
     """
     if "template" not in _built:
-        from labeling.demo_set import build_demo
+        from app.demo import build_demo
 
         template = base / "paired-demo-template"
         report = build_demo(template, seed=0, progress=False, **SMALL_DEMO)

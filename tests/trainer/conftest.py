@@ -17,6 +17,7 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     accepting every same-task proposal joins each task into one pair group, so validation holds whole
     tasks the training split never saw).
     """
+    from app.demo import accept_best_pairs, build_demo
     from curation.export_episodes import VideoSpec
     from curation.export_lerobot import run_export
     from curation.export_plan import ExportConfig
@@ -25,7 +26,6 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     from curation.score import run_score
     from db.engine import query_engine
     from db.queries import pair_rows
-    from labeling.demo_set import build_demo
     from labeling.retarget.stage import run_retarget
 
     report = build_demo(root, seed=0, progress=False, **(SMALL_DEMO if demo_options is None else demo_options))
@@ -34,8 +34,6 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     run_score(root, progress=False)
     run_pairing(root, PairConfig(), actor="test")
     if accept == "best":
-        from trainer.demo_training import accept_best_pairs
-
         assert accept_best_pairs(root, actor="test")
     else:
         pairs = pair_rows(query_engine(root))
