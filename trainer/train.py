@@ -19,15 +19,15 @@ import os
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
+
+from db.config_files import config_from_dict, load_config
 
 from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset, read_export
-from .field_types import check_field_types
 from .policy import ModelConfig, Policy, adapter_key
 from .run_log import append_record, read_log, rewrite_log
 
@@ -104,30 +104,14 @@ class TrainConfig:
             raise ValueError("TrainConfig.model must be a ModelConfig")
 
     @classmethod
-    def from_dict(cls, values: dict, where: str = "TrainConfig") -> TrainConfig:
+    def from_dict(cls, values: dict, where: str = "") -> TrainConfig:
         """Build from plain values; unknown keys and wrong types raise `ValueError` naming `where` and the key."""
-        model = values.get("model") or {}
-        for config, given in ((cls, values), (ModelConfig, model)):
-            if not isinstance(given, dict):
-                raise ValueError(f"{where}: {config.__name__} values must be a mapping, got {given!r}")
-            unknown = sorted(set(given) - {f.name for f in fields(config)})
-            if unknown:
-                raise ValueError(f"{where}: unknown fields {unknown} for {config.__name__}")
-            check_field_types(config, given, where)
-        return cls(**{**values, "model": ModelConfig(**model)})
+        return config_from_dict(cls, values, where)
 
     @classmethod
     def from_yaml(cls, path: Path | str, override: dict | None = None) -> TrainConfig:
         """Read a YAML config; `override` (not mutated) replaces top-level keys and merges `model`."""
-        try:
-            values = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read the training config ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: a training config is a mapping of TrainConfig fields")
-        for key, value in (override or {}).items():
-            values[key] = {**(values.get(key) or {}), **value} if key == "model" else value
-        return cls.from_dict(values, where=str(path))
+        return load_config(cls, path, override, what="the training config")
 
     def to_dict(self) -> dict:
         return asdict(self)
