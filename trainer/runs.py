@@ -37,6 +37,7 @@ from db import paths
 from db.jobs import job_host, process_alive
 from db.models import Export, Run, utc_now
 from db.store import session_scope
+from labeling.sources.lerobot_layout import INFO_PATH
 
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
 CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
@@ -119,7 +120,7 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     data_dir = Path(data_dir).resolve()
     if stage not in RUN_STAGES:
         raise ValueError(f"stage must be one of {RUN_STAGES}, got {stage!r}")
-    if not (data_dir / "meta" / "info.json").is_file():
+    if not (data_dir / INFO_PATH).is_file():
         raise ValueError(f"{data_dir}: not an export (no meta/info.json)")
     if init is not None and stage != "midtrain":
         raise ValueError("an init checkpoint is for midtrain runs")
@@ -311,7 +312,7 @@ def export_choices(root: Path | str) -> dict[str, str]:
         rows = session.scalars(select(Export).where(Export.state == "done").order_by(Export.id.desc())).all()
         out = {}
         for row in rows:
-            if (Path(row.out_dir) / "meta" / "info.json").is_file() and row.out_dir not in out:
+            if (Path(row.out_dir) / INFO_PATH).is_file() and row.out_dir not in out:
                 counts = (row.manifest or {}).get("counts", {})
                 out[row.out_dir] = (f"{Path(row.out_dir).name} · {row.format} · {counts.get('episodes', '?')} "
                                     f"episodes · {row.created_at:%Y-%m-%d %H:%M}")

@@ -30,6 +30,7 @@ import cv2
 from tqdm import tqdm
 
 from labeling.media.video import write_h264
+from labeling.sources import lerobot_layout as layout
 
 from .egodex_writer import HAND_JOINTS, egodex_arrays, write_egodex_hdf5
 from .hand_drawing import HUMAN, ROBOT
@@ -155,7 +156,7 @@ def _robot_records(dataset: Path, episodes: list[RobotEpisodePlan], results: lis
     for episode, (state, image_stats) in zip(episodes, results, strict=True):
         task = TASKS[episode.slug].description
         stats = write_episode_data(dataset, episode.index, first, tasks.index(task), state, fps)
-        stats["observation.images.ego_view"] = image_stats
+        stats[layout.VIDEO_KEY] = image_stats
         records.append(EpisodeRecord(episode.index, tasks.index(task), task, len(state), stats))
         first += len(state)
     return records
@@ -214,8 +215,8 @@ def _remove_previous(out_dir: Path) -> None:
         for key in ("file", "hdf5"):
             (out_dir / clip[key]).unlink(missing_ok=True)
     dataset = out_dir / (old.get("robot_dataset") or "__none__")
-    if (dataset / "meta" / "info.json").is_file():
-        for sub in ("data", "videos", "meta"):
+    if (dataset / layout.INFO_PATH).is_file():
+        for sub in (layout.DATA_DIR, layout.VIDEOS_DIR, layout.META_DIR):
             for item in sorted((dataset / sub).rglob("*"), reverse=True):  # files before their folders
                 if item.is_dir():
                     item.rmdir()
