@@ -33,6 +33,7 @@ import pyarrow as pa
 from sqlalchemy import select
 from tqdm import tqdm
 
+from db import paths
 from db.config_files import check_field_types
 from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host, process_alive
@@ -55,7 +56,6 @@ TRACK_MAX_GAP_S = 0.5  # a hand unseen for longer starts a new track (pose.compu
 # or when the rows in hand reach the cap (bounded memory with long clips).
 COMMIT_MAX_S = 5.0
 COMMIT_MAX_ROWS = 500_000
-JOB_LOG_DIR = "cache/jobs"  # under the data root: stdout/stderr of detached jobs, `label-<id>.log`
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -482,7 +482,7 @@ def start_label_job(root: Path | str, **options: object) -> int:
         session.add(job)
         session.flush()
         job_id = int(job.id)
-    log_path = root / JOB_LOG_DIR / f"{STAGE_NAME}-{job_id}.log"
+    log_path = paths.job_log_path(root, STAGE_NAME, job_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
     with open(log_path, "ab") as log:
