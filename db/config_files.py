@@ -176,10 +176,10 @@ def _coerce(value: object, hint: object, where: str) -> object:
         return config_from_dict(hint, value or {}, where)
     if is_dataclass(hint) and not isinstance(value, hint):
         raise ConfigError(_at(where, f"{hint.__name__} values must be a mapping, got {_shown(value)}"))
-    if _allows(hint, Path) and isinstance(value, str):
+    kinds = _members(hint) or (hint,)
+    if Path in kinds and isinstance(value, str):
         return Path(value)
-    if isinstance(value, list) and (_tuple_of(hint) is not None or typing.get_origin(hint) is tuple
-                                    or any(typing.get_origin(m) is tuple for m in _members(hint) or ())):
+    if isinstance(value, list) and any(typing.get_origin(kind) is tuple for kind in kinds):
         return tuple(value)
     return value
 
@@ -189,10 +189,6 @@ def _members(hint: object) -> tuple[object, ...] | None:
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return typing.get_args(hint)
     return None
-
-
-def _allows(hint: object, kind: type) -> bool:
-    return hint is kind or kind in (_members(hint) or ())
 
 
 def _tuple_of(hint: object) -> object | None:
