@@ -342,9 +342,9 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
     from trainer.train import TrainConfig, config_path
     from trainer.train import train as run_train
 
-    out = out_dir or root / "runs" / f"{'scaling' if scaling else stage}-{data_dir.name}"
+    out = out_dir or root / paths.RUNS_DIR / f"{'scaling' if scaling else stage}-{data_dir.name}"
     override = {"data_dir": str(data_dir), "out_dir": str(out), "stage": stage,
-                "init": str(init) if init else None, "cache_dir": str(root / "cache" / "trainer"),
+                "init": str(init) if init else None, "cache_dir": str(root / paths.TRAINER_CACHE_DIR),
                 "resume": not no_resume}
     override |= {"max_steps": max_steps} if max_steps else {}
     override |= {"device": device} if device else {}
@@ -356,10 +356,10 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
             for hours, loss in zip(result.hours, result.losses, strict=True):
                 click.echo(f"  {hours:10.4f} h  human validation MSE {loss:.4f}")
             click.echo(f"scaling: L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R^2 = {fit.r2:.4f}; "
-                       f"{out / 'scaling.json'}, {out / 'scaling.html'}")
+                       f"{out / paths.SCALING_RESULT}, {out / paths.SCALING_FIGURE}")
         else:
             last = run_train(cfg)
-            click.echo(f"train {stage}: checkpoint {last}; log {out / 'log.jsonl'}")
+            click.echo(f"train {stage}: checkpoint {last}; log {paths.run_log_path(out)}")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -26,20 +26,20 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from labeling.media.video import displayed_size, upright_rgb
+from labeling.sources.lerobot_layout import (
+    ACTION_KEY,
+    STATE_KEY,
+    TIMESTAMP_KEY,
+    VIDEO_KEY,
+    frame_features,
+    hf_features,
+    video_feature,
+)
 
 from .action_layout import STATE_WIDTH, next_state_actions, relative_wrists
 
-STATE_KEY = "observation.state"
-ACTION_KEY = "action"
-VIDEO_KEY = "observation.images.ego_view"
-INDEX_KEYS = ("frame_index", "episode_index", "index", "task_index")
-SCALAR = {"dtype": "int64", "shape": [1], "names": None}
-FEATURES: dict[str, dict] = {  # the per-frame columns; `features(...)` fills in the vector names and video
-    STATE_KEY: {"dtype": "float32", "shape": [STATE_WIDTH], "names": None},
-    ACTION_KEY: {"dtype": "float32", "shape": [STATE_WIDTH], "names": None},
-    "timestamp": {"dtype": "float32", "shape": [1], "names": None},
-    **{key: dict(SCALAR) for key in INDEX_KEYS},
-}
+# The per-frame columns; `features(...)` fills in the vector names and the video.
+FEATURES: dict[str, dict] = frame_features(STATE_WIDTH, None)
 CODECS = {"h264": "libx264", "av1": "libsvtav1"}  # export codec name → PyAV encoder
 IMAGE_STATS_EVERY = 5  # image stats sample every n-th frame (LeRobot samples too)
 Float32 = npt.NDArray[np.float32]
@@ -73,11 +73,7 @@ def features(names: list[str] | None, video: VideoSpec, fps: float) -> dict[str,
     """`info.json` features: FEATURES with the vector names and the ego-view video filled in."""
     out = json.loads(json.dumps(FEATURES))
     out[STATE_KEY]["names"] = out[ACTION_KEY]["names"] = names
-    out[VIDEO_KEY] = {
-        "dtype": "video", "shape": [video.height, video.width, 3], "names": ["height", "width", "channels"],
-        "info": {"video.height": video.height, "video.width": video.width, "video.codec": video.codec,
-                 "video.pix_fmt": "yuv420p", "video.is_depth_map": False, "video.fps": fps, "video.channels": 3,
-                 "has_audio": False}}
+    out[VIDEO_KEY] = video_feature(video.width, video.height, video.codec, fps)
     return out
 
 
@@ -122,23 +118,15 @@ def frame_table(episode: EpisodeData, first_index: int, fps: float) -> pa.Table:
     columns = {
         STATE_KEY: pa.FixedSizeListArray.from_arrays(pa.array(episode.state.reshape(-1)), STATE_WIDTH),
         ACTION_KEY: pa.FixedSizeListArray.from_arrays(pa.array(episode.action.reshape(-1)), STATE_WIDTH),
-        "timestamp": pa.array((frame_index / fps).astype(np.float32)),
+        TIMESTAMP_KEY: pa.array((frame_index / fps).astype(np.float32)),
         "frame_index": pa.array(frame_index),
         "episode_index": pa.array(np.full(n, episode.episode_index, np.int64)),
         "index": pa.array(first_index + frame_index),
         "task_index": pa.array(np.full(n, episode.task_index, np.int64)),
     }
     schema = pa.schema([pa.field(k, vector if k in (STATE_KEY, ACTION_KEY) else v.type) for k, v in columns.items()],
-                       metadata={"huggingface": _hf_features()})
+                       metadata={"huggingface": hf_features(STATE_WIDTH)})
     return pa.Table.from_arrays(list(columns.values()), schema=schema)
-
-
-def _hf_features() -> str:
-    """The `huggingface` schema metadata (datasets Features JSON) LeRobot's files carry."""
-    value = {"dtype": "float32", "_type": "Value"}
-    hf = {key: {"feature": value, "length": STATE_WIDTH, "_type": "Sequence"} for key in (STATE_KEY, ACTION_KEY)}
-    hf |= {"timestamp": value} | {key: {"dtype": "int64", "_type": "Value"} for key in INDEX_KEYS}
-    return json.dumps({"info": {"features": hf}})
 
 
 def vector_stats(values: npt.ArrayLike) -> dict[str, list]:

@@ -36,10 +36,11 @@ from db.models import Export
 from db.queries import export_rows, retarget_rows, robot_state_rows
 from db.store import audit, session_scope
 from labeling.sources.lerobot import read_lerobot
+from labeling.sources.lerobot_layout import MANIFEST_PATH, PAIRS_PATH
 
 from .action_layout import STATE_WIDTH, next_state_actions, state_names
 from .export_episodes import EpisodeData, ImageStats, clip_frames, human_episode_arrays, sync_dir
-from .export_manifest import MANIFEST_PATH, PAIRS_PATH, build_manifest
+from .export_manifest import build_manifest
 from .export_plan import ExportConfig, ExportPlan, plan_export
 from .export_v21 import V21Writer, check_v21
 from .export_v30 import V30Writer, check_v30

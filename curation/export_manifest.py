@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from labeling.sources.lerobot_layout import MANIFEST_PATH
+
 from .export_plan import ExportConfig, ExportPlan
 
-MANIFEST_PATH = "meta/egocurate_manifest.json"
-PAIRS_PATH = "meta/pairs.jsonl"  # one line per exported pair: both episode indices, cost and warping path
 HASH_CHUNK_BYTES = 1 << 20
 
 

@@ -20,10 +20,11 @@ import numpy.typing as npt
 import pyarrow.parquet as pq
 
 from labeling.media.video import probe_video
+from labeling.sources import lerobot_layout as layout
+from labeling.sources.lerobot_layout import V21_DATA_PATH, V21_VIDEO_PATH, VIDEO_KEY, v2_episode_file
 
 from .action_layout import modality_groups
 from .export_episodes import (
-    VIDEO_KEY,
     EpisodeData,
     ImageStats,
     VideoEncoder,
@@ -33,22 +34,12 @@ from .export_episodes import (
     frame_table,
 )
 
-CODEBASE_VERSION = "v2.1"
-CHUNKS_SIZE = 1000  # episodes per chunk folder
-DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
-VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
 STATS_RTOL = 1e-4  # written stats vs stats recomputed from the files
-
-
-def episode_file(root: Path, template: str, index: int) -> Path:
-    return root / template.format(episode_chunk=index // CHUNKS_SIZE, episode_index=index, video_key=VIDEO_KEY)
 
 
 def gr00t_modality() -> dict[str, object]:
     """GR00T `modality.json` for the 62-D layout, the ego-view video and the task annotation."""
-    groups = modality_groups()
-    return {"state": groups, "action": groups, "video": {"ego_view": {"original_key": VIDEO_KEY}},
-            "annotation": {"human.task_description": {"original_key": "task_index"}}}
+    return layout.gr00t_modality(modality_groups())
 
 
 class V21Writer:
@@ -65,10 +56,11 @@ class V21Writer:
                     ) -> None:
         """Write one episode's Parquet and mp4 (`episode.episode_index` and `task_index` already set)."""
         table = frame_table(episode, self.total_frames, self.fps)
-        path = episode_file(self.root, DATA_PATH, episode.episode_index)
+        path = v2_episode_file(self.root, V21_DATA_PATH, episode.episode_index)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path)
-        encoder = VideoEncoder(episode_file(self.root, VIDEO_PATH, episode.episode_index), self.fps, self.video)
+        encoder = VideoEncoder(v2_episode_file(self.root, V21_VIDEO_PATH, episode.episode_index), self.fps,
+                               self.video)
         try:
             for rgb in frames:
                 encoder.add(rgb)
@@ -82,21 +74,21 @@ class V21Writer:
         """Write the metadata files once every episode is in."""
         n = len(self.episodes)
         info = {
-            "codebase_version": CODEBASE_VERSION, "robot_type": self.robot_type, "total_episodes": n,
+            "codebase_version": layout.V21, "robot_type": self.robot_type, "total_episodes": n,
             "total_frames": self.total_frames, "total_tasks": len(tasks), "total_videos": n,
-            "total_chunks": (max(n - 1, 0) // CHUNKS_SIZE) + 1, "chunks_size": CHUNKS_SIZE, "fps": self.fps,
-            "splits": splits, "data_path": DATA_PATH, "video_path": VIDEO_PATH,
+            "total_chunks": (max(n - 1, 0) // layout.CHUNKS_SIZE) + 1, "chunks_size": layout.CHUNKS_SIZE,
+            "fps": self.fps, "splits": splits, "data_path": V21_DATA_PATH, "video_path": V21_VIDEO_PATH,
             "features": features(self.names, self.video, self.fps)}
-        meta = self.root / "meta"
-        meta.mkdir(parents=True, exist_ok=True)
-        (meta / "info.json").write_text(json.dumps(info, indent=4) + "\n")
-        _write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for i, t in enumerate(tasks)])
-        _write_jsonl(meta / "episodes.jsonl", [{"episode_index": e.episode_index, "tasks": [e.task],
-                                                "length": e.n_frames, **e.meta()} for e in self.episodes])
-        _write_jsonl(meta / "episodes_stats.jsonl", [{"episode_index": e.episode_index, "stats": e.stats}
-                                                     for e in self.episodes])
+        root = self.root
+        (root / layout.META_DIR).mkdir(parents=True, exist_ok=True)
+        (root / layout.INFO_PATH).write_text(json.dumps(info, indent=4) + "\n")
+        _write_jsonl(root / layout.TASKS_JSONL_PATH, [{"task_index": i, "task": t} for i, t in enumerate(tasks)])
+        _write_jsonl(root / layout.EPISODES_JSONL_PATH, [{"episode_index": e.episode_index, "tasks": [e.task],
+                                                          "length": e.n_frames, **e.meta()} for e in self.episodes])
+        _write_jsonl(root / layout.EPISODES_STATS_PATH, [{"episode_index": e.episode_index, "stats": e.stats}
+                                                         for e in self.episodes])
         if self.gr00t:
-            (meta / "modality.json").write_text(json.dumps(gr00t_modality(), indent=4) + "\n")
+            (root / layout.MODALITY_PATH).write_text(json.dumps(gr00t_modality(), indent=4) + "\n")
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
@@ -113,10 +105,10 @@ def check_v21(root: Path) -> int:
     Raises:
         ValueError: a count, file, frame count, timestamp, index or stat disagrees (naming which).
     """
-    info = json.loads((root / "meta" / "info.json").read_text())
-    episodes = _read_jsonl(root / "meta" / "episodes.jsonl")
-    stats = {row["episode_index"]: row["stats"] for row in _read_jsonl(root / "meta" / "episodes_stats.jsonl")}
-    tasks = _read_jsonl(root / "meta" / "tasks.jsonl")
+    info = json.loads((root / layout.INFO_PATH).read_text())
+    episodes = _read_jsonl(root / layout.EPISODES_JSONL_PATH)
+    stats = {row["episode_index"]: row["stats"] for row in _read_jsonl(root / layout.EPISODES_STATS_PATH)}
+    tasks = _read_jsonl(root / layout.TASKS_JSONL_PATH)
     if [e["episode_index"] for e in episodes] != list(range(info["total_episodes"])):
         raise ValueError(f"{root}: episodes.jsonl does not list episodes 0..{info['total_episodes'] - 1}")
     if len(tasks) != info["total_tasks"] or sorted(stats) != list(range(len(episodes))):
@@ -124,8 +116,8 @@ def check_v21(root: Path) -> int:
     total = 0
     for row in episodes:
         index, length = row["episode_index"], row["length"]
-        table = pq.read_table(episode_file(root, info["data_path"], index))
-        frames = probe_video(episode_file(root, info["video_path"], index)).n_frames
+        table = pq.read_table(v2_episode_file(root, info["data_path"], index))
+        frames = probe_video(v2_episode_file(root, info["video_path"], index)).n_frames
         if not table.num_rows == frames == length:
             raise ValueError(f"{root}: episode {index}: {length} in episodes.jsonl, {table.num_rows} rows, "
                              f"{frames} video frames")
@@ -143,15 +135,15 @@ def check_rows(table: object, fps: float, first_index: int, episode_index: int, 
     n = len(frame_index)
     if not np.array_equal(frame_index, np.arange(n)):
         raise ValueError(f"{label}: frame_index is not 0..{n - 1}")
-    if not np.allclose(table.column("timestamp").to_numpy(), frame_index / fps, atol=1e-4):
+    if not np.allclose(table.column(layout.TIMESTAMP_KEY).to_numpy(), frame_index / fps, atol=1e-4):
         raise ValueError(f"{label}: timestamps are not frame_index / fps")
     if not np.array_equal(table.column("index").to_numpy(), first_index + np.arange(n)):
         raise ValueError(f"{label}: index is not contiguous from {first_index}")
     if not (table.column("episode_index").to_numpy() == episode_index).all():
         raise ValueError(f"{label}: rows of another episode")
-    state = table.column("observation.state").combine_chunks().flatten().to_numpy()
+    state = table.column(layout.STATE_KEY).combine_chunks().flatten().to_numpy()
     if not np.isfinite(state).all():
-        raise ValueError(f"{label}: observation.state holds NaN or infinite values")
+        raise ValueError(f"{label}: {layout.STATE_KEY} holds NaN or infinite values")
 
 
 def check_stats(recomputed: dict[str, dict], written: dict[str, dict], label: str) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
+from db.config_files import load_config
 from db.schemas import CLIP_METRIC_NAMES, HAND_METRIC_NAMES, HANDS
 
 from . import signals
@@ -49,9 +49,8 @@ class MetricsConfig:
 
     @classmethod
     def from_yaml(cls, path: Path, override: dict | None = None) -> MetricsConfig:
-        values = dict(yaml.safe_load(Path(path).read_text()) or {})
-        values.update(override or {})
-        return cls(**values)
+        """Read a YAML mapping of these fields; `override` (not mutated) replaces some of them."""
+        return load_config(cls, path, override)
 
 
 @dataclass(frozen=True)

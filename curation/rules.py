@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from db.config_files import ConfigError, check_field_types, check_fields, read_yaml_mapping
 from db.schemas import HANDS
 
 from .metrics import METRIC_REGISTRY
@@ -45,26 +45,6 @@ OUTLIER_METHODS = ("iqr", "mad")
 CONTENT_CATEGORY = "content"  # rules about what a clip shows rather than tracking noise
 GROUP_COLUMNS = ("task_group", "pose_source")  # what an outlier is relative to
 REASON_FIELDS = {"hand": "right", "value": 1.0, "threshold": 1.0, "unit": "mm", "metric": "m", "column": "c"}
-
-
-def _check_types(rule: Rule) -> None:
-    """YAML gives any type: check them before comparing, so a wrong one names its field."""
-    def fail(name: str, wanted: str) -> None:
-        raise ValueError(f"rule {rule.name}: Rule.{name} must be {wanted}, got {getattr(rule, name)!r}")
-
-    for name in ("name", "metric", "op", "reason", "outlier_method", "severity", "category"):
-        if not isinstance(getattr(rule, name), str):
-            fail(name, "a string")
-    for name in ("threshold", "outlier_k"):
-        value = getattr(rule, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            fail(name, "a number or null")
-    if isinstance(rule.min_group, bool) or not isinstance(rule.min_group, int):
-        fail("min_group", "an integer")
-    if not isinstance(rule.per_hand, bool):
-        fail("per_hand", "true or false")
-    if not isinstance(rule.suppressed_by, (list, tuple)) or not all(isinstance(n, str) for n in rule.suppressed_by):
-        fail("suppressed_by", "a list of rule names")
 
 
 @dataclass(frozen=True)
@@ -85,7 +65,7 @@ class Rule:
     suppressed_by: tuple[str, ...] = ()  # earlier rules whose flag on the same clip/hand explains this one
 
     def __post_init__(self) -> None:
-        _check_types(self)
+        check_field_types(Rule, vars(self), f"rule {self.name}")  # YAML gives any type: name the field
         object.__setattr__(self, "suppressed_by", tuple(self.suppressed_by))
         if not self.name:
             raise ValueError("Rule.name must not be empty")
@@ -136,24 +116,20 @@ class RuleSet:
             ValueError: the file is unreadable, not YAML, or a rule has an unknown key or a wrong value;
                 the message names the file, the rule and the key.
         """
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read rules ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
-            raise ValueError(f"{path}: expected a mapping with a 'rules:' list")
+        data = read_yaml_mapping(path, "rules", expected="a mapping with a 'rules:' list")
+        if not isinstance(data.get("rules", []), list):
+            raise ConfigError(f"{path}: expected a mapping with a 'rules:' list")
         entries = []
         for number, entry in enumerate(data.get("rules", []), start=1):
             if not isinstance(entry, dict):
-                raise ValueError(f"{path}: rules entry {number} is not a mapping")
-            unknown = sorted(set(entry) - set(Rule.__dataclass_fields__))
-            if unknown:
-                raise ValueError(f"{path}: rule {entry.get('name', number)}: unknown keys {unknown}")
-            entries.append({**entry, **(override or {}).get(entry.get("name"), {})})
+                raise ConfigError(f"{path}: rules entry {number} is not a mapping")
+            entry = {**entry, **(override or {}).get(entry.get("name"), {})}
+            check_fields(Rule, entry, f"{path}: rule {entry.get('name', number)}", noun="keys")
+            entries.append(entry)
         try:
             return cls(tuple(Rule(**e) for e in entries))
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: {exc}") from exc
+            raise ConfigError(f"{path}: {exc}") from exc
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:

@@ -23,9 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import yaml
 from tqdm import tqdm
 
+from db.config_files import load_config
 from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
@@ -58,14 +58,9 @@ class ScoreConfig:
 
     @classmethod
     def from_yaml(cls, path: Path, override: dict | None = None) -> ScoreConfig:
-        values = dict(yaml.safe_load(Path(path).read_text()) or {})
-        values.update(override or {})
-        if isinstance(values.get("metrics"), dict):
-            values["metrics"] = MetricsConfig(**values["metrics"])
-        if "rules_path" in values:
-            values["rules_path"] = Path(values["rules_path"])
-        values["pose_sources"] = tuple(values.get("pose_sources", cls.pose_sources))
-        return cls(**values)
+        """Read a YAML mapping of these fields (`metrics:` a mapping of MetricsConfig fields); `override`
+        (not mutated) replaces top-level keys and merges `metrics`."""
+        return load_config(cls, path, override)
 
 
 @dataclass

@@ -27,8 +27,10 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from labeling.sources import lerobot_layout as layout
+from labeling.sources.lerobot_layout import ACTION_KEY, STATE_KEY, VIDEO_KEY, v2_episode_file, video_column
+
 HUMAN = "human"  # the embodiment name exports give human episodes
-STATE_KEY, ACTION_KEY, VIDEO_KEY = "observation.state", "action", "observation.images.ego_view"
 Float32 = npt.NDArray[np.float32]
 
 
@@ -85,7 +87,7 @@ def read_export(root: Path) -> ExportData:
         ValueError: not a LeRobot v2.1/v3.0 dataset, or its metadata disagrees with its files (naming which).
     """
     root = Path(root)
-    info_path = root / "meta" / "info.json"
+    info_path = root / layout.INFO_PATH
     if not info_path.is_file():
         raise ValueError(f"{root}: not a LeRobot dataset (no meta/info.json)")
     info = json.loads(info_path.read_text())
@@ -93,7 +95,7 @@ def read_export(root: Path) -> ExportData:
     digest = hashlib.sha256(info_path.read_bytes())
     if version.startswith("v2"):
         rows, tasks = _meta_v2(root, digest)
-    elif version == "v3.0":
+    elif version == layout.V30:
         rows, tasks = _meta_v3(root, digest)
     else:
         raise ValueError(f"{info_path}: codebase_version {version!r} is not v2.x or v3.0")
@@ -114,7 +116,7 @@ def read_export(root: Path) -> ExportData:
 
 
 def _meta_v2(root: Path, digest: object) -> tuple[list[dict], list[str]]:
-    episodes_path, tasks_path = root / "meta" / "episodes.jsonl", root / "meta" / "tasks.jsonl"
+    episodes_path, tasks_path = root / layout.EPISODES_JSONL_PATH, root / layout.TASKS_JSONL_PATH
     for path in (episodes_path, tasks_path):
         if not path.is_file():
             raise ValueError(f"{root}: missing {path.relative_to(root)}")
@@ -124,14 +126,14 @@ def _meta_v2(root: Path, digest: object) -> tuple[list[dict], list[str]]:
 
 
 def _meta_v3(root: Path, digest: object) -> tuple[list[dict], list[str]]:
-    files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+    files = sorted(root.glob(layout.EPISODES_FILES_GLOB))
     if not files:
-        raise ValueError(f"{root}: v3.0 dataset without meta/episodes/chunk-*/file-*.parquet")
+        raise ValueError(f"{root}: v3.0 dataset without {layout.EPISODES_FILES_GLOB}")
     rows = []
     for path in files:
         digest.update(path.read_bytes())
         rows += pq.read_table(path).to_pylist()
-    tasks_table = pq.read_table(root / "meta" / "tasks.parquet").to_pandas()
+    tasks_table = pq.read_table(root / layout.TASKS_PARQUET_PATH).to_pandas()
     tasks = [str(t) for t in tasks_table.sort_values("task_index").index]
     return sorted(rows, key=lambda r: r["episode_index"]), tasks
 
@@ -142,11 +144,10 @@ def _data_tables(root: Path, info: dict, rows: list[dict], version: str) -> dict
     for row in rows:
         index = int(row["episode_index"])
         if version.startswith("v2"):
-            chunk = index // int(info.get("chunks_size") or 1000)
-            files.add(root / info["data_path"].format(episode_chunk=chunk, episode_index=index))
+            files.add(v2_episode_file(root, info["data_path"], index, _chunks_size(info)))
         else:
-            files.add(root / info["data_path"].format(chunk_index=row["data/chunk_index"],
-                                                      file_index=row["data/file_index"]))
+            files.add(root / info["data_path"].format(chunk_index=row[layout.DATA_CHUNK_COLUMN],
+                                                      file_index=row[layout.DATA_FILE_COLUMN]))
     out = {}
     for path in sorted(files):
         if not path.is_file():
@@ -161,14 +162,18 @@ def _data_tables(root: Path, info: dict, rows: list[dict], version: str) -> dict
     return out
 
 
+def _chunks_size(info: dict) -> int:
+    return int(info.get("chunks_size") or layout.CHUNKS_SIZE)
+
+
 def _video_of(root: Path, info: dict, row: dict, version: str, fps: float) -> tuple[Path, int]:
     index = int(row["episode_index"])
     if version.startswith("v2"):
-        chunk = index // int(info.get("chunks_size") or 1000)
-        return root / info["video_path"].format(episode_chunk=chunk, episode_index=index, video_key=VIDEO_KEY), 0
-    path = root / info["video_path"].format(video_key=VIDEO_KEY, chunk_index=row[f"videos/{VIDEO_KEY}/chunk_index"],
-                                            file_index=row[f"videos/{VIDEO_KEY}/file_index"])
-    return path, int(round(float(row[f"videos/{VIDEO_KEY}/from_timestamp"]) * fps))
+        return v2_episode_file(root, info["video_path"], index, _chunks_size(info)), 0
+    path = root / info["video_path"].format(video_key=VIDEO_KEY,
+                                            chunk_index=row[video_column(VIDEO_KEY, "chunk_index")],
+                                            file_index=row[video_column(VIDEO_KEY, "file_index")])
+    return path, int(round(float(row[video_column(VIDEO_KEY, "from_timestamp")]) * fps))
 
 
 def cache_frames(export: ExportData, cache_dir: Path, size: int) -> Path:

@@ -37,14 +37,12 @@ from db import paths
 from db.jobs import job_host, process_alive
 from db.models import Export, Run, utc_now
 from db.store import session_scope
+from labeling.sources.lerobot_layout import INFO_PATH
 
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
 CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)  # shares of the human training hours a scaling run pretrains on
-RUNS_DIR = paths.RUNS_DIR  # under the data root: one folder per run
 STOP_POLL_S = 5.0  # how often a run's process reads its row for a Stop it could not be signalled
-FRAME_CACHE_DIR = "cache/trainer"  # under the data root: decoded frames, shared by runs (and the CLI)
-RUN_LOG_DIR = "cache/jobs"  # under the data root: the detached process's stdout/stderr, `run-<id>.log`
 LOG_TAIL_BYTES = 65_536  # the run table reads only this much of the end of each log.jsonl
 ACTIVE = ("queued", "running")
 LOG_COLUMNS = ("step", "train_loss", "lr", "grad_norm", "samples_per_s", "part")  # run_log's columns, then val_*
@@ -119,7 +117,7 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     data_dir = Path(data_dir).resolve()
     if stage not in RUN_STAGES:
         raise ValueError(f"stage must be one of {RUN_STAGES}, got {stage!r}")
-    if not (data_dir / "meta" / "info.json").is_file():
+    if not (data_dir / INFO_PATH).is_file():
         raise ValueError(f"{data_dir}: not an export (no meta/info.json)")
     if init is not None and stage != "midtrain":
         raise ValueError("an init checkpoint is for midtrain runs")
@@ -135,12 +133,12 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
         run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state="queued", author=author)
         session.add(run)
         session.flush()
-        run.out_dir = str(root / RUNS_DIR / f"{run.id}-{stage}-{data_dir.name}")
+        run.out_dir = str(paths.run_dir(root, run.id, stage, data_dir.name))
         return int(run.id)
 
 
 def _spawn(root: Path, run_id: int) -> None:
-    log_path = root / RUN_LOG_DIR / f"run-{run_id}.log"
+    log_path = paths.job_log_path(root, "run", run_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
     try:
@@ -243,7 +241,7 @@ def _status(run: Run) -> RunStatus:
         else:
             state, message = "failed", f"its process (pid {run.pid}) ended without recording a result"
     part = _current_part(Path(run.out_dir)) if run.stage == "scaling" else ""
-    records = _tail_records(Path(run.out_dir) / part / "log.jsonl")
+    records = _tail_records(paths.run_log_path(Path(run.out_dir) / part))
     steps = [r for r in records if "train_loss" in r]
     evals = [r["val"] for r in records if "val" in r]
     return RunStatus(run.id, run.stage, state, run.data_dir, run.out_dir, config.get("name", ""), config.get("init"),
@@ -255,11 +253,11 @@ def _status(run: Run) -> RunStatus:
 
 def _parts(out_dir: Path) -> list[str]:
     """A scaling run's fraction folders, smallest fraction first (the order they train in)."""
-    return sorted(p.name for p in out_dir.glob("fraction-*") if p.is_dir()) if out_dir.is_dir() else []
+    return sorted(p.name for p in out_dir.glob(paths.SCALING_PART_GLOB) if p.is_dir()) if out_dir.is_dir() else []
 
 
 def _current_part(out_dir: Path) -> str:
-    parts = [p for p in _parts(out_dir) if (out_dir / p / "log.jsonl").is_file()]
+    parts = [p for p in _parts(out_dir) if paths.run_log_path(out_dir / p).is_file()]
     return parts[-1] if parts else ""
 
 
@@ -298,7 +296,7 @@ def checkpoints(run: RunStatus) -> list[CheckpointInfo]:
     out_dir = Path(run.out_dir)
     found = []
     for part in (_parts(out_dir) if run.stage == "scaling" else [""]):
-        for path in sorted((out_dir / part / "checkpoints").glob("[0-9]*/checkpoint.pt")):
+        for path in sorted((out_dir / part / paths.CHECKPOINTS_DIR).glob(f"[0-9]*/{paths.CHECKPOINT_FILE}")):
             stat = path.stat()
             found.append(CheckpointInfo(int(path.parent.name), str(path), round(stat.st_size / 1e6, 3),
                                         datetime.fromtimestamp(stat.st_mtime).astimezone(), part))
@@ -311,7 +309,7 @@ def export_choices(root: Path | str) -> dict[str, str]:
         rows = session.scalars(select(Export).where(Export.state == "done").order_by(Export.id.desc())).all()
         out = {}
         for row in rows:
-            if (Path(row.out_dir) / "meta" / "info.json").is_file() and row.out_dir not in out:
+            if (Path(row.out_dir) / INFO_PATH).is_file() and row.out_dir not in out:
                 counts = (row.manifest or {}).get("counts", {})
                 out[row.out_dir] = (f"{Path(row.out_dir).name} · {row.format} · {counts.get('episodes', '?')} "
                                     f"episodes · {row.created_at:%Y-%m-%d %H:%M}")
@@ -320,9 +318,9 @@ def export_choices(root: Path | str) -> dict[str, str]:
 
 def init_choices(root: Path | str) -> dict[str, str]:
     """Checkpoints of finished pretrain runs, newest first: path -> a label for a picker."""
-    return {str(Path(r.out_dir) / "checkpoints" / "last"): f"run {r.run_id} · {Path(r.data_dir).name} · "
+    return {str(paths.last_checkpoint(Path(r.out_dir))): f"run {r.run_id} · {Path(r.data_dir).name} · "
             f"{r.config_name} · step {r.step}" for r in list_runs(root, "pretrain")
-            if r.state == "done" and (Path(r.out_dir) / "checkpoints" / "last").exists()}
+            if r.state == "done" and paths.last_checkpoint(Path(r.out_dir)).exists()}
 
 
 # --- In the run's process -------------------------------------------------------------------------
@@ -338,7 +336,7 @@ def execute_run(root: Path, run_id: int) -> str:
     if spec.get("stop_requested") or _sigterm.is_set():  # a stop that came before train's flag existed
         request_stop()
     override = {"data_dir": data_dir, "out_dir": out_dir, "stage": "pretrain" if stage == "scaling" else stage,
-                "init": spec.get("init"), "cache_dir": str(root / FRAME_CACHE_DIR), "resume": True}
+                "init": spec.get("init"), "cache_dir": str(root / paths.TRAINER_CACHE_DIR), "resume": True}
     override |= {"max_steps": spec["max_steps_override"]} if spec.get("max_steps_override") else {}
     state, message = "done", ""
     finished = threading.Event()

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from db import paths
+
 from .data import HUMAN
 
 
@@ -80,10 +82,10 @@ def run_scaling(cfg: object, fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1
     from .train import load_checkpoint, train, with_overrides
 
     out_dir = Path(cfg.out_dir)
-    cache = cfg.cache_dir or str(out_dir / "frame_cache")
+    cache = cfg.cache_dir or str(out_dir / paths.RUN_FRAME_CACHE_DIR)
     hours, losses, runs = [], [], []
     for fraction in sorted(fractions):
-        run_dir = out_dir / f"fraction-{fraction:.4f}"
+        run_dir = paths.scaling_part_dir(out_dir, fraction)
         run_cfg = with_overrides(cfg, stage="pretrain", init=None, human_fraction=fraction, out_dir=str(run_dir),
                                  cache_dir=cache)
         last = train(run_cfg)
@@ -94,14 +96,14 @@ def run_scaling(cfg: object, fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1
         losses.append(val[HUMAN])
         runs.append(str(run_dir))
     result = ScalingResult(list(sorted(fractions)), hours, losses, runs, fit_log_law(hours, losses))
-    (out_dir / "scaling.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
-    scaling_figure(result).write_html(out_dir / "scaling.html", include_plotlyjs=True)
+    (out_dir / paths.SCALING_RESULT).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    scaling_figure(result).write_html(out_dir / paths.SCALING_FIGURE, include_plotlyjs=True)
     return result
 
 
 def read_scaling(out_dir: Path | str) -> ScalingResult:
     """A scaling study written by `run_scaling` (for the app)."""
-    values = json.loads((Path(out_dir) / "scaling.json").read_text())
+    values = json.loads((Path(out_dir) / paths.SCALING_RESULT).read_text())
     return ScalingResult(**{**values, "fit": ScalingFit(**values["fit"])})
 
 

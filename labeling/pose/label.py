@@ -33,6 +33,8 @@ import pyarrow as pa
 from sqlalchemy import select
 from tqdm import tqdm
 
+from db import paths
+from db.config_files import check_field_types
 from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host, process_alive
 from db.lake import Lake
@@ -54,7 +56,6 @@ TRACK_MAX_GAP_S = 0.5  # a hand unseen for longer starts a new track (pose.compu
 # or when the rows in hand reach the cap (bounded memory with long clips).
 COMMIT_MAX_S = 5.0
 COMMIT_MAX_ROWS = 500_000
-JOB_LOG_DIR = "cache/jobs"  # under the data root: stdout/stderr of detached jobs, `label-<id>.log`
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -75,19 +76,18 @@ class LabelConfig:
     commit_every_clips: int = 8  # clips per lake commit (also at least every COMMIT_MAX_S seconds)
 
     def __post_init__(self) -> None:
+        check_field_types(LabelConfig, vars(self))  # options come from the CLI, the page and job rows
         checks = {  # field -> (valid?, what it must be)
-            "stride": (_is_int(self.stride, 1), "an integer >= 1"),
-            "model_complexity": (self.model_complexity in (0, 1) and _is_int(self.model_complexity, 0), "0 or 1"),
-            "max_side_px": (_is_int(self.max_side_px, 64), "an integer >= 64"),
-            "max_num_hands": (_is_int(self.max_num_hands, 1) and self.max_num_hands <= 4, "an integer in [1, 4]"),
-            "min_detection_confidence": (_is_fraction(self.min_detection_confidence), "a number in [0, 1]"),
-            "min_tracking_confidence": (_is_fraction(self.min_tracking_confidence), "a number in [0, 1]"),
-            "mirrored": (isinstance(self.mirrored, bool), "true or false"),
+            "stride": (self.stride >= 1, "an integer >= 1"),
+            "model_complexity": (self.model_complexity in (0, 1), "0 or 1"),
+            "max_side_px": (self.max_side_px >= 64, "an integer >= 64"),
+            "max_num_hands": (1 <= self.max_num_hands <= 4, "an integer in [1, 4]"),
+            "min_detection_confidence": (0.0 <= self.min_detection_confidence <= 1.0, "a number in [0, 1]"),
+            "min_tracking_confidence": (0.0 <= self.min_tracking_confidence <= 1.0, "a number in [0, 1]"),
             "handedness": (self.handedness in HANDEDNESS_RULES, f"one of {sorted(HANDEDNESS_RULES)}"),
-            "assumed_hfov_deg": (_is_number(self.assumed_hfov_deg) and 1.0 <= self.assumed_hfov_deg <= 179.0,
-                                 "a number of degrees in [1, 179]"),
-            "prefetch_frames": (_is_int(self.prefetch_frames, 1), "an integer >= 1"),
-            "commit_every_clips": (_is_int(self.commit_every_clips, 1), "an integer >= 1"),
+            "assumed_hfov_deg": (1.0 <= self.assumed_hfov_deg <= 179.0, "a number of degrees in [1, 179]"),
+            "prefetch_frames": (self.prefetch_frames >= 1, "an integer >= 1"),
+            "commit_every_clips": (self.commit_every_clips >= 1, "an integer >= 1"),
         }
         for name, (valid, expected) in checks.items():
             if not valid:
@@ -97,18 +97,6 @@ class LabelConfig:
         """The MediaPipe estimator these settings describe (heavy: once per worker)."""
         return HandPoseEstimator(self.model_complexity, self.max_num_hands, self.min_detection_confidence,
                                  self.min_tracking_confidence, self.mirrored)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_int(value: object, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_fraction(value: object) -> bool:
-    return _is_number(value) and 0.0 <= value <= 1.0
 
 
 @dataclass(frozen=True)
@@ -494,7 +482,7 @@ def start_label_job(root: Path | str, **options: object) -> int:
         session.add(job)
         session.flush()
         job_id = int(job.id)
-    log_path = root / JOB_LOG_DIR / f"{STAGE_NAME}-{job_id}.log"
+    log_path = paths.job_log_path(root, STAGE_NAME, job_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
     with open(log_path, "ab") as log:

@@ -31,14 +31,28 @@ from .base import (
     make_clip_id,
     stamp_columns,
 )
+from .lerobot_layout import (
+    ACTION_KEY,
+    CHUNKS_SIZE,
+    DATA_CHUNK_COLUMN,
+    DATA_FILE_COLUMN,
+    EPISODES_FILES_GLOB,
+    EPISODES_JSONL_PATH,
+    INFO_PATH,
+    MODALITY_PATH,
+    STATE_KEY,
+    TASKS_JSONL_PATH,
+    TASKS_PARQUET_PATH,
+    TIMESTAMP_KEY,
+    V30,
+    video_column,
+)
 
-SUPPORTED_VERSIONS = ("v2.0", "v2.1", "v3.0")
-STATE_KEY = "observation.state"
-ACTION_KEY = "action"
+SUPPORTED_VERSIONS = ("v2.0", "v2.1", V30)
 
 
 def is_lerobot_dataset(path: Path) -> bool:
-    return (path / "meta" / "info.json").is_file()
+    return (path / INFO_PATH).is_file()
 
 
 @dataclass
@@ -104,9 +118,9 @@ def _format(template: str, root: Path, **values: object) -> Path:
 
 
 def _episodes_v2(root: Path, info: dict, video_keys: list[str]) -> list[_Episode]:
-    chunks_size = int(info.get("chunks_size") or 1000)
+    chunks_size = int(info.get("chunks_size") or CHUNKS_SIZE)
     episodes = []
-    for row in _load_jsonl(root / "meta" / "episodes.jsonl", root):
+    for row in _load_jsonl(root / EPISODES_JSONL_PATH, root):
         index = int(row["episode_index"])
         chunk = index // chunks_size
         data = _format(info["data_path"], root, episode_chunk=chunk, episode_index=index)
@@ -120,36 +134,36 @@ def _episodes_v2(root: Path, info: dict, video_keys: list[str]) -> list[_Episode
 
 
 def _episodes_v3(root: Path, info: dict, video_keys: list[str]) -> list[_Episode]:
-    files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+    files = sorted(root.glob(EPISODES_FILES_GLOB))
     if not files:
-        raise IngestError(root, "v3.0 dataset without meta/episodes/chunk-*/file-*.parquet")
+        raise IngestError(root, f"v3.0 dataset without {EPISODES_FILES_GLOB}")
     table = pa.concat_tables(pq.read_table(f) for f in files).to_pylist()
     episodes = []
     for row in table:
-        data = _format(info["data_path"], root, chunk_index=row["data/chunk_index"],
-                       file_index=row["data/file_index"])
+        data = _format(info["data_path"], root, chunk_index=row[DATA_CHUNK_COLUMN], file_index=row[DATA_FILE_COLUMN])
         videos = {}
         for key in video_keys:
-            chunk, file = row.get(f"videos/{key}/chunk_index"), row.get(f"videos/{key}/file_index")
+            chunk, file = row.get(video_column(key, "chunk_index")), row.get(video_column(key, "file_index"))
             if chunk is None or file is None:
                 continue
             path = _format(info.get("video_path") or "", root, video_key=key, chunk_index=chunk, file_index=file)
-            videos[key] = (path, row.get(f"videos/{key}/from_timestamp"), row.get(f"videos/{key}/to_timestamp"))
+            from_s, to_s = row.get(video_column(key, "from_timestamp")), row.get(video_column(key, "to_timestamp"))
+            videos[key] = (path, from_s, to_s)
         episodes.append(_Episode(int(row["episode_index"]), data, list(row.get("tasks") or []),
                                  row.get("length"), videos))
     return episodes
 
 
 def _task_table(root: Path, version: str) -> dict[int, str]:
-    if version == "v3.0":
-        path = root / "meta" / "tasks.parquet"
+    if version == V30:
+        path = root / TASKS_PARQUET_PATH
         if not path.is_file():
-            raise IngestError(root, "missing meta/tasks.parquet")
+            raise IngestError(root, f"missing {TASKS_PARQUET_PATH}")
         frame = pq.read_table(path).to_pandas()
         if "task" not in frame.columns:
             frame = frame.reset_index().rename(columns={frame.index.name or "index": "task"})
         return {int(i): str(t) for i, t in zip(frame["task_index"], frame["task"], strict=True)}
-    rows = _load_jsonl(root / "meta" / "tasks.jsonl", root)
+    rows = _load_jsonl(root / TASKS_JSONL_PATH, root)
     return {int(r["task_index"]): str(r["task"]) for r in rows}
 
 
@@ -187,7 +201,7 @@ def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
 
 def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, list[_Episode]]:
     """Read and check the dataset's metadata; count mismatches go to `result.warnings`."""
-    info = _load_json(root / "meta" / "info.json", root)
+    info = _load_json(root / INFO_PATH, root)
     if not isinstance(info, dict):
         raise IngestError(root, "meta/info.json is not a JSON object")
     version = str(info.get("codebase_version", ""))
@@ -202,7 +216,7 @@ def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, lis
     if not isinstance(features, dict) or not isinstance(info["data_path"], str):
         raise IngestError(root, "meta/info.json 'features' must be an object and 'data_path' a string")
     video_keys = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"]
-    episodes = (_episodes_v3 if version == "v3.0" else _episodes_v2)(root, info, video_keys)
+    episodes = (_episodes_v3 if version == V30 else _episodes_v2)(root, info, video_keys)
     context = _DatasetContext(root, info, version, _task_table(root, version), features)
     declared = info.get("total_episodes")
     if declared is not None and declared != len(episodes):
@@ -218,7 +232,7 @@ class _DatasetContext:
         self.fps = float(info["fps"])
         self.state_names = _flat_names(features.get(STATE_KEY))
         self.action_names = _flat_names(features.get(ACTION_KEY))
-        modality = root / "meta" / "modality.json"
+        modality = root / MODALITY_PATH
         self.modality = json.loads(modality.read_text()) if modality.is_file() else None
         self._digests: dict[Path, str] = {}
         self._probes: dict[Path, VideoInfo] = {}
@@ -298,7 +312,7 @@ class _DatasetContext:
     def _robot_frames(self, clip_id: str, table: pa.Table) -> pa.Table:
         n = table.num_rows
         frame_index = np.arange(n, dtype=np.int32)
-        source_ts = table["timestamp"].to_numpy() if "timestamp" in table.column_names else np.full(n, np.nan)
+        source_ts = table[TIMESTAMP_KEY].to_numpy() if TIMESTAMP_KEY in table.column_names else np.full(n, np.nan)
         return pa.table({
             "clip_id": pa.array([clip_id] * n, pa.string()),
             "frame_index": frame_index,
