@@ -36,7 +36,6 @@ from labeling.sources.ingest import IngestReport, ingest
 from trainer.runs import export_choices, list_runs, start_run
 
 DEMO_ACTOR = "demo"
-DEMO_EXPORT_DIR = "exports/demo-lerobot-v3"  # under the data root
 DEMO_VIDEO = VideoSpec(width=160, height=120)  # the demo model sees 32 x 32 pixels: small videos export fast
 DEMO_CONFIG = "demo"  # trainer/configs/demo.yml: ~45 s for the four fractions on 2 cores
 DEMO_FRACTIONS = (0.125, 0.25, 0.5, 1.0)  # four points, so the fit has something to say
@@ -57,10 +56,10 @@ class DemoTraining:
 def build_demo(root: Path, seed: int = 0, progress: bool = True, **generator_options: object) -> IngestReport:
     """Generate `<root>/demo` unless it is already there, and ingest it (idempotent)."""
     # The generator (and its OpenCV) is imported only here: most callers find the demo built already.
-    from labeling.synthetic.demo import MANIFEST_NAME, generate_demo
+    from labeling.synthetic.demo import generate_demo
 
     out_dir = root / paths.DEMO_DIR
-    if not (out_dir / MANIFEST_NAME).is_file():
+    if not (out_dir / paths.DEMO_MANIFEST).is_file():
         generate_demo(out_dir, seed=seed, progress=progress, **generator_options)
     return ingest(root, [out_dir / "human", out_dir / "robot"], progress=progress, author="demo")
 
@@ -88,7 +87,7 @@ def start_demo_training(root: Path | str) -> DemoTraining:
         export_dir = Path(next(iter(exports)))
     else:
         accepted = accept_best_pairs(root)
-        export_dir = run_export(root, ExportConfig(out_dir=root / DEMO_EXPORT_DIR, video=DEMO_VIDEO,
+        export_dir = run_export(root, ExportConfig(out_dir=root / paths.DEMO_EXPORT_DIR, video=DEMO_VIDEO,
                                                    author=DEMO_ACTOR)).out_dir
         exported = True
     scaling = list_runs(root, "scaling", limit=1)
