@@ -35,6 +35,7 @@ TMP_DIR = "_tmp"
 WRITER_LOCK = "_writer.lock"
 CATALOG_DB = "catalog.db"
 PROXY_DIR = "cache/proxies"
+JOBS_LOG_DIR = "cache/jobs"  # stdout and stderr of detached jobs and runs, `<name>.log` (db/jobs.py)
 DEMO_DIR = "demo"
 EXPORTS_DIR = "exports"  # the suggested home of exports: the one store folder an export may write into
 RUNS_DIR = "runs"  # training runs started from the app, one folder each
