@@ -115,7 +115,8 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
 def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: int, max_side_px: int,
           workers: int, executor: str, background: bool, quiet: bool) -> None:
     """Label hand poses with MediaPipe (pose_source 'mediapipe') on clips that have none."""
-    from labeling.pose.label import run_label, start_label_job
+    from labeling.pose.label import run_label
+    from labeling.pose.label_jobs import start_label_job
 
     options = {"stride": stride, "model_complexity": model_complexity, "max_side_px": max_side_px,
                "workers": workers, "executor": executor}

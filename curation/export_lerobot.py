@@ -9,7 +9,7 @@ Atomic: everything is written into `<out>.tmp-<id>/` beside the destination, rea
 renamed to `<out>`; any failure removes the temporary folder, so no partial dataset is ever
 visible. An existing non-empty `<out>` is refused unless `overwrite`. Every run is recorded in the
 `exports` table (running → done | failed) with its manifest, and in the audit log; a run killed
-mid-way (kill -9) is closed as `interrupted`, its temp folder removed, by the next export.
+mid-way (kill -9) is closed as `interrupted` (db/jobs.py), its temp folder removed, by the next export.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from db import paths
 from db.engine import query_engine
-from db.jobs import job_host, process_alive
+from db.jobs import DONE, FAILED, RUNNING, close_interrupted, record_process
 from db.models import Export
 from db.queries import export_rows, retarget_rows, robot_state_rows
 from db.store import audit, session_scope
@@ -93,11 +93,11 @@ def _export_fps(plan: ExportPlan, cfg: ExportConfig) -> float:
 
 def _start_record(root: Path, cfg: ExportConfig, out: Path, tmp: Path) -> int:
     with session_scope(root) as session:
-        # Who writes where, until the real manifest replaces it: a later export closes this row and
+        # Where it writes, until the real manifest replaces it: a later export closes this row and
         # removes the temp folder if this process dies without finishing (`_close_interrupted`).
-        owner = {"pid": os.getpid(), **job_host(), "tmp_dir": str(tmp)}
-        row = Export(out_dir=str(out), format=cfg.format, view_name=cfg.view_name, state="running",
-                     author=cfg.author, manifest=owner)
+        row = Export(out_dir=str(out), format=cfg.format, view_name=cfg.view_name, state=RUNNING,
+                     author=cfg.author, manifest={"tmp_dir": str(tmp)})
+        record_process(row)
         session.add(row)
         session.flush()
         audit(session, actor=cfg.author, action="export.start", entity="export", entity_id=row.id,
@@ -120,18 +120,13 @@ def _close_interrupted(root: Path, actor: str) -> None:
     forever; only folders named like the temp folder of the row's own destination are removed.
     """
     with session_scope(root) as session:
-        for row in session.scalars(select(Export).where(Export.state == "running")):
-            owner = row.manifest or {}
-            if owner.get("host") != job_host()["host"] or process_alive(owner.get("pid")):
-                continue
-            out, tmp = Path(row.out_dir), Path(str(owner.get("tmp_dir") or ""))
+        for row in close_interrupted(session, Export):
+            out, tmp = Path(row.out_dir), Path(str(row.manifest.get("tmp_dir") or ""))
             if tmp.parent == out.parent and tmp.name.startswith(f"{out.name}.tmp-"):
                 shutil.rmtree(tmp, ignore_errors=True)
             _restore_moved_aside(out)
-            error = f"interrupted: process {owner.get('pid')} ended before the export finished"
-            row.state, row.manifest = "interrupted", {**owner, "error": error}
-            audit(session, actor=actor, action="export.interrupted", entity="export", entity_id=row.id,
-                  after={"state": "interrupted", "error": error})
+            audit(session, actor=actor, action=f"export.{row.state}", entity="export", entity_id=row.id,
+                  after={"state": row.state, "error": row.manifest["error"]})
 
 
 def _restore_moved_aside(out: Path) -> None:
@@ -187,11 +182,11 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
         _publish(tmp, out)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        _finish_record(root, export_id, "failed", {"error": f"{type(exc).__name__}: {exc}"}, cfg.author)
+        _finish_record(root, export_id, FAILED, {"error": f"{type(exc).__name__}: {exc}"}, cfg.author)
         if isinstance(exc, (ExportError, KeyboardInterrupt)):
             raise
         raise ExportError(f"export to {out} failed, nothing was written there: {exc}") from exc
-    _finish_record(root, export_id, "done", manifest, cfg.author)
+    _finish_record(root, export_id, DONE, manifest, cfg.author)
     return ExportResult(out_dir=out, export_id=export_id, manifest=manifest)
 
 

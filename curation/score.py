@@ -12,7 +12,6 @@ adds the proposed flags that are new, leaving curators' decisions alone.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,12 +26,10 @@ from tqdm import tqdm
 
 from db.config_files import load_config
 from db.engine import query_engine
-from db.jobs import close_interrupted_jobs, job_host
+from db.jobs import DONE, job_scope
 from db.lake import Lake
-from db.models import Job, utc_now
 from db.queries import hand_frames, retarget_residuals, scorable_clips, scored_metrics
 from db.schemas import METRICS, N_KEYPOINTS
-from db.store import session_scope
 
 from .flags import SyncReport, sync_rule_flags
 from .metrics import HandSeries, MetricsConfig, compute_clip_metrics
@@ -173,16 +170,12 @@ def run_score(root: Path, cfg: ScoreConfig = ScoreConfig(), clip_ids: list[str] 
     """Score clips, store the metrics, apply the rule set and sync the proposed flags."""
     rules = RuleSet.from_yaml(cfg.rules_path)
     report = ScoreReport()
-    with session_scope(root) as session:
-        close_interrupted_jobs(session, "score")  # a killed run cannot close its own row
-        job = Job(kind="score", params={"clips": clip_ids, "rules": str(cfg.rules_path), **job_host()}, n_total=0,
-                  pid=os.getpid())
-        session.add(job)
-        session.flush()
+    # An exception ends the job `failed` with the error (db/jobs.py), a killed run `interrupted`.
+    with job_scope(root, "score", {"clips": clip_ids, "rules": str(cfg.rules_path)}) as job:
         report.job_id = job.id
-    try:
         rows = compute_metrics_rows(root, cfg, clip_ids, progress)
         report.scored = len(rows)
+        job.update(n_total=report.scored, n_done=report.scored)
         lake = Lake(root)
         # One scorer at a time from here: two syncing at once would both add the same new proposals.
         with lake.writer_lock():
@@ -192,15 +185,6 @@ def run_score(root: Path, cfg: ScoreConfig = ScoreConfig(), clip_ids: list[str] 
             # Outlier fences depend on every clip of a task, so rules run over all scored clips.
             proposals = evaluate_rules(metrics, rules)
             report.flags = sync_rule_flags(root, proposals, set(metrics["clip_id"]), actor=actor)
-    except BaseException as exc:
-        _finish_job(root, report.job_id, "failed", f"{type(exc).__name__}: {exc}", report.scored)
-        raise
-    _finish_job(root, report.job_id, "done", f"{report.scored} clips scored; {report.flags.created} flags "
-                f"proposed, {report.flags.withdrawn} withdrawn", report.scored)
+        job.update(state=DONE, message=f"{report.scored} clips scored; {report.flags.created} flags proposed, "
+                   f"{report.flags.withdrawn} withdrawn")
     return report
-
-
-def _finish_job(root: Path, job_id: int | None, state: str, message: str, n_done: int) -> None:
-    with session_scope(root) as session:
-        job = session.get(Job, job_id)
-        job.state, job.message, job.n_total, job.n_done, job.updated_at = state, message, n_done, n_done, utc_now()

@@ -119,6 +119,9 @@ class Export(Base):
     manifest: Mapped[dict | None] = mapped_column(JSON)
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    pid: Mapped[int | None] = mapped_column(Integer)  # the process writing it, while running
+    host: Mapped[str | None] = mapped_column(String(255))  # the machine of `pid`: a pid names a process only there
+    pid_start: Mapped[str | None] = mapped_column(String(64))  # when `pid` started (db/jobs.py): guards pid reuse
 
 
 class Run(Base):
@@ -135,6 +138,8 @@ class Run(Base):
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str | None] = mapped_column(String(255))  # the machine of `pid`: a pid names a process only there
+    pid_start: Mapped[str | None] = mapped_column(String(64))  # when `pid` started (db/jobs.py): guards pid reuse
 
 
 class Job(Base):
@@ -144,7 +149,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
     params: Mapped[dict | None] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed|interrupted (db/jobs.py)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # queued|running|done|failed|interrupted
     n_total: Mapped[int] = mapped_column(Integer, default=0)
     n_done: Mapped[int] = mapped_column(Integer, default=0)
     n_failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -152,6 +157,8 @@ class Job(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    host: Mapped[str | None] = mapped_column(String(255))  # the machine of `pid`: a pid names a process only there
+    pid_start: Mapped[str | None] = mapped_column(String(64))  # when `pid` started (db/jobs.py): guards pid reuse
 
 
 class JobError(Base):

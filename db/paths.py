@@ -98,11 +98,6 @@ def thumbnail_path(root: Path, clip_id: str) -> Path:
     return root / THUMBS_DIR / f"{clip_id}.jpg"
 
 
-def job_log_path(root: Path, kind: str, job_id: int) -> Path:
-    """The log of a detached job or run (`kind`: label, run, ...)."""
-    return root / JOB_LOG_DIR / f"{kind}-{job_id}.log"
-
-
 def run_dir(root: Path, run_id: int, stage: str, export_name: str) -> Path:
     """The folder of a training run started from the app."""
     return root / RUNS_DIR / f"{run_id}-{stage}-{export_name}"

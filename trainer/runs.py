@@ -1,7 +1,7 @@
 """Training runs in the background: a `runs` row each, a detached process that trains, and what the app reads.
 
     run_id = start_run(root, export_dir, "pretrain", "smoke", author="ana")   # returns at once
-    run_status(root, run_id).state      # queued | running | done | failed | stopped
+    run_status(root, run_id).state      # queued | running | done | failed | stopped | interrupted
     stop_run(root, run_id)              # SIGTERM: a checkpoint after the current step, then 'stopped'
     resume_run(root, run_id)            # a new process goes on from the run folder's checkpoints/last
     run_log(run_status(root, run_id))   # log.jsonl as a DataFrame (the Train page's curves)
@@ -11,17 +11,16 @@ A run trains into `<root>/runs/<id>-<stage>-<export name>/` (`train` writes `log
 `checkpoints/` there); stage `scaling` pretrains once per nested fraction of the human hours
 (`trainer.scaling.run_scaling`) into `fraction-*/` subfolders and writes `scaling.json` beside them,
 where `read_scaling(out_dir)` finds it. The row's `config` JSON holds what the run was started with
-(config name, init checkpoint, fractions) and what its process reports (device, host, message).
+(config name, init checkpoint, fractions) and what its process reports (device, message); its
+process (pid, host, start time), liveness and stop requests are db/jobs.py's.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import traceback
@@ -34,7 +33,24 @@ import pandas as pd
 from sqlalchemy import select, update
 
 from db import paths
-from db.jobs import job_host, process_alive
+from db.jobs import (
+    ACTIVE_STATES,
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STOP_FLAG,
+    STOPPED,
+    ask_to_stop,
+    close_interrupted,
+    effective_state,
+    record_process,
+    spawn_detached,
+    this_host,
+    vanished_message,
+    watch_stop_flag,
+)
 from db.models import Export, Run, utc_now
 from db.store import session_scope
 from labeling.sources.lerobot_layout import INFO_PATH
@@ -44,9 +60,9 @@ CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trai
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)  # shares of the human training hours a scaling run pretrains on
 STOP_POLL_S = 5.0  # how often a run's process reads its row for a Stop it could not be signalled
 LOG_TAIL_BYTES = 65_536  # the run table reads only this much of the end of each log.jsonl
-ACTIVE = ("queued", "running")
+ACTIVE = ACTIVE_STATES
+RESUMABLE = (STOPPED, FAILED, INTERRUPTED)  # states a run resumes from (from its last checkpoint)
 LOG_COLUMNS = ("step", "train_loss", "lr", "grad_norm", "samples_per_s", "part")  # run_log's columns, then val_*
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 _sigterm = threading.Event()  # SIGTERM came (maybe before trainer.train, which imports torch, was loaded)
 
 
@@ -56,7 +72,7 @@ class RunStatus:
 
     run_id: int
     stage: str  # pretrain | midtrain | scaling
-    state: str  # queued | running | done | failed | stopped
+    state: str  # queued | running | done | failed | stopped | interrupted (db/jobs.py)
     data_dir: str  # the export trained on
     out_dir: str  # the run folder
     config_name: str  # smoke | demo | small | paper, or a YAML path
@@ -127,10 +143,11 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
         raise ValueError(f"a scaling run needs two or more fractions in (0, 1], got {list(fractions)}")
     config_path(config_name)
     config = {"name": config_name, "init": str(Path(init).resolve()) if init else None,
-              "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else [],
-              **job_host()}
+              "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else []}
     with session_scope(root) as session:
-        run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state="queued", author=author)
+        close_interrupted(session, Run)  # runs killed earlier: their processes cannot close their rows
+        run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state=QUEUED, author=author,
+                  host=this_host())
         session.add(run)
         session.flush()
         run.out_dir = str(paths.run_dir(root, run.id, stage, data_dir.name))
@@ -138,25 +155,8 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
 
 
 def _spawn(root: Path, run_id: int) -> None:
-    log_path = paths.job_log_path(root, "run", run_id)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
-    try:
-        with open(log_path, "ab") as log:
-            # A new session: closing the page, or stopping the app with Ctrl-C, does not stop the run.
-            process = subprocess.Popen([sys.executable, "-m", "trainer.runs", "--root", str(root), "--run-id",
-                                        str(run_id)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True, env=env, cwd=PROJECT_DIR)
-    except OSError as exc:  # no process: the row must not stay queued for ever
-        with session_scope(root) as session:
-            run = session.get(Run, run_id)
-            run.state, run.finished_at = "failed", utc_now()
-            run.config = {**(run.config or {}), "message": f"could not start its process: {exc}"}
-        raise
-    # Reap it when it exits, so a dead run is never mistaken for a live (zombie) pid.
-    threading.Thread(target=process.wait, name=f"reap-run-{run_id}", daemon=True).start()
-    with session_scope(root) as session:
-        session.get(Run, run_id).pid = process.pid
+    spawn_detached(root, Run, run_id, ["-m", "trainer.runs", "--root", str(root), "--run-id", str(run_id)],
+                   f"run-{run_id}")
 
 
 def stop_run(root: Path | str, run_id: int) -> None:
@@ -169,21 +169,14 @@ def stop_run(root: Path | str, run_id: int) -> None:
     current = run_status(root, run_id)
     if current.state not in ACTIVE:
         raise ValueError(f"run {run_id} is {current.state}, not running")
-    with session_scope(Path(root)) as session:
-        run = session.get(Run, run_id)
-        # Recorded first: a process signalled before it installed its handler dies at once, and still reads stopped.
-        run.config = {**(run.config or {}), "stop_requested": True}
-        host = str(run.config.get("host", "?"))
-    if current.pid is not None and host == job_host()["host"]:  # a pid names a process only on its own host
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(current.pid, signal.SIGTERM)
-    elif current.pid is not None:
+    host = ask_to_stop(Path(root), Run, run_id)
+    if host is not None:
         raise ValueError(f"run {run_id} runs on {host}: it is marked to stop, and stops within {STOP_POLL_S:.0f} s "
                          "when its process next reads the store")
 
 
 def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> int:
-    """Start a stopped or failed run's process again; it goes on from its last checkpoint. Returns the run id.
+    """Start a stopped, failed or interrupted run's process again, from its last checkpoint. Returns the run id.
 
     `max_steps` gives the run a new step budget (longer or shorter; the LR schedule follows it).
 
@@ -193,20 +186,20 @@ def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> i
     """
     root = Path(root).resolve()
     current = run_status(root, run_id)
-    if current.state not in ("stopped", "failed"):
-        raise ValueError(f"run {run_id} is {current.state}; only stopped or failed runs resume")
+    if current.state not in RESUMABLE:
+        raise ValueError(f"run {run_id} is {current.state}; only stopped or failed (or interrupted) runs resume")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     with session_scope(root) as session:
         run = session.get(Run, run_id)
         steps = {"max_steps_override": max_steps} if max_steps is not None else {}
-        config = {**(run.config or {}), "stop_requested": False, "message": "resuming"} | steps
+        config = {**(run.config or {}), STOP_FLAG: False, "message": "resuming"} | steps
         # Only the row as it was read turns queued: of two clicks (or two admins), one resumes, the
         # other is refused, so two processes never train into the same folder.
         claimed = session.execute(
             update(Run).where(Run.id == run_id, Run.state == run.state, Run.pid.is_(None) if run.pid is None
                               else Run.pid == run.pid)
-            .values(state="queued", finished_at=None, pid=None, config=config)).rowcount
+            .values(state=QUEUED, finished_at=None, pid=None, pid_start=None, config=config)).rowcount
     if claimed != 1:
         raise ValueError(f"run {run_id} changed meanwhile (resumed or stopped elsewhere); look again")
     _spawn(root, run_id)
@@ -234,12 +227,8 @@ def list_runs(root: Path | str, stage: str | None = None, limit: int = 50) -> li
 
 def _status(run: Run) -> RunStatus:
     config = run.config or {}
-    state, message = run.state, config.get("message", "")
-    if state in ACTIVE and config.get("host") == job_host()["host"] and not process_alive(run.pid):
-        if config.get("stop_requested"):
-            state, message = "stopped", "stopped before its process could save a checkpoint"
-        else:
-            state, message = "failed", f"its process (pid {run.pid}) ended without recording a result"
+    state = effective_state(run)
+    message = config.get("message", "") if state == run.state else vanished_message(run, state)
     part = _current_part(Path(run.out_dir)) if run.stage == "scaling" else ""
     records = _tail_records(paths.run_log_path(Path(run.out_dir) / part))
     steps = [r for r in records if "train_loss" in r]
@@ -306,7 +295,7 @@ def checkpoints(run: RunStatus) -> list[CheckpointInfo]:
 def export_choices(root: Path | str) -> dict[str, str]:
     """Finished exports that are still on disk, newest first: folder -> a label for a picker."""
     with session_scope(Path(root)) as session:
-        rows = session.scalars(select(Export).where(Export.state == "done").order_by(Export.id.desc())).all()
+        rows = session.scalars(select(Export).where(Export.state == DONE).order_by(Export.id.desc())).all()
         out = {}
         for row in rows:
             if (Path(row.out_dir) / INFO_PATH).is_file() and row.out_dir not in out:
@@ -320,7 +309,7 @@ def init_choices(root: Path | str) -> dict[str, str]:
     """Checkpoints of finished pretrain runs, newest first: path -> a label for a picker."""
     return {str(paths.last_checkpoint(Path(r.out_dir))): f"run {r.run_id} · {Path(r.data_dir).name} · "
             f"{r.config_name} · step {r.step}" for r in list_runs(root, "pretrain")
-            if r.state == "done" and paths.last_checkpoint(Path(r.out_dir)).exists()}
+            if r.state == DONE and paths.last_checkpoint(Path(r.out_dir)).exists()}
 
 
 # --- In the run's process -------------------------------------------------------------------------
@@ -333,47 +322,32 @@ def execute_run(root: Path, run_id: int) -> str:
     with session_scope(root) as session:
         run = session.get(Run, run_id)
         spec, stage, data_dir, out_dir = dict(run.config or {}), run.stage, run.data_dir, run.out_dir
-    if spec.get("stop_requested") or _sigterm.is_set():  # a stop that came before train's flag existed
+    if spec.get(STOP_FLAG) or _sigterm.is_set():  # a stop that came before train's flag existed
         request_stop()
     override = {"data_dir": data_dir, "out_dir": out_dir, "stage": "pretrain" if stage == "scaling" else stage,
                 "init": spec.get("init"), "cache_dir": str(root / paths.TRAINER_CACHE_DIR), "resume": True}
     override |= {"max_steps": spec["max_steps_override"]} if spec.get("max_steps_override") else {}
-    state, message = "done", ""
-    finished = threading.Event()
-    threading.Thread(target=_watch_stop_flag, args=(root, run_id, finished), name="stop-flag", daemon=True).start()
+    state, message = DONE, ""
+    # A Stop clicked on another machine (a team store) cannot signal this process: it reads the row.
+    finished = watch_stop_flag(root, Run, run_id, request_stop, STOP_POLL_S)
     try:
         cfg = TrainConfig.from_yaml(config_path(spec["name"]), override)
         device = _device_label(cfg.device)
-        _record(root, run_id, "running", {"device": device, "max_steps": cfg.max_steps, "message": "training"},
-                pid=os.getpid())
+        _record(root, run_id, RUNNING, {"device": device, "max_steps": cfg.max_steps, "message": "training"},
+                claim=True)
         if stage == "scaling":
             fit = run_scaling(cfg, tuple(spec["fractions"])).fit
             message = f"L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R² = {fit.r2:.3f}"
         else:
             message = f"last checkpoint {train(cfg)}"
     except TrainingStopped as stopped:
-        state, message = "stopped", f"stopped on request; {stopped.checkpoint}"
+        state, message = STOPPED, f"stopped on request; {stopped.checkpoint}"
     except Exception as exc:  # recorded for the page; the traceback goes to the process log
         traceback.print_exc()
-        state, message = "failed", f"{type(exc).__name__}: {exc}"
+        state, message = FAILED, f"{type(exc).__name__}: {exc}"
     finished.set()
     _record(root, run_id, state, {"message": message}, finished=True)
     return state
-
-
-def _watch_stop_flag(root: Path, run_id: int, finished: threading.Event) -> None:
-    """Stop when the row says so: a Stop clicked on another machine (a team store) cannot signal this process."""
-    from .train import request_stop
-
-    while not finished.wait(STOP_POLL_S):
-        try:
-            with session_scope(root) as session:
-                config = session.get(Run, run_id).config or {}
-        except Exception:  # noqa: BLE001 (a store hiccup must not end a training run; the next poll retries)
-            continue
-        if config.get("stop_requested"):
-            request_stop()
-            return
 
 
 def _device_label(name: str) -> str:
@@ -385,11 +359,13 @@ def _device_label(name: str) -> str:
 
 
 def _record(root: Path, run_id: int, state: str, values: dict[str, object], finished: bool = False,
-            pid: int | None = None) -> None:
+            claim: bool = False) -> None:
+    """Write the run's state and reports; `claim` names this process as the run's."""
     with session_scope(root) as session:
         run = session.get(Run, run_id)
         run.state, run.config = state, {**(run.config or {}), **values}
-        run.pid = pid or run.pid
+        if claim:
+            record_process(run)
         if finished:
             run.finished_at = utc_now()
 
@@ -408,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--run-id", type=int, required=True)
     args = parser.parse_args(argv)
-    return 0 if execute_run(args.root, args.run_id) in ("done", "stopped") else 1
+    return 0 if execute_run(args.root, args.run_id) in (DONE, STOPPED) else 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from db.engine import QueryEngine
 from db.queries import label_candidates
-from labeling.pose.label import POSE_SOURCE, LabelProgress
+from labeling.pose.label import LabelProgress
+from labeling.pose.label_worker import POSE_SOURCE
 
 CHOOSABLE_CLIPS = 500  # the clip picker lists at most this many unlabelled clips
 

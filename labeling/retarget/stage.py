@@ -26,7 +26,6 @@ to draw the robot hand.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,11 +39,9 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from db.engine import query_engine
-from db.jobs import close_interrupted_jobs, job_host
+from db.jobs import DONE, FAILED, JobHandle, open_job
 from db.lake import Lake
-from db.models import Job, JobError, utc_now
 from db.queries import hand_frames, retargeted_hands, scorable_clips
-from db.store import session_scope
 from labeling.executor import make_executor
 from labeling.kinematics.rotations import matrix_to_rot6d
 
@@ -292,26 +289,17 @@ def _side_meta(embodiment: Embodiment) -> dict[str, dict[str, Any]]:
 
 def _start_job(root: Path, embodiment: Embodiment, clip_ids: list[str] | None, pose_source: str | None,
                n_total: int) -> int:
-    with session_scope(root) as session:
-        close_interrupted_jobs(session, STAGE_NAME)  # a killed run cannot close its own row
-        job = Job(kind=STAGE_NAME, n_total=n_total, pid=os.getpid(),
-                  params={"embodiment": embodiment.name, "clip_ids": clip_ids, "pose_source": pose_source,
-                          "configs": {s: c.source for s, c in embodiment.configs.items()}, **job_host()})
-        session.add(job)
-        session.flush()
-        return int(job.id)
+    params = {"embodiment": embodiment.name, "clip_ids": clip_ids, "pose_source": pose_source,
+              "configs": {s: c.source for s, c in embodiment.configs.items()}}
+    return open_job(root, STAGE_NAME, params, n_total=n_total).id  # closes the kind's rows whose process died
 
 
 def _finish_job(root: Path, report: RetargetReport) -> None:
-    with session_scope(root) as session:
-        job = session.get(Job, report.job_id)
-        job.state = "done" if report.ok else "failed"
-        job.n_done = len(report.done) + len(report.skipped)
-        job.n_failed = len(report.failures)
-        job.updated_at = utc_now()
-        job.message = (f"{len(report.done)} clip-hands retargeted to {report.embodiment}, {len(report.skipped)} "
-                       f"already there, {len(report.failures)} failed, {report.frames_per_s:.0f} frames/s")
-        for failure in report.failures:
-            session.add(JobError(job_id=job.id, item=failure.item, reason=failure.reason))
+    JobHandle(root, report.job_id).update(
+        state=DONE if report.ok else FAILED, n_done=len(report.done) + len(report.skipped),
+        n_failed=len(report.failures),
+        message=(f"{len(report.done)} clip-hands retargeted to {report.embodiment}, {len(report.skipped)} "
+                 f"already there, {len(report.failures)} failed, {report.frames_per_s:.0f} frames/s"),
+        errors=[(failure.item, failure.reason) for failure in report.failures])
 
 

@@ -9,7 +9,6 @@ skips it: clip ids come from content, and unchanged files are not even re-hashed
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +16,9 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from db.engine import query_engine
-from db.jobs import close_interrupted_jobs, job_host
+from db.jobs import DONE, FAILED, JobHandle, job_scope
 from db.lake import Lake
-from db.models import Job, JobError, utc_now
 from db.queries import existing_clip_ids, known_files
-from db.store import session_scope
 
 from .base import FileStamp, IngestError, KnownFiles, SourceItem
 from .detect import Candidate, discover
@@ -118,38 +115,29 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
     report = IngestReport()
     candidates, report.failures = discover(inputs, source)
     lake = Lake(root)
-    with session_scope(root) as session:
-        close_interrupted_jobs(session, "ingest")  # a killed run cannot close its own row
-        job = Job(kind="ingest", params={"inputs": [str(p) for p in inputs], "source": source,
-                                         "author": author, **job_host()}, n_total=len(candidates), pid=os.getpid())
-        session.add(job)
-        session.flush()
+    params = {"inputs": [str(p) for p in inputs], "source": source, "author": author}
+    with job_scope(root, "ingest", params, n_total=len(candidates)) as job:
         report.job_id = job.id
-    with lake.writer_lock():
-        engine = query_engine(root)
-        known = _known(root)
-        writer = _Writer(lake, existing_clip_ids(engine), report)
-        for candidate in tqdm(candidates, desc="ingest", unit="input", disable=not progress):
-            try:
-                _read(candidate, known, writer, report)
-            except IngestError as exc:
-                report.failures.append(exc)
-            except Exception as exc:  # noqa: BLE001 (a reader bug must cost one input, not the batch)
-                # The readers raise IngestError for every failure we know of (the fuzz suite checks it);
-                # anything else is a bug, recorded with its type so it can be reported.
-                report.failures.append(IngestError(candidate.path, f"unexpected {type(exc).__name__}: {exc}"))
-        writer.flush()
-    _finish_job(root, report)
+        with lake.writer_lock():
+            engine = query_engine(root)
+            known = _known(root)
+            writer = _Writer(lake, existing_clip_ids(engine), report)
+            for candidate in tqdm(candidates, desc="ingest", unit="input", disable=not progress):
+                try:
+                    _read(candidate, known, writer, report)
+                except IngestError as exc:
+                    report.failures.append(exc)
+                except Exception as exc:  # noqa: BLE001 (a reader bug must cost one input, not the batch)
+                    # The readers raise IngestError for every failure we know of (the fuzz suite checks it);
+                    # anything else is a bug, recorded with its type so it can be reported.
+                    report.failures.append(IngestError(candidate.path, f"unexpected {type(exc).__name__}: {exc}"))
+            writer.flush()
+        _finish_job(job, report)
     return report
 
 
-def _finish_job(root: Path, report: IngestReport) -> None:
-    with session_scope(root) as session:
-        job = session.get(Job, report.job_id)
-        job.state = "done" if report.ok else "failed"
-        job.n_done = len(report.added) + report.skipped
-        job.n_failed = len(report.failures)
-        job.updated_at = utc_now()
-        job.message = f"{len(report.added)} added, {report.skipped} already there, {len(report.failures)} failed"
-        for failure in report.failures:
-            session.add(JobError(job_id=job.id, item=failure.item, reason=failure.reason))
+def _finish_job(job: JobHandle, report: IngestReport) -> None:
+    job.update(state=DONE if report.ok else FAILED, n_done=len(report.added) + report.skipped,
+               n_failed=len(report.failures),
+               message=f"{len(report.added)} added, {report.skipped} already there, {len(report.failures)} failed",
+               errors=[(failure.item, failure.reason) for failure in report.failures])

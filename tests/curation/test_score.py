@@ -97,13 +97,13 @@ def test_a_score_job_killed_earlier_is_closed_as_interrupted(root):
     import subprocess
     import sys
 
-    from db.jobs import job_host
+    from db.jobs import this_host
 
     write_pose_clips(root, [pose_clip("a")])
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     with session_scope(root) as session:  # what kill -9 leaves: a row saying running, its process gone
-        session.add(Job(kind="score", state="running", pid=gone.pid, params=job_host()))
+        session.add(Job(kind="score", state="running", pid=gone.pid, host=this_host()))
     report = run_score(root)
     with session_scope(root) as session:
         states = {job.id: job.state for job in session.scalars(select(Job).where(Job.kind == "score"))}

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from db.paths import JOB_LOG_DIR
-from labeling.pose.label import job_status, label_jobs, start_label_job
+from labeling.pose.label_jobs import job_status, label_jobs, start_label_job
 from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 
