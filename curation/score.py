@@ -30,7 +30,9 @@ from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
 from db.models import Job, utc_now
-from db.queries import hand_frames, retarget_residuals, scorable_clips, scored_metrics
+from db.queries.clips import scorable_clips, scored_metrics
+from db.queries.frames import hand_frames
+from db.queries.retargets import retarget_residuals
 from db.schemas import METRICS, N_KEYPOINTS
 from db.store import session_scope
 

@@ -19,7 +19,7 @@ from curation.export_lerobot import run_export
 from curation.export_plan import ExportConfig
 from curation.pair_store import decide_pair, get_pair
 from db.engine import query_engine
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 
 from .runs import export_choices, list_runs, start_run
 

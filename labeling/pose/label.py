@@ -37,7 +37,8 @@ from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host, process_alive
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
-from db.queries import clips_with_pose, label_candidates
+from db.queries.clips import label_candidates
+from db.queries.frames import clips_with_pose
 from db.store import session_scope
 from labeling.executor import EXECUTORS, Outcome, make_executor, prefetch
 from labeling.media.video import VideoError, displayed_size, upright_rgb, vfr_frame_times_s

@@ -43,7 +43,9 @@ from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
-from db.queries import clip_retargets, hand_frames, retargeted_hands, scorable_clips
+from db.queries.clips import scorable_clips
+from db.queries.frames import hand_frames
+from db.queries.retargets import clip_retargets, retargeted_hands
 from db.store import session_scope
 from labeling.executor import make_executor
 from labeling.hands import MEDIAPIPE21_LINKS, SIDES

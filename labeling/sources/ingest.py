@@ -20,7 +20,7 @@ from db.engine import query_engine
 from db.jobs import close_interrupted_jobs, job_host
 from db.lake import Lake
 from db.models import Job, JobError, utc_now
-from db.queries import existing_clip_ids, known_files
+from db.queries.clips import existing_clip_ids, known_files
 from db.store import session_scope
 
 from .base import FileStamp, IngestError, KnownFiles, SourceItem

@@ -12,7 +12,7 @@ from curation.metrics import MetricsConfig
 from curation.noise import Injection
 from curation.rules import Rule
 from curation.score import ScoreConfig
-from curation.view_spec import ViewSpec
+from db.view_spec import ViewSpec
 
 
 @pytest.mark.parametrize("cls", [MetricsConfig, ScoreConfig, Rule, ViewSpec, Injection])

@@ -24,7 +24,7 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     from curation.pairing import PairConfig, run_pairing
     from curation.score import run_score
     from db.engine import query_engine
-    from db.queries import pair_rows
+    from db.queries.annotations import pair_rows
     from labeling.demo_set import build_demo
     from labeling.retarget.stage import run_retarget
 

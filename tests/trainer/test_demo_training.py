@@ -7,7 +7,7 @@ from pathlib import Path
 
 from curation.pairing import PairConfig, run_pairing
 from db.engine import query_engine
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from tests.curation.demo_retargets import paired_demo_root
 from trainer.demo_training import DEMO_ACTOR, DEMO_CONFIG, DEMO_FRACTIONS, start_demo_training
 from trainer.runs import ACTIVE, list_runs, run_status, stop_run
