@@ -118,14 +118,21 @@ def compile_view(spec: ViewSpec, limit: int | None = None, offset: int = 0, colu
     unknown = sorted(set(columns) - set(METRIC_COLUMNS))
     if unknown:
         raise ValueError(f"unknown metric columns {unknown}")
-    ids_sql, params = compile_view_ids(spec)
     named = [r[0] for r in spec.metric_ranges] + [spec.order_by] + list(columns)
     metric_out = [name for name in dict.fromkeys(named) if name not in CLIP_COLUMNS]
     direction = "DESC" if spec.descending else "ASC"
-    page = ""
-    if limit is not None:
-        page = " LIMIT ? OFFSET ?"
-        params = [*params, int(limit), int(offset)]
+    page = " LIMIT ? OFFSET ?" if limit is not None else ""
+    page_params = [int(limit), int(offset)] if limit is not None else []
+    if every_clip_column and not metric_out:
+        # Whole rows with nothing to join (the Clips page): one pass and DuckDB's top-N beats choosing
+        # the page first and scanning `clips` again to fetch it (~10 ms a page of 100 at 200k clips).
+        where_params: list[object] = []
+        where = _where(spec, "clips", where_params)
+        sql = (f"SELECT c.* FROM clips c WHERE {where} "
+               f"ORDER BY {_ref('clips', spec.order_by)} {direction} NULLS LAST, c.clip_id{page}")
+        return sql, [*where_params, *page_params]
+    ids_sql, params = compile_view_ids(spec)
+    params = [*params, *page_params]
     clip_out = ["c.*"] if every_clip_column else [f'c."{n}"' for n in CLIP_COLUMNS]
     select_list = ", ".join(clip_out + [f'm."{n}"' for n in metric_out])
     metrics_join = " LEFT JOIN metrics m ON m.clip_id = page.clip_id" if metric_out else ""
