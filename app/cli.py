@@ -84,7 +84,7 @@ def _json_cell(value: object) -> object:
 def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: float | None) -> None:
     """Run one read-only SELECT over the public views (clips, frames, robot_frames, ...)."""
     from db.engine import query_engine
-    from db.queries import SQL_ROW_CAP, SQL_TIMEOUT_S, SqlError, run_readonly_sql
+    from db.queries.door import SQL_ROW_CAP, SQL_TIMEOUT_S, SqlError, run_readonly_sql
 
     try:
         result = run_readonly_sql(query_engine(root), query, row_cap or SQL_ROW_CAP, timeout_s or SQL_TIMEOUT_S)
@@ -205,7 +205,8 @@ def view() -> None:
 def view_save(root: Path, name: str, spec_json: str, author: str, replace: bool) -> None:
     """Save SPEC_JSON, e.g. '{"metric_ranges": {"jitter_mm": [null, 3]}, "tasks": ["pour_cup"]}', as NAME."""
     from curation.flags import StaleUpdateError
-    from curation.views import ViewSpec, get_view, save_view
+    from curation.views import get_view, save_view
+    from db.view_spec import ViewSpec
 
     try:
         spec = ViewSpec.from_json(spec_json)
@@ -235,8 +236,9 @@ def view_list(root: Path) -> None:
 @click.pass_obj
 def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
     """The clips a saved view selects (in its order)."""
-    from curation.views import count_view, load_view, view_clips
+    from curation.views import load_view
     from db.engine import query_engine
+    from db.queries.views import count_view, view_clips
 
     try:
         spec = load_view(root, name)

@@ -31,7 +31,7 @@ from curation.pairing import PairConfig, run_pairing
 from curation.score import run_score
 from db import paths
 from db.engine import query_engine
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from labeling.sources.ingest import IngestReport, ingest
 from trainer.runs import export_choices, list_runs, start_run
 

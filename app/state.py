@@ -19,12 +19,12 @@ CLIPS_SOURCES = "clips.sources"  # multiselect of ingest sources
 CLIPS_TASK = "clips.task"  # task text contains
 CLIPS_DURATION = "clips.duration"  # (min_s, max_s) slider, None until the page knows the range
 CLIPS_DURATION_BOUNDS = "clips.duration_bounds"  # the slider's range when it was set (new clips reset it)
-CLIPS_SORT = "clips.sort"  # a db.queries.CLIP_SORT_COLUMNS entry
+CLIPS_SORT = "clips.sort"  # an app.components.clips.CLIP_SORT_COLUMNS entry
 CLIPS_DESCENDING = "clips.descending"
 CLIPS_VIEW = "clips.view"  # 'Grid' | 'Table'
 CLIPS_PAGE_SIZE = "clips.page_size"
 CLIPS_PAGE = "clips.page"  # 0-based page number
-CLIPS_FILTER = "clips.filter"  # the db.queries.ClipFilter last shown (the page resets to 0 when it changes)
+CLIPS_FILTER = "clips.filter"  # the db.view_spec.ViewSpec last shown, unsorted (the page resets to 0 on a change)
 
 # Clip viewer
 VIEWER_CLIP_ID = "viewer.clip_id"

@@ -33,7 +33,9 @@ from db import paths
 from db.engine import query_engine
 from db.jobs import DONE, FAILED, RUNNING, close_interrupted, record_process
 from db.models import Export
-from db.queries import export_rows, retarget_rows, robot_state_rows
+from db.queries.annotations import export_rows
+from db.queries.frames import robot_state_rows
+from db.queries.retargets import retarget_rows
 from db.store import audit, session_scope
 from labeling.sources.lerobot import read_lerobot
 from labeling.sources.lerobot_layout import MANIFEST_PATH, PAIRS_PATH

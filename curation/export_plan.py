@@ -22,18 +22,14 @@ import pandas as pd
 
 from db import paths
 from db.engine import query_engine
-from db.queries import (
-    accepted_pairs_in_view,
-    clips_by_id,
-    clips_with_retargets,
-    flags_on_clips,
-    pairing_clips,
-    unpaired_human_clips,
-)
+from db.queries.annotations import accepted_pairs_in_view, flags_on_clips, unpaired_human_clips
+from db.queries.clips import clips_by_id, pairing_clips
+from db.queries.retargets import clips_with_retargets
+from db.view_spec import ViewSpec
 
 from .action_layout import HAND22_EMBODIMENT, STATE_WIDTH
 from .export_episodes import VideoSpec
-from .views import ViewSpec, compile_view_ids, load_view
+from .views import load_view
 
 FORMATS = ("lerobot-v2.1", "lerobot-v3")
 UNPAIRED = -1  # the `pair_id` of a human episode in no pair (ExportConfig.unpaired_human)
@@ -104,8 +100,8 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
     spec = resolve_view(root, cfg.view_name)
     effective = replace(spec, exclude_flag_states=tuple(dict.fromkeys(spec.exclude_flag_states
                                                                       + cfg.exclude_flag_states)))
-    pairs = accepted_pairs_in_view(engine, *compile_view_ids(effective))
-    raw = accepted_pairs_in_view(engine, *compile_view_ids(spec))
+    pairs = accepted_pairs_in_view(engine, effective)
+    raw = accepted_pairs_in_view(engine, spec)
     reasons = [_drop_reason(row, raw, usable) for row, usable in
                zip(pairs.itertuples(), _usable(engine, pairs, cfg.embodiment), strict=True)]
     keep = pd.Series([r is None for r in reasons], index=pairs.index, dtype=bool)
@@ -116,7 +112,7 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
     flagged_ids = sorted(set(raw.loc[raw["human_in_view"], "human_clip_id"])
                          | set(raw.loc[raw["robot_in_view"], "robot_clip_id"]))
     excluded = flags_on_clips(engine, flagged_ids, list(cfg.exclude_flag_states))
-    solo = unpaired_human_clips(engine, *compile_view_ids(effective), cfg.embodiment) if cfg.unpaired_human else []
+    solo = unpaired_human_clips(engine, effective, cfg.embodiment) if cfg.unpaired_human else []
     episodes = _episodes(engine, kept, member_ids, cfg, solo)
     return ExportPlan(view_name=cfg.view_name, view_spec=spec.to_dict(), episodes=episodes,
                       pairs=kept.drop(columns=["human_in_view", "robot_in_view"]),

@@ -26,7 +26,6 @@ from db.store import audit, session_scope
 
 from .rules import SEVERITIES, ProposedFlag
 
-FLAG_STATES = ("proposed", "confirmed", "dismissed", "withdrawn")
 DECISION_STATES = ("proposed", "confirmed", "dismissed")  # what a curator may set
 ORIGINS = ("rule", "curator")
 MAX_REASON_CHARS = 2_000  # a flag reason is a sentence or two; longer is a paste accident, refused

@@ -14,7 +14,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from db.engine import QueryEngine
-from db.queries import get_clip, pair_rows, retarget_rows, robot_state_rows
+from db.queries.annotations import pair_rows
+from db.queries.clips import get_clip
+from db.queries.frames import robot_state_rows
+from db.queries.retargets import retarget_rows
 
 from .action_layout import HAND22_EMBODIMENT, STATE_WIDTH, relative_wrists, state_names
 from .align import robot_to_human_frames

@@ -29,7 +29,9 @@ import pandas as pd
 import pyarrow as pa
 
 from db.engine import query_engine
-from db.queries import pairing_clips, retarget_rows, robot_state_rows
+from db.queries.clips import pairing_clips
+from db.queries.frames import robot_state_rows
+from db.queries.retargets import retarget_rows
 
 from .action_layout import (
     HAND22_EMBODIMENT,

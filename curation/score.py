@@ -28,7 +28,9 @@ from db.config_files import load_config
 from db.engine import query_engine
 from db.jobs import DONE, job_scope
 from db.lake import Lake
-from db.queries import hand_frames, retarget_residuals, scorable_clips, scored_metrics
+from db.queries.clips import scorable_clips, scored_metrics
+from db.queries.frames import hand_frames
+from db.queries.retargets import retarget_residuals
 from db.schemas import METRICS, N_KEYPOINTS
 
 from .flags import SyncReport, sync_rule_flags

@@ -26,6 +26,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # The tables the query engine copies into DuckDB (db/engine.py): a write to one of them moves the
 # store revision, which tells every process to reload them.
 MIRRORED_TABLES = frozenset({"flags", "labels", "pairs", "views", "exports", "runs"})
+# The states a flag (below) can be in: a rule or a curator proposes, a curator confirms or dismisses,
+# a re-score withdraws the rule flags that no longer fire.
+FLAG_STATES = ("proposed", "confirmed", "dismissed", "withdrawn")
 
 
 def utc_now() -> datetime:

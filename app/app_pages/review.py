@@ -19,7 +19,7 @@ from app.state import (
     REVIEW_STATES,
     REVIEW_VIEW,
 )
-from curation.flags import FLAG_STATES, StaleUpdateError, create_flag, set_flag_state
+from curation.flags import StaleUpdateError, create_flag, set_flag_state
 from curation.labels import set_task_text, task_label
 from curation.review import (
     HAND_CHOICES,
@@ -37,6 +37,7 @@ from curation.review import (
     view_choices,
 )
 from curation.rules import SEVERITIES
+from db.models import FLAG_STATES
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
 

@@ -9,10 +9,9 @@ import streamlit as st
 
 from app import auth_gate, cache, state
 from app.components import robot3d, viewer
-from app.components.clips import clip_title, format_duration
+from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
 from app.media import with_media_key
-from db.queries import ClipFilter
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
 
@@ -36,9 +35,9 @@ if clip is None:
 
 st.session_state[state.VIEWER_CLIP_ID] = clip_id
 st.query_params["clip"] = clip_id
-spec = st.session_state[state.CLIPS_FILTER] or ClipFilter()
-previous_id, next_id = cache.clip_neighbours(version, clip_id, spec, st.session_state[state.CLIPS_SORT],
-                                             st.session_state[state.CLIPS_DESCENDING])
+spec = sorted_by(st.session_state[state.CLIPS_FILTER], st.session_state[state.CLIPS_SORT],
+                 st.session_state[state.CLIPS_DESCENDING])
+previous_id, next_id = cache.clip_neighbours(version, clip_id, spec)
 
 head = st.columns([3, 1], vertical_alignment="center")
 head[0].subheader(clip.get("task") or clip_title(clip), anchor=False)

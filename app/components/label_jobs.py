@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from db.engine import QueryEngine
-from db.queries import label_candidates
+from db.queries.clips import label_candidates
 from labeling.pose.label import LabelProgress
 from labeling.pose.label_worker import POSE_SOURCE
 

@@ -20,7 +20,8 @@ import pandas as pd
 
 from app.media import media_url
 from db.engine import QueryEngine
-from db.queries import clip_pose_track, clip_robot_frames, get_clip
+from db.queries.clips import get_clip
+from db.queries.frames import clip_pose_track, clip_robot_frames
 from labeling.media.proxy import needs_proxy, served_range_s
 from labeling.media.video import VideoError, frame_times_s
 from labeling.pose.hand21 import CONNECTIONS
@@ -66,7 +67,7 @@ def _clean(value: object) -> float | None:
 def pose_tracks(track: pd.DataFrame, n_frames: int, primary_source: str | None = None) -> list[dict]:
     """Per (pose source, hand): `kp` (n_frames × 42 floats or None) and `score` (float or None).
 
-    `track` has the columns of `db.queries.clip_pose_track`. Sources other than
+    `track` has the columns of `db.queries.frames.clip_pose_track`. Sources other than
     `primary_source` are drawn dashed.
     """
     tracks = []
@@ -99,7 +100,7 @@ def robot_series(frames: pd.DataFrame, n_frames: int, dims: dict[str, list[int]]
                  names: dict[str, list[str]]) -> list[dict]:
     """Curves for the viewer: per column (`state`, `action`) the chosen dims over the frames.
 
-    `frames` has the columns of `db.queries.clip_robot_frames`; `dims[column]` are indexes into
+    `frames` has the columns of `db.queries.frames.clip_robot_frames`; `dims[column]` are indexes into
     its vectors and `names[column]` their names. Values keep 4 significant digits.
     """
     series = []

@@ -26,7 +26,8 @@ from tqdm import tqdm
 from db.engine import query_engine
 from db.jobs import ACTIVE_STATES, DONE, FAILED, RUNNING, JobHandle, open_job
 from db.lake import Lake
-from db.queries import clips_with_pose, label_candidates
+from db.queries.clips import label_candidates
+from db.queries.frames import clips_with_pose
 from labeling.executor import EXECUTORS, Outcome, make_executor
 from labeling.media.video import VideoError
 

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from db.engine import query_engine
 from db.lake import Lake
-from db.queries import clip_retargets
+from db.queries.retargets import clip_retargets
 from labeling.hands import MEDIAPIPE21_LINKS
 from labeling.kinematics.rotations import rot6d_to_matrix
 from labeling.kinematics.torch_fk import HandKinematics, add_dummy_free_joint, strip_mimic

@@ -41,7 +41,9 @@ from tqdm import tqdm
 from db.engine import query_engine
 from db.jobs import DONE, FAILED, JobHandle, open_job
 from db.lake import Lake
-from db.queries import hand_frames, retargeted_hands, scorable_clips
+from db.queries.clips import scorable_clips
+from db.queries.frames import hand_frames
+from db.queries.retargets import retargeted_hands
 from labeling.executor import make_executor
 from labeling.kinematics.rotations import matrix_to_rot6d
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from db.engine import query_engine
 from db.jobs import DONE, FAILED, JobHandle, job_scope
 from db.lake import Lake
-from db.queries import existing_clip_ids, known_files
+from db.queries.clips import existing_clip_ids, known_files
 
 from .base import FileStamp, IngestError, KnownFiles, SourceItem
 from .detect import Candidate, discover

@@ -13,7 +13,7 @@ from app.cli import main
 from app.demo import DEMO_ACTOR, DEMO_CONFIG, DEMO_FRACTIONS, build_demo, start_demo_training
 from curation.pairing import PairConfig, run_pairing
 from db.engine import QueryEngine, query_engine
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from tests.curation.demo_retargets import paired_demo_root
 from trainer.runs import ACTIVE, list_runs, run_status, stop_run
 

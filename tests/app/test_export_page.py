@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from curation.views import ViewSpec, save_view
+from curation.views import save_view
+from db.view_spec import ViewSpec
 from tests.app.test_quality_page import page
 from tests.curation.demo_retargets import accept_replayed_pairs, paired_demo_root
 

@@ -14,7 +14,7 @@ from curation.metrics import MetricsConfig
 from curation.noise import Injection
 from curation.rules import Rule
 from curation.score import ScoreConfig
-from curation.view_spec import ViewSpec
+from db.view_spec import ViewSpec
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "labeling", "curation", "trainer", "db")

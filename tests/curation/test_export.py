@@ -15,8 +15,9 @@ from curation.export_lerobot import ExportError, list_exports, run_export
 from curation.export_manifest import file_hashes
 from curation.export_plan import ExportConfig, plan_export
 from curation.flags import create_flag
-from curation.views import ViewSpec, save_view
+from curation.views import save_view
 from db.engine import query_engine
+from db.view_spec import ViewSpec
 from labeling.sources.lerobot import read_lerobot
 from labeling.sources.lerobot_layout import MANIFEST_PATH, PAIRS_PATH
 

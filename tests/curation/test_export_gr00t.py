@@ -15,7 +15,7 @@ from curation.export_plan import ExportConfig
 from curation.pair_store import decide_pair, get_pair
 from curation.pairing import PairConfig, run_pairing
 from db.engine import query_engine
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from labeling.sources.lerobot import read_lerobot
 
 from .demo_retargets import paired_demo_root, source_clip_of_robot

@@ -17,7 +17,8 @@ from curation.pairing import (
     task_tokens,
 )
 from db.engine import query_engine
-from db.queries import pair_rows, pairing_clips
+from db.queries.annotations import pair_rows
+from db.queries.clips import pairing_clips
 from labeling.synthetic.plan import warp_times
 
 from .demo_retargets import paired_demo_root, robot_episodes, source_clip_of_robot

@@ -13,7 +13,7 @@ from curation.score import ScoreConfig, run_score
 from db.engine import QueryEngine
 from db.lake import Lake
 from db.models import Job
-from db.queries import clip_frames
+from db.queries.frames import clip_frames
 from db.store import session_scope
 from labeling.sources.ingest import ingest
 from tests.curation.conftest import pose_clip

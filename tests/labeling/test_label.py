@@ -7,7 +7,7 @@ import pytest
 
 from db.engine import QueryEngine
 from db.models import JobError
-from db.queries import clip_frames
+from db.queries.frames import clip_frames
 from db.store import session_scope
 from labeling.pose.camera import CameraIntrinsics, compute_aligned_error_m
 from labeling.pose.label import clip_camera, run_label

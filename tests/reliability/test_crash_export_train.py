@@ -27,7 +27,7 @@ from curation.pairing import PairConfig, run_pairing
 from db.engine import query_engine
 from db.jobs import this_host
 from db.models import Export
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from db.store import get_engine, session_scope
 from labeling.sources.lerobot import read_lerobot
 from tests.curation.demo_retargets import paired_demo_root
