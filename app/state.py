@@ -37,6 +37,7 @@ VIEWER_ROBOT_HAND = "viewer.robot_hand"  # 'left' / 'right': the hand in 3D and 
 VIEWER_JOINT_DIMS = "viewer.joint_dims"  # indexes into that hand's q_rad shown as curves
 VIEWER_JOINTS_FOR = "viewer.joints_for"  # (clip, embodiment, hand) the joints above were chosen for
 VIEWER_ROBOT_FRAME = "viewer.robot_frame"  # the frame of the plotly 3D figure
+VIEWER_EPISODE_HAND = "viewer.episode_hand"  # robot episode with a spec: 'left' / 'right' drawn in 3D from its state
 
 # SQL page
 SQL_QUERY = "sql.query"
@@ -142,6 +143,7 @@ DEFAULTS: dict[str, object] = {
     VIEWER_JOINT_DIMS: [],
     VIEWER_JOINTS_FOR: None,
     VIEWER_ROBOT_FRAME: None,
+    VIEWER_EPISODE_HAND: None,
     SQL_QUERY: "SELECT kind, source, count(*) AS clips FROM clips GROUP BY ALL",
     QUALITY_VIEW: ALL_HUMAN_CLIPS,
     QUALITY_TASKS: [],

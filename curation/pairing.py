@@ -262,12 +262,12 @@ def _align_spaced(row: object, item: tuple | str, cfg: PairConfig) -> tuple[dict
 
 def _align_one(row: object, human: npt.NDArray[np.float64] | None, robot: npt.NDArray[np.float64] | None,
                cfg: PairConfig) -> tuple[dict, Alignment | None]:
-    if human is None:  # "unaligned: no retargets" shows as a null cost
-        return _record(row, None, cfg, f"the human clip has no {cfg.embodiment} retargets"), None
-    if robot is None or robot.shape[1] != STATE_WIDTH:
+    if robot is None or robot.shape[1] != STATE_WIDTH:  # first: retargets alone would not fix it
         width = "no" if robot is None else f"a {robot.shape[1]}-D"
         return _record(row, None, cfg, f"the robot episode has {width} state and no embodiment spec "
                                        f"(egocurate embodiment set SPEC.yml --clips ID)"), None
+    if human is None:  # "unaligned: no retargets" shows as a null cost
+        return _record(row, None, cfg, f"the human clip has no {cfg.embodiment} retargets"), None
     alignment = align_states(human, robot, cfg.align)
     return _record(row, alignment, cfg), alignment
 
