@@ -65,6 +65,16 @@ PAIRS_PAIR_ID = "pairs.pair_id"  # the pair on screen
 PAIRS_REASON = "pairs.reason"  # the reason typed for a decision (required to reject)
 PAIRS_MESSAGE = "pairs.message"  # (kind, text) left by a callback for the next run
 
+# Embodiments page
+EMBODIMENTS_DATASET = "embodiments.dataset"  # the robot dataset (its `clips.dataset` folder) a spec is proposed for
+EMBODIMENTS_HAND = "embodiments.hand"  # a registered hand or a dex-retargeting config path
+EMBODIMENTS_NAME = "embodiments.name"  # the embodiment's name ('' = the dataset folder's)
+EMBODIMENTS_CONFIG_DIR = "embodiments.config_dir"  # where a registered hand's configs are ('' = none)
+EMBODIMENTS_URDF_DIR = "embodiments.urdf_dir"  # resolves the configs' relative urdf_path ('' = none)
+EMBODIMENTS_PROPOSAL = "embodiments.proposal"  # {dataset, names, spec, table}: the proposal being checked
+EMBODIMENTS_AUTHOR = "embodiments.author"  # the name a spec is stored with in open local mode
+EMBODIMENTS_MESSAGE = "embodiments.message"  # (kind, text) left by a callback for the next run
+
 # Export page
 EXPORT_VIEW = "export.view"  # a saved view name, or EXPORT_ALL_CLIPS
 EXPORT_FORMAT = "export.format"  # one of curation.export_plan.FORMATS
@@ -169,6 +179,14 @@ DEFAULTS: dict[str, object] = {
     EXPORT_CODEC: "h264",
     EXPORT_AUTHOR: "",
     EXPORT_MESSAGE: None,
+    EMBODIMENTS_DATASET: None,
+    EMBODIMENTS_HAND: "",
+    EMBODIMENTS_NAME: "",
+    EMBODIMENTS_CONFIG_DIR: "",
+    EMBODIMENTS_URDF_DIR: "",
+    EMBODIMENTS_PROPOSAL: None,
+    EMBODIMENTS_AUTHOR: "",
+    EMBODIMENTS_MESSAGE: None,
     LABEL_SCOPE: "All without MediaPipe poses",
     LABEL_CLIPS: [],
     LABEL_STRIDE: 1,

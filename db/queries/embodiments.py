@@ -29,9 +29,9 @@ def embodiment_spec_json(engine: QueryEngine, name: str) -> dict | None:
 
 
 def embodiment_table(engine: QueryEngine) -> pd.DataFrame:
-    """Every spec with how many robot episodes follow it: name, episodes, author, updated_at, version."""
+    """Every spec with how many robot episodes follow it: name, episodes, author, updated_utc (naive UTC), version."""
     sql = """
-        SELECT e.name, count(c.clip_id) AS episodes, e.author, e.updated_at, e.version
+        SELECT e.name, count(c.clip_id) AS episodes, e.author, timezone('UTC', e.updated_at) AS updated_utc, e.version
         FROM embodiments e LEFT JOIN clip_embodiments c ON c.embodiment = e.name
         GROUP BY ALL ORDER BY e.name
     """
@@ -39,11 +39,12 @@ def embodiment_table(engine: QueryEngine) -> pd.DataFrame:
 
 
 def robot_datasets(engine: QueryEngine) -> pd.DataFrame:
-    """Robot datasets in the catalog: dataset, robot_type, episodes, state_names (of one episode), embodiments."""
+    """Robot datasets in the catalog: dataset, robot_type, episodes, state_names (of one episode), and the
+    embodiment specs its episodes follow (comma-separated, '' for none)."""
     sql = """
         SELECT c.dataset, any_value(c.robot_type) AS robot_type, count(*) AS episodes,
-               any_value(c.state_names) AS state_names, list(DISTINCT e.embodiment) FILTER (
-                   WHERE e.embodiment IS NOT NULL) AS embodiments
+               any_value(c.state_names) AS state_names,
+               coalesce(string_agg(DISTINCT e.embodiment, ', '), '') AS embodiments
         FROM clips c LEFT JOIN clip_embodiments e USING (clip_id)
         WHERE c.kind = 'robot' GROUP BY c.dataset ORDER BY c.dataset
     """

@@ -126,3 +126,34 @@ def propose_spec(names: Sequence[str], hand: str | Path, name: str, config_dir: 
     spec = {"name": name, **({"urdf_dir": str(Path(urdf_dir).resolve())} if urdf_dir else {}),
             **({"config_dir": str(Path(config_dir).resolve())} if config_dir else {}), "hands": hands, "wrist": None}
     return Proposal(spec, pd.DataFrame(rows, columns=TABLE_COLUMNS))
+
+
+def dataset_sample(engine: object, dataset: str, max_frames: int = 2000) -> tuple[list[str], npt.NDArray[np.float64]]:
+    """A catalogued robot dataset's state names and up to `max_frames` state rows (for the units)."""
+    import json
+
+    from db.queries.embodiments import dataset_robot_clips
+    from db.queries.frames import robot_state_rows
+
+    clips = dataset_robot_clips(engine, dataset)
+    if clips.empty:
+        raise SpecError(dataset, ["no robot episodes of this dataset in the catalog"])
+    names = json.loads(clips["state_names"].iloc[0]) if isinstance(clips["state_names"].iloc[0], str) else None
+    if not names:
+        raise SpecError(dataset, ["its observation.state declares no dimension names: a spec maps names"])
+    rows = robot_state_rows(engine, clips["clip_id"].tolist()[:20]).column("state").to_pylist()
+    values = np.array([r for r in rows if r is not None and len(r) == len(names)][:max_frames], dtype=np.float64)
+    return [str(n) for n in names], values.reshape(-1, len(names))
+
+
+def spec_from_table(spec: dict, table: pd.DataFrame) -> dict:
+    """The proposal `spec` with its joints replaced by an edited mapping table (rows without a dimension dropped)."""
+    out = {**spec, "hands": {side: {**hand, "joints": {}} for side, hand in spec["hands"].items()}}
+    for row in table.itertuples():
+        if not isinstance(row.dimension, str) or not row.dimension or row.side not in out["hands"]:
+            continue
+        entry = {"joint": row.joint, "unit": row.unit}
+        if row.unit == "normalized":
+            entry["invert"] = bool(row.invert) if isinstance(row.invert, (bool, np.bool_)) else False
+        out["hands"][row.side]["joints"][row.dimension] = entry
+    return out
