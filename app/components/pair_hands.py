@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 HANDS_HEIGHT_PX = 250  # what the block adds to the player's height
-HANDS_HTML = """<div style="display:flex;gap:8px;margin-top:6px">
+HANDS_HTML = """<div style="display:flex;gap:8px;margin-top:6px;font-family:sans-serif;font-size:13px">
 <figure style="margin:0;flex:1"><canvas id="hand-robot" height="220" style="width:100%;height:220px;
  background:#f8fafc;border:1px solid #e5e7eb;border-radius:6px;cursor:grab"></canvas><figcaption>Robot hand
  from its state (__EMBODIMENT__) · frame <b id="hr">0</b></figcaption></figure>
@@ -33,13 +33,16 @@ HANDS_HTML = """<div style="display:flex;gap:8px;margin-top:6px">
     }
   const mid = lo.map((v, k) => (v + hi[k]) / 2);
   const span = Math.max(1, ...lo.map((v, k) => hi[k] - v));
+  // Two hands share their root's origin: the left one is drawn to the left of the right one.
+  const spread = H.robot.length > 1 ? 0.6 * span : 0;
   // Root frame of dex-urdf hands: fingers along +z, across the palm along y. Screen: y right, z up.
-  function project(x, y, z, w, h) {
+  function project(x, y, z, w, h, side) {
     const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
-    const [a, b, c] = [y - mid[1], -(z - mid[2]), x - mid[0]];
+    const shift = side === 'left' ? -spread : side === 'right' ? spread : 0;
+    const [a, b, c] = [y - mid[1] + shift, -(z - mid[2]), x - mid[0]];
     const a1 = cy * a + sy * c, c1 = -sy * a + cy * c;
     const b1 = cp * b - sp * c1;
-    const s = 0.8 * Math.min(w, h) / span;
+    const s = 0.85 * Math.min(h / span, w / (span + 2 * spread));
     return [w / 2 + s * a1, h / 2 + s * b1];
   }
   function draw(id, layers, f) {
@@ -53,7 +56,7 @@ HANDS_HTML = """<div style="display:flex;gap:8px;margin-top:6px">
       const flat = layer.xyz[Math.max(0, Math.min(layer.xyz.length - 1, f))];
       if (!flat) continue;
       const pts = [];
-      for (let i = 0; i < flat.length; i += 3) pts.push(project(flat[i], flat[i + 1], flat[i + 2], w, h));
+      for (let i = 0; i < flat.length; i += 3) pts.push(project(flat[i], flat[i + 1], flat[i + 2], w, h, layer.side));
       ctx.strokeStyle = COLORS[layer.side] || '#1f2937';
       ctx.lineWidth = 3;
       ctx.beginPath();
@@ -64,7 +67,7 @@ HANDS_HTML = """<div style="display:flex;gap:8px;margin-top:6px">
     }
     ctx.fillStyle = '#6b7280';
     ctx.font = '11px sans-serif';
-    ctx.fillText(layers.map((l) => l.side).join(' + ') + ' · drag to turn', 8, 14);
+    ctx.fillText(layers.map((l) => l.side).join(' | ') + ' · drag to turn, double-click to reset', 8, 14);
   }
   window.drawHands = (r, hf) => {
     last = [r, Math.round(hf)];
