@@ -260,7 +260,7 @@ def _hand(side: str, entry: object, base: Path, urdf_dir: str | None, config_dir
                 raise ConfigError(f"no such config file {path} and no registered hand named {raw!r}")
             resolved, config = str(path), RetargetConfig.from_yaml(path, urdf_dir=urdf_dir)
         tree = urdf_tree(config.urdf_path)
-    except (ConfigError, URDFError) as exc:
+    except (ConfigError, URDFError, OSError) as exc:  # OSError: a search under a urdf_dir that moves underfoot
         problems.append(f"{where}.hand: {exc}")
         return None
     joints = entry.get("joints")

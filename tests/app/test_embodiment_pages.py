@@ -128,3 +128,13 @@ def test_the_export_page_previews_each_embodiment(specced, monkeypatch):
     per_embodiment = at.dataframe[1].value.set_index("embodiment")
     assert per_embodiment.loc["g1_inspire", "state_dims"] == 26 and per_embodiment.loc["human", "state_dims"] == 62
     assert per_embodiment.loc["g1_inspire", "dataset"] == "g1_inspire"
+
+
+def test_the_embodiments_page_on_a_catalog_without_specs(app_root, monkeypatch):
+    """Smoke: the shared fixtures (EgoDex, a video, the GR00T robot set); a registered hand without its configs."""
+    at = page(app_root, monkeypatch, PAGES / "embodiments.py")
+    at.session_state[state.EMBODIMENTS_HAND] = "inspire"
+    at.run()
+    assert not at.exception and "None yet" in at.caption[1].value
+    at.button[0].click().run()  # Propose: the registered hand needs a config folder
+    assert not at.exception and "config" in at.error[0].value
