@@ -325,7 +325,7 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0).")
+              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0, or a mixed-embodiment folder).")
 @click.option("--stage", type=click.Choice(["pretrain", "midtrain"]), default="pretrain", show_default=True,
               help="pretrain: the export's human episodes; midtrain: human + robot episodes.")
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,

@@ -10,6 +10,9 @@ renamed to `<out>`; any failure removes the temporary folder, so no partial data
 visible. An existing non-empty `<out>` is refused unless `overwrite`. Every run is recorded in the
 `exports` table (running → done | failed) with its manifest, and in the audit log; a run killed
 mid-way (kill -9) is closed as `interrupted` (db/jobs.py), its temp folder removed, by the next export.
+
+When some robot's state is not the 62-D human layout (a real robot with its embodiment spec), the
+folder holds one dataset per embodiment instead (`curation.export_mixture`), written the same way.
 """
 
 from __future__ import annotations

@@ -261,7 +261,9 @@ class ChunkDataset(Dataset):
             return None
         embodiment = np.array([self.episodes[i].embodiment for i, _ in self.index])
         names, counts = np.unique(embodiment, return_counts=True)
-        share = np.array([max(float(weights.get(str(n), 0.0)), 0.0) for n in names])
+        if any(str(n) not in weights for n in names):  # weights for another set of embodiments: ignore them
+            return None
+        share = np.array([max(float(weights[str(n)]), 0.0) for n in names])
         if share.sum() <= 0 or np.allclose(share / share.sum(), counts / counts.sum(), atol=1e-6):
             return None
         per_sample = (share / share.sum() / counts)[np.searchsorted(names, embodiment)]
