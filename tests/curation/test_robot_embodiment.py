@@ -167,3 +167,40 @@ def test_train_midtrains_on_the_export_from_a_human_pretrained_checkpoint(g1, ex
     log = read_log(root / "runs" / f"midtrain-{data.name}")
     validation = [r["val"] for r in log if "val" in r]
     assert validation and set(validation[-1]) == {"human", SPEC_NAME}  # validation per embodiment
+
+
+def test_wrist_motion_counts_when_the_spec_names_wrists(g1):
+    """A spec with end-effector poses (xyz + quaternion per side): the sequence carries them as 6D rotations and
+    the DTW features add start-relative wrist positions, so a different wrist motion costs more."""
+    from labeling.embodiment.spec import spec_from_dict
+
+    values = read_spec(g1["spec"]).to_dict()
+    ee = {side: [f"{side}_ee_{k}" for k in ("x", "y", "z", "qw", "qx", "qy", "qz")] for side in ("left", "right")}
+    values["wrist"] = {side: {"dims": dims, "quaternion": "wxyz"} for side, dims in ee.items()}
+    space = HandSpace.of(spec_from_dict(values))
+    assert space.wrists and space.n_joints == 12
+    engine = query_engine(g1["root"])
+    robot_id = pairing_clips(engine).query("kind == 'robot'")["clip_id"].iloc[0]
+    hands = np.asarray(robot_state_rows(engine, [robot_id]).column("state").to_pylist(), np.float64)
+    t = np.linspace(0, 1, len(hands))[:, None]
+
+    def with_wrists(amplitude_m: float) -> np.ndarray:
+        poses = []
+        for k in range(2):
+            position = amplitude_m * np.concatenate([np.sin(3 * t + k), np.cos(2 * t), t], axis=1)
+            angle = 0.4 * np.sin(2 * t[:, 0] + k)
+            quaternion = np.stack([np.cos(angle / 2), 0 * angle, 0 * angle, np.sin(angle / 2)], axis=1)  # about z
+            poses.append(np.concatenate([position, quaternion], axis=1))
+        return np.concatenate([hands, *poses], axis=1)
+
+    names = NAMES + ee["left"] + ee["right"]
+    robot = robot_sequence(space, names, with_wrists(0.2))
+    assert robot.shape == (len(hands), 12 + 2 * 9)
+    features = space.features(robot, False, AlignConfig())
+    assert features.shape == (len(hands), 12 + 6) and np.allclose(features[0, 12:], 0.0)
+    truth = warp_times(len(robot), 0.4) * (len(robot) - 1)
+    warped = np.stack([np.interp(truth, np.arange(len(robot)), robot[:, k]) for k in range(robot.shape[1])], 1)
+    same = align_sequences(robot, warped, space.features, AlignConfig(subsequence=False))
+    assert warp_error_frames(same.path, truth) < 2.0
+    still = robot_sequence(space, names, with_wrists(0.0))  # the same fingers, wrists that never move
+    assert align_sequences(still, warped, space.features, AlignConfig(subsequence=False)).cost > 3 * same.cost

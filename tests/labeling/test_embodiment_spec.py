@@ -147,3 +147,17 @@ def test_readme_has_a_complete_spec_for_a_shared_hand(shared_data):
     block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     spec = spec_from_dict(yaml.safe_load(block), base_dir=REPO)  # relative paths start at the spec file's folder
     assert sorted(spec.hands) == ["left", "right"] and spec.check_names(NAMES) == []
+
+
+def test_the_cli_proposes_a_spec_for_a_dataset_folder(tmp_path, shared_data):
+    episodes = [{"task": "Pick up the cup.", "state": np.zeros((8, len(NAMES)), np.float32)}]
+    dataset = write_g1_v21(tmp_path / "g1", episodes)
+    teleop = shared_data / "retargeting_configs" / "dex-retargeting" / "teleop"
+    result = CliRunner().invoke(main, [
+        "--root", str(tmp_path / "root"), "embodiment", "propose", "--dataset", str(dataset), "--hand",
+        str(teleop / "inspire_hand_left.yml"), "--urdf-dir", str(shared_data / "urdf" / "dex-urdf" / "hands"),
+        "--name", "g1_inspire"])
+    assert result.exit_code == 0, result.output
+    spec = spec_from_dict(yaml.safe_load(result.stdout))
+    assert spec.name == "g1_inspire" and spec.check_names(NAMES) == []
+    assert "kLeftHandPinky" in result.stderr  # the mapping, as a table, beside the YAML
