@@ -23,7 +23,8 @@ import click
 @click.option("--min-similarity", type=click.FloatRange(0, 1), default=None,
               help="Task similarity a candidate pair needs (default: curation.pairing.PairConfig).")
 @click.option("--max-cost", type=click.FloatRange(0, min_open=True), default=None,
-              help="Aligned pairs costlier than this (DTW RMS per step) are not proposed.")
+              help="Aligned pairs costlier than this (DTW cost: RMS radians per joint and step) are not proposed "
+                   "(default: curation.pairing.PairConfig).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | None, quiet: bool) -> None:
@@ -41,12 +42,28 @@ def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | Non
     cfg = PairConfig(min_task_similarity=defaults.min_task_similarity if min_similarity is None else min_similarity,
                      max_cost=defaults.max_cost if max_cost is None else max_cost)
     report = run_pairing(root, cfg, actor=getpass.getuser(), progress=not quiet)
-    if report.frame.empty:
+    frame = report.frame
+    if frame.empty:
         click.secho("pair: no human clip and robot episode share a task", fg="yellow", err=True)
-    notes = report.frame["note"].dropna().value_counts()
+    notes = frame.loc[frame["cost"].isna(), "note"].dropna().value_counts()
     for note, count in notes.items():
         click.secho(f"not aligned ({count} candidate{'s' * (count != 1)}): {note}", fg="yellow", err=True)
+    _echo_not_proposed(frame, cfg.max_cost)
     click.echo(f"pair: {report_json(report)}")
+
+
+def _echo_not_proposed(frame: object, max_cost: float, limit: int = 20) -> None:
+    """The aligned candidates that were not proposed, cheapest first: cost, both tasks, why."""
+    rejected = frame[frame["outcome"].isin(["too_costly", "degenerate"])].sort_values("cost")
+    if rejected.empty:
+        return
+    click.secho(f"not proposed ({len(rejected)} aligned candidate{'s' * (len(rejected) != 1)}; cost is RMS rad per "
+                f"joint, --max-cost {max_cost:g}):", fg="yellow", err=True)
+    for row in rejected.head(limit).itertuples():
+        click.secho(f"  cost {row.cost:.3f}  human {str(row.human_task)[:40]!r} ~ robot {str(row.robot_task)[:40]!r}: "
+                    f"{row.note}", err=True)
+    if len(rejected) > limit:
+        click.secho(f"  ... and {len(rejected) - limit} more", err=True)
 
 
 @pair.command("list")

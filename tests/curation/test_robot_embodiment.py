@@ -55,6 +55,22 @@ def test_pair_aligns_every_candidate_in_the_robot_hand_space(g1):
     assert len(report.frame) == 6 and report.frame["cost"].notna().all() and report.frame["note"].isna().all()
 
 
+def test_the_default_threshold_passes_true_pairs_and_not_wrong_task_ones(g1):
+    """Every robot episode against every human clip: only the clip it was built from is proposed, and `pair`
+    shows what the others cost (RMS rad per joint) and why they were not proposed."""
+    report = run_pairing(g1["root"], PairConfig(min_task_similarity=0.0))
+    frame = report.frame
+    true = frame["human_task"] == frame["robot_task"]  # each robot episode replays the one clip of its task
+    assert len(frame) == 18 and true.sum() == 6
+    assert (frame.loc[true, "outcome"] == "proposed").all() and frame.loc[true, "cost"].max() < 0.02
+    assert frame.loc[~true, "outcome"].isin(["too_costly", "degenerate"]).all()
+    assert frame.loc[frame["outcome"] == "too_costly", "cost"].min() > PairConfig().max_cost
+    output = cli(g1["root"], "pair", "--min-similarity", "0", "--quiet")
+    assert "not proposed (12 aligned candidates; cost is RMS rad per joint, --max-cost 0.1)" in output
+    shown = [line for line in output.splitlines() if line.startswith("  cost ")]
+    assert len(shown) == 12 and all(("> max 0.1" in line) or ("collapses one side" in line) for line in shown)
+
+
 def test_each_robot_episode_recovers_its_time_warp_against_its_human_clip(g1):
     pairs = pair_rows(query_engine(g1["root"]))
     clips = pairing_clips(query_engine(g1["root"])).set_index("clip_id")
