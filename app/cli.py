@@ -75,6 +75,8 @@ def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, 
         except SpecError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"embodiment {applied.name}: {applied.episodes} robot episodes follow it")
+        for warning in applied.warnings:
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
     echo_ingest_report(report)
     if not report.ok:
         sys.exit(1)
@@ -176,14 +178,14 @@ def retarget(root: Path, hand: str | None, spec: str | None, clip_ids: tuple[str
              urdf_dir: Path | None, pose_source: str | None, device: str | None, workers: int, executor: str,
              quiet: bool) -> None:
     """Retarget human hand poses to a robot hand through its URDF (whole clips, batched)."""
-    from labeling.embodiment.apply import resolve_spec
+    from labeling.embodiment.apply import retarget_spec
     from labeling.retarget.config import ConfigError
     from labeling.retarget.stage import run_retarget
 
     if (hand is None) == (spec is None):
         raise click.UsageError("give --hand or --embodiment (one of them)")
     try:
-        hand_arg = (resolve_spec(root, spec)[0].retarget_target() if spec else
+        hand_arg = (retarget_spec(root, spec).retarget_target() if spec else
                     Path(hand) if hand.endswith((".yml", ".yaml")) else hand)
         report = run_retarget(root, hand_arg, list(clip_ids) or None, pose_source=pose_source, device=device,
                               progress=not quiet, config_dir=config_dir, urdf_dir=urdf_dir, workers=workers,
