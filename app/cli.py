@@ -331,7 +331,8 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 @click.option("--stage", type=click.Choice(["pretrain", "midtrain"]), default="pretrain", show_default=True,
               help="pretrain: the export's human episodes; midtrain: human + robot episodes.")
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Checkpoint (folder, checkpoint.pt, or a run folder's checkpoints/last) to start from.")
+              help="Checkpoint to start from: a training run folder (<root>/runs/pretrain-<export>), its "
+                   "checkpoints/last, or a checkpoint.pt; not the export. midtrain without it starts from scratch.")
 @click.option("--config", "config_name", default="smoke", show_default=True,
               help="smoke | small | paper, or a YAML file (trainer/configs/).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -357,6 +358,10 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
                 "resume": not no_resume}
     override |= {"max_steps": max_steps} if max_steps else {}
     override |= {"device": device} if device else {}
+    if stage == "midtrain" and init is None and not scaling:
+        click.secho("warning: --stage midtrain without --init starts from random weights (from scratch); give "
+                    f"the pretrain run, e.g. --init {root / paths.RUNS_DIR / f'pretrain-{data_dir.name}'}",
+                    fg="yellow", err=True)
     try:
         cfg = TrainConfig.from_yaml(config_path(config_name), override)
         if scaling:
