@@ -290,7 +290,8 @@ def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
 @click.option("--unpaired-human", is_flag=True,
               help="Also the view's human clips in no accepted pair (data for human pretraining).")
 @click.option("--codec", type=click.Choice(["h264", "av1"]), default="h264", show_default=True)
-@click.option("--size", default="320x240", show_default=True, help="WIDTHxHEIGHT of the videos (even numbers).")
+@click.option("--size", default=None, help="WIDTHxHEIGHT of the videos (even numbers), letterboxed. Default: 320x240, "
+              "and in a mixed-embodiment export each dataset 320 wide at its clips' aspect.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, codec, size, quiet) -> None:  # noqa: ANN001
@@ -302,9 +303,10 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
     from curation.export_plan import ExportConfig
 
     try:
-        width, height = (int(v) for v in size.lower().split("x"))
+        width, height = (int(v) for v in (size or "320x240").lower().split("x"))
+        video = VideoSpec(width=width, height=height, codec=codec, keep_aspect=size is None)
         cfg = ExportConfig(out_dir=out_dir, format=fmt, view_name=view_name, gr00t=gr00t, overwrite=overwrite,
-                           video=VideoSpec(width=width, height=height, codec=codec), author=getpass.getuser(),
+                           video=video, author=getpass.getuser(),
                            unpaired_human=unpaired_human)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc

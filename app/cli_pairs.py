@@ -82,8 +82,8 @@ def pair_list(root: Path, states: tuple[str, ...], as_json: bool) -> None:
             click.echo(json.dumps({k: (None if v != v else v) for k, v in record.items()}, default=str))
     elif table.empty:
         click.echo("(no pairs)")
-    else:
-        click.echo(table.to_string(index=False, max_colwidth=40))
+    else:  # one blank for "none", whatever the column's dtype (NaN, None)
+        click.echo(table.astype(object).where(table.notna(), "").to_string(index=False, max_colwidth=40))
 
 
 def _decide(root: Path, pair_id: int, state: str, author: str, reason: str | None) -> None:
@@ -92,6 +92,10 @@ def _decide(root: Path, pair_id: int, state: str, author: str, reason: str | Non
     current = get_pair(root, pair_id)
     if current is None:
         raise click.ClickException(f"no pair with id {pair_id} (egocurate pair list)")
+    if current.state == state and (reason is None or reason == current.reason):  # nothing to change: no new version
+        by = f" by {current.decided_by}" if current.decided_by else ""
+        click.echo(f"pair {pair_id} is already {state}{by} (version {current.version}); nothing changed")
+        return
     try:
         decided = decide_pair(root, pair_id, state, author, current.version, reason)
     except (StaleUpdateError, ValueError) as exc:

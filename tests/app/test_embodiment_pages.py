@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import state
 from app.cli import main
+from app.components.viewer import robot_dim_choices
 from db.engine import query_engine
 from db.queries.annotations import pair_rows
 from db.queries.clips import pairing_clips
@@ -174,3 +175,7 @@ def test_names_that_say_nothing_get_a_table_to_fill_in_and_a_stored_spec_shows_i
     shown = at.dataframe[1].value
     assert not at.exception and len(shown) == 12
     assert shown.set_index(["side", "dimension"]).loc[("left", "motor_12"), "joint"] == "thumb_proximal_yaw_joint"
+    robot = pairing_clips(query_engine(root)).query("kind == 'robot'")["clip_id"].iloc[0]
+    labels = robot_dim_choices(query_engine(root), robot)  # the viewer's curves: the spec's joints, not modality's
+    assert labels["state"]["labels"][12] == "left thumb_proximal_yaw_joint (motor_12)"
+    assert labels["state"]["labels"][0] == "left_arm.0" and labels["action"]["labels"][12] == "left_hand.5"

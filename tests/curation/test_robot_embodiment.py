@@ -147,6 +147,28 @@ def test_accept_from_the_command_line_is_audited(g1, exported):
     assert result.exit_code != 0 and "no pair with id 999" in result.output
 
 
+def test_deciding_again_changes_nothing_and_the_list_has_no_nan(g1, exported):
+    first = json.loads(cli(g1["root"], "pair", "list", "--json", "--state", "accepted").splitlines()[0])
+    again = cli(g1["root"], "pair", "accept", str(first["id"]), "--author", "someone")
+    assert f"pair {first['id']} is already accepted by tester (version {first['version']}); nothing changed" in again
+    assert get_pair(g1["root"], int(first["id"])).version == first["version"]
+    listed = cli(g1["root"], "pair", "list")  # accepted and proposed pairs: reasons and deciders partly empty
+    assert "accepted" in listed and "proposed" in listed and "NaN" not in listed and "None" not in listed
+
+
+def test_mixed_exports_keep_each_datasets_aspect_unless_a_size_is_given(g1):
+    from curation.export_episodes import VideoSpec
+    from curation.export_mixture import dataset_video
+
+    clips = pairing_clips(query_engine(g1["root"]))
+    humans, robots = clips[clips.kind == "human"], clips[clips.kind == "robot"]
+    fitted = VideoSpec(keep_aspect=True)
+    assert (dataset_video(g1["root"], humans, fitted).width, dataset_video(g1["root"], humans, fitted).height) == (
+        320, 180)  # EgoDex is 1920x1080: no letterbox bars
+    assert dataset_video(g1["root"], robots, fitted).height == 240  # the robot's 64x48 camera is 4:3
+    assert dataset_video(g1["root"], humans, VideoSpec(width=64, height=48)) == VideoSpec(width=64, height=48)
+
+
 @pytest.mark.parametrize("fmt", ["lerobot-v3", "lerobot-v2.1"])
 def test_export_writes_one_dataset_per_embodiment_in_its_own_layout(exported, fmt):
     folder = exported[fmt]
