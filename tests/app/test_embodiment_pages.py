@@ -95,6 +95,8 @@ def test_the_pairs_page_draws_both_hands_stepping_along_the_path(specced, monkey
     at.session_state["pairs.states"] = []
     at.run()
     assert not at.exception and not at.info
+    header = next(m.value for m in at.markdown if "DTW cost" in m.value)
+    assert "(both)" in header and "rad per joint" in header  # both clips' task, said once when it is the same
     player = _player(at)
     assert "hand-robot" in player and "hand-human" in player and "window.drawHands(r, h)" in player
     hands = json.loads(player.split("const H = ")[1].split(";\n")[0])

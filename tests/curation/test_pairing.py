@@ -156,3 +156,11 @@ def test_a_path_that_collapses_one_side_is_not_proposed_however_cheap():
     assert outcome == "degenerate" and "robot frames 0-399 (20.0 s)" in note and "speed ratio" in note
     fair = align_sequences(human, human[::2], lambda s, joints_only, cfg: s, AlignConfig())  # twice as fast
     assert judge_alignment(fair, PairConfig(), fps=(30.0, 30.0)) == ("proposed", None)
+
+
+def test_a_pair_names_both_tasks():
+    from curation.pair_view import pair_tasks
+
+    assert pair_tasks("Open the drawer.", "Open the drawer.") == "Open the drawer. (both)"
+    assert pair_tasks("Pick the pear", "Place the lid") == "robot: Pick the pear · human: Place the lid"
+    assert pair_tasks(None, float("nan")) == "(no task) (both)"
