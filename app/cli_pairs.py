@@ -1,6 +1,6 @@
 """The `egocurate pair` commands: propose and align pairs, then decide on them (registered on app.cli's main).
 
-    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]     propose + align (DTW)
+    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F] [--min-speed-ratio F]   propose + align (DTW)
     egocurate [--root DIR] pair list [--state S]... [--json]
     egocurate [--root DIR] pair accept ID [--reason TEXT] [--author NAME]
     egocurate [--root DIR] pair reject ID --reason TEXT [--author NAME]
@@ -25,9 +25,13 @@ import click
 @click.option("--max-cost", type=click.FloatRange(0, min_open=True), default=None,
               help="Aligned pairs costlier than this (DTW cost: RMS radians per joint and step) are not proposed "
                    "(default: curation.pairing.PairConfig).")
+@click.option("--min-speed-ratio", type=click.FloatRange(0, 1), default=None,
+              help="Pairs whose matched human stretch and robot episode last more than 1/this apart are degenerate, "
+                   "not proposed (default: curation.pairing.PairConfig).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | None, quiet: bool) -> None:
+def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | None, min_speed_ratio: float | None,
+         quiet: bool) -> None:
     """Propose human-robot pairs by task and align them with DTW; curators' decisions are kept.
 
     Robot episodes with an embodiment spec are aligned in their own hand space, against human clips
@@ -40,7 +44,8 @@ def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | Non
     root: Path = ctx.obj
     defaults = PairConfig()
     cfg = PairConfig(min_task_similarity=defaults.min_task_similarity if min_similarity is None else min_similarity,
-                     max_cost=defaults.max_cost if max_cost is None else max_cost)
+                     max_cost=defaults.max_cost if max_cost is None else max_cost,
+                     min_speed_ratio=defaults.min_speed_ratio if min_speed_ratio is None else min_speed_ratio)
     report = run_pairing(root, cfg, actor=getpass.getuser(), progress=not quiet)
     frame = report.frame
     if frame.empty:
