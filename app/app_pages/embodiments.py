@@ -109,9 +109,9 @@ edited = st.data_editor(
                    "invert": st.column_config.CheckboxColumn("invert"),
                    "score": st.column_config.NumberColumn("name match", format="%.2f")})
 spec_values = spec_from_table(proposal["spec"], edited)
-problems = []
+problems = ["no joint has a dataset dimension yet: pick them in the table"] if not spec_values["hands"] else []
 try:
-    problems = spec_from_dict(spec_values).check_names(proposal["names"])
+    problems = problems or spec_from_dict(spec_values).check_names(proposal["names"])
 except SpecError as exc:
     problems = exc.problems
 if problems:
