@@ -118,6 +118,8 @@ def start_run(root: Path | str, data_dir: Path | str, stage: str, config_name: s
     `scaling=True` (or stage 'scaling') runs a scaling study. Arguments are checked here, so a bad
     one raises ValueError instead of failing in the background.
     """
+    if init is not None and (scaling or stage != "midtrain"):  # the Train page offers an init for midtrain only
+        raise ValueError("an init checkpoint is for midtrain runs")
     run_id = create_run(root, data_dir, stage, config_name, init, author, scaling=scaling, fractions=fractions)
     _spawn(Path(root).resolve(), run_id)
     return run_id
@@ -142,7 +144,7 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     if not (data_dir / INFO_PATH).is_file():
         raise ValueError(f"{data_dir}: not an export (no meta/info.json)")
     if init is not None and stage == "scaling":
-        raise ValueError("an init checkpoint is for pretrain or midtrain runs")
+        raise ValueError("an init checkpoint is for pretrain or midtrain runs, not scaling runs")
     if init is not None and not Path(init).exists():
         raise ValueError(f"{init}: no such checkpoint")
     if stage == "scaling" and (len(set(fractions)) < 2 or not all(0 < f <= 1 for f in fractions)):
