@@ -5,7 +5,6 @@ every exported frame, state and warping-path step is the source's at the recorde
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import av
 import numpy as np
@@ -20,47 +19,14 @@ from curation.pairing import human_state_62
 from db.engine import query_engine
 from db.queries.clips import get_clip
 from db.queries.retargets import retarget_rows
-from labeling.media.video import iter_frames_rgb
 from labeling.sources.lerobot_layout import MANIFEST_PATH, PAIRS_PATH
 
-from .cut_exports import FLAG_FRAMES, SEGMENT, VIDEO, cut_exports
+from .cut_exports import FLAG_FRAMES, SEGMENT, VIDEO, cut_exports, episodes_of, exported_frames, exported_states
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     return cut_exports(tmp_path_factory.getbasetemp())
-
-
-def episodes_of(out: Path) -> list[dict]:
-    """meta/episodes rows (v3.0) or episodes.jsonl lines (v2.1), with `first` (their global first index)."""
-    if (out / "meta" / "episodes.jsonl").is_file():
-        rows = [json.loads(line) for line in (out / "meta" / "episodes.jsonl").read_text().splitlines()]
-    else:
-        rows = pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
-    first = 0
-    for row in rows:
-        row["first"], first = first, first + row["length"]
-    return rows
-
-
-def exported_frames(out: Path, episode: dict) -> list[np.ndarray]:
-    """The decoded frames of one exported episode."""
-    if (out / "meta" / "episodes.jsonl").is_file():
-        path = out / f"videos/chunk-000/observation.images.ego_view/episode_{episode['episode_index']:06d}.mp4"
-        return [f for _, f in iter_frames_rgb(path)]
-    path = out / "videos/observation.images.ego_view/chunk-000/file-000.mp4"
-    start = round(episode["videos/observation.images.ego_view/from_timestamp"] * 30)
-    return [f for i, f in iter_frames_rgb(path) if start <= i < start + episode["length"]]
-
-
-def exported_states(out: Path, episode: dict) -> np.ndarray:
-    if (out / "meta" / "episodes.jsonl").is_file():
-        table = pq.read_table(out / f"data/chunk-000/episode_{episode['episode_index']:06d}.parquet")
-    else:
-        data = pq.read_table(out / "data/chunk-000/file-000.parquet").to_pandas()
-        table = data[data["episode_index"] == episode["episode_index"]]
-        return np.stack(table["observation.state"].to_numpy())
-    return np.asarray(table.column("observation.state").to_pylist())
 
 
 def assert_frames_are(decoded: list[np.ndarray], reference: np.ndarray, start: int) -> None:
