@@ -199,7 +199,8 @@ def segment_add(root: Path, clip_id: str, frames_text: str, text: str, user: str
         record = add_segment(root, clip_id, frames[0], frames[1], text, author)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    _done(record.id, f"segment {record.id} added on clip {clip_id}, frames {frames[0]}:{frames[1]}: {record.text!r}")
+    _done(record.id, f"segment {record.id} added on clip {clip_id}, frames {frames[0]}:{frames[1]} by {author}: "
+          f"{record.text!r}")
 
 
 @segment.command("list")
