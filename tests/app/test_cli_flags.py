@@ -40,11 +40,13 @@ def test_flag_add_confirm_dismiss_list_print_the_ids_and_are_audited(root, clip_
     flag = get_flag(root, flag_id)
     assert (flag.frame_start, flag.frame_end, flag.hand, flag.state, flag.author) == (10, 29, "left", "proposed", "ann")
     confirmed = run(root, "flag", "confirm", str(flag_id), "--user", "bob")
-    assert confirmed.exit_code == 0 and int(confirmed.stdout) == flag_id and get_flag(root, flag_id).state == "confirmed"
+    assert confirmed.exit_code == 0 and int(confirmed.stdout) == flag_id
+    assert get_flag(root, flag_id).state == "confirmed"
     listed = run(root, "flag", "list", "--clip", clip_id, "--state", "confirmed")
     assert listed.exit_code == 0 and f"{flag_id:>6}  {clip_id}  confirmed" in listed.stdout and "10:29" in listed.stdout
     dismissed = run(root, "flag", "dismiss", str(flag_id), "--user", "cy")
-    assert dismissed.exit_code == 0 and int(dismissed.stdout) == flag_id and get_flag(root, flag_id).state == "dismissed"
+    assert dismissed.exit_code == 0 and int(dismissed.stdout) == flag_id
+    assert get_flag(root, flag_id).state == "dismissed"
     history = clip_history(root, clip_id)
     mine = history[history["entity_id"] == str(flag_id)]
     assert list(zip(mine["action"], mine["actor"], strict=True)) == [
