@@ -102,7 +102,7 @@ def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, 
         "cuts": _cuts(cfg, plan),
         "episodes": [{"episode_index": index, "clip_id": clip_id, "kept_frames": kept}
                      for index, clip_id, kept in sources],
-        "segments": len(plan.segments),
+        "segments": {"labels": len(plan.segments), "written": cfg.subtasks and not plan.segments.empty},
         "pairs": pairs,
         "pairs_dropped": _records(plan.dropped_pairs, ["id", "human_clip_id", "robot_clip_id", "reason"]),
         "counts": {"episodes": len(episodes), "frames": int(episodes["n_frames"].sum()), "pairs": len(pairs),
