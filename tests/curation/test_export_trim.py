@@ -155,5 +155,5 @@ def test_preview_counts_the_frames_cut_per_reason(built):
     assert summary.loc["idle", "frames"] > 0  # the demo's takes start and end with still hands
     mine = plan.cuts[plan.cuts["clip_id"] == built.clip_id]
     head = mine[mine["frame_to"] <= 30]  # idle start, then what is left before the flag is too short to keep
-    assert head["frames"].sum() == 30 and set(head["reason"]) == {"idle", "short", "flag"}
+    assert head["frames"].sum() == 30 and {"idle", "flag"} <= set(head["reason"]) <= {"idle", "short", "flag"}
     assert set(plan.cuts["reason"]) <= {"flag", "idle", "absent", "short"}
