@@ -17,11 +17,13 @@ Pure: arrays and rows in, frame ranges out (`export_plan` reads the store). The 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 
 from .action_layout import SIDES, hand_slices
@@ -161,3 +163,21 @@ def remap_path(path: list[list[int]] | None, human_pieces: list[tuple[int, int]]
         if h is not None and r is not None:
             out.setdefault((h, r), []).append([int(human) - human_pieces[h][0], int(robot) - robot_pieces[r][0]])
     return out
+
+
+# Per clip, its episodes: (a reference to the episode: its index, or {dataset, episode} in a mixture,
+# first source frame, end source frame).
+EpisodesOfClip = dict[str, list[tuple[object, int, int]]]
+
+
+def pair_parts(pairs: pd.DataFrame, episodes_of_clip: EpisodesOfClip) -> Iterator[tuple[object, object, object, list]]:
+    """For each accepted pair (a row of `ExportPlan.pairs`) and each (human episode, robot episode) its warping
+    path crosses: the row, both episode references and the path's steps in those episodes' frames (a pair
+    without a path: every combination, path None; a path crossing nothing kept: the first two, no steps)."""
+    for row in pairs.itertuples():
+        human, robot = episodes_of_clip[row.human_clip_id], episodes_of_clip[row.robot_clip_id]
+        path = json.loads(row.path) if isinstance(row.path, str) else None
+        parts = (remap_path(path, [e[1:] for e in human], [e[1:] for e in robot]) if path is not None
+                 else {(h, r): None for h in range(len(human)) for r in range(len(robot))})
+        for (h, r), steps in sorted(parts.items()) or [((0, 0), [])]:
+            yield row, human[h][0], robot[r][0], steps

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from labeling.sources.lerobot_layout import LANGUAGE_EVENTS, LANGUAGE_PERSISTENT, SUBTASK_ANNOTATION, SUBTASK_STYLE
@@ -62,6 +63,24 @@ def piece_subtasks(segments: list[dict], frame_from: int, frame_to: int) -> list
         else:
             by_start[start] = {"start": start, "end": end, "text": str(segment["text"])}
     return [by_start[s] for s in sorted(by_start)]
+
+
+def segments_by_clip(segments: pd.DataFrame) -> dict[str, list[dict]]:
+    """The plan's segment labels (`ExportPlan.segments`) grouped by clip."""
+    if segments.empty:
+        return {}
+    return {clip_id: group.to_dict("records") for clip_id, group in segments.groupby("clip_id")}
+
+
+def with_segment_tasks(tasks: list[str], segments: list[dict]) -> list[str]:
+    """`tasks` and then the segments' texts not among them: GR00T's annotation column points into the tasks."""
+    return tasks + [text for text in dict.fromkeys(str(s["text"]) for s in segments) if text not in tasks]
+
+
+def episode_subtasks(segments: list[dict], frame_from: int, frame_to: int, tasks: list[str]) -> list[dict]:
+    """`piece_subtasks` of one episode, each with the `task_index` of its text (-1 when the tasks lack it)."""
+    return [s | {"task_index": tasks.index(s["text"]) if s["text"] in tasks else -1}
+            for s in piece_subtasks(segments, frame_from, frame_to)]
 
 
 def persistent_rows(subtasks: list[dict], fps: float) -> list[dict]:

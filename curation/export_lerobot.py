@@ -10,6 +10,9 @@ renamed to `<out>`; any failure removes the temporary folder, so no partial data
 visible. An existing non-empty `<out>` is refused unless `overwrite`. Every run is recorded in the
 `exports` table (running → done | failed) with its manifest, and in the audit log; a run killed
 mid-way (kill -9) is closed as `interrupted` (db/jobs.py), its temp folder removed, by the next export.
+
+When some robot's state is not the 62-D human layout (a real robot with its embodiment spec), the
+folder holds one dataset per embodiment instead (`curation.export_mixture`), written the same way.
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ from labeling.sources.lerobot import read_lerobot
 from labeling.sources.lerobot_layout import MANIFEST_PATH, PAIRS_PATH
 
 from .action_layout import STATE_WIDTH, next_state_actions, state_names
-from .export_cuts import remap_path
+from .export_cuts import EpisodesOfClip, pair_parts
 from .export_episodes import EpisodeData, ImageStats, clip_frames, human_episode_arrays, sync_dir
-from .export_language import piece_subtasks
+from .export_language import episode_subtasks, segments_by_clip, with_segment_tasks
 from .export_manifest import build_manifest
 from .export_plan import ExportConfig, ExportPlan, plan_export
 from .export_v21 import V21Writer, check_v21
@@ -176,19 +179,26 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
     except KeyError as exc:  # an unknown view name
         raise ExportError(str(exc.args[0] if exc.args else exc)) from exc
     if plan.episodes.empty:
+        why = "; ".join(sorted(set(plan.dropped_pairs["reason"]))) if len(plan.dropped_pairs) else ""
         raise ExportError(f"nothing to export: no accepted pair has both clips in view {cfg.view_name!r} "
-                          f"({len(plan.dropped_pairs)} accepted pairs left out)")
-    fps = _export_fps(plan, cfg)
+                          f"({len(plan.dropped_pairs)} accepted pairs left out{': ' + why if why else ''})")
+    from .export_mixture import MixtureError, needs_mixture, write_mixture  # builds on this module's writers
+
+    mixture = needs_mixture(plan)  # robots in their own layout: one dataset per embodiment
+    fps = None if mixture else _export_fps(plan, cfg)
     tmp = out.parent / f"{out.name}.tmp-{uuid.uuid4().hex[:12]}"
     export_id = _start_record(root, cfg, out, tmp)
     try:
-        manifest = _write(root, cfg, plan, fps, tmp, export_id, progress)
+        manifest = (write_mixture(root, cfg, plan, tmp, export_id, progress) if mixture
+                    else _write(root, cfg, plan, fps, tmp, export_id, progress))
         _publish(tmp, out)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         _finish_record(root, export_id, FAILED, {"error": f"{type(exc).__name__}: {exc}"}, cfg.author)
         if isinstance(exc, (ExportError, KeyboardInterrupt)):
             raise
+        if isinstance(exc, MixtureError):
+            raise ExportError(str(exc)) from exc
         raise ExportError(f"export to {out} failed, nothing was written there: {exc}") from exc
     _finish_record(root, export_id, DONE, manifest, cfg.author)
     return ExportResult(out_dir=out, export_id=export_id, manifest=manifest)
@@ -200,12 +210,11 @@ def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Pat
     tmp.mkdir()
     subtasks = cfg.subtasks and not plan.segments.empty
     writer = writer_cls(tmp, fps, cfg.video, list(state_names()), ROBOT_TYPE, cfg.gr00t, subtasks=subtasks)
+    segments = segments_by_clip(plan.segments) if subtasks else {}
     tasks = list(dict.fromkeys(plan.episodes["task"]))
     if subtasks and cfg.format == "lerobot-v2.1" and cfg.gr00t:  # GR00T's annotation column points into tasks
-        tasks += [t for t in dict.fromkeys(plan.segments["text"]) if t not in tasks]
-    segments = ({clip_id: group.to_dict("records") for clip_id, group in plan.segments.groupby("clip_id")}
-                if subtasks else {})
-    episodes_of_clip: dict[str, list[tuple[int, int, int]]] = {}
+        tasks = with_segment_tasks(tasks, plan.segments.to_dict("records"))
+    episodes_of_clip: EpisodesOfClip = {}
     total = len(plan.episodes)
     try:
         for index, row in enumerate(plan.episodes.itertuples()):
@@ -213,8 +222,7 @@ def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Pat
                 progress(index, total, f"episode {index + 1}/{total}: {row.kind} {row.clip_id[:12]}")
             episode = _episode(root, row, cfg)
             episode.episode_index, episode.task_index = index, tasks.index(row.task)
-            episode.subtasks = [s | {"task_index": tasks.index(s["text"]) if s["text"] in tasks else -1}
-                                for s in piece_subtasks(segments.get(row.clip_id, []), row.frame_from, row.frame_to)]
+            episode.subtasks = episode_subtasks(segments.get(row.clip_id, []), row.frame_from, row.frame_to, tasks)
             stats = ImageStats()
             frames = clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats, skip=row.frame_from)
             writer.add_episode(episode, frames, stats)
@@ -272,19 +280,12 @@ def _splits(episodes: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _write_pairs(root: Path, plan: ExportPlan, episodes_of_clip: dict[str, list[tuple[int, int, int]]]) -> None:
+def _write_pairs(root: Path, plan: ExportPlan, episodes_of_clip: EpisodesOfClip) -> None:
     """`meta/pairs.jsonl`: a line per pair and per (human episode, robot episode) its warping path crosses,
     the path in those episodes' own frames (a cut clip's path loses the steps on frames cut)."""
-    lines = []
-    for row in plan.pairs.itertuples():
-        human, robot = episodes_of_clip[row.human_clip_id], episodes_of_clip[row.robot_clip_id]
-        path = json.loads(row.path) if isinstance(row.path, str) else None
-        parts = (remap_path(path, [e[1:] for e in human], [e[1:] for e in robot]) if path is not None
-                 else {(h, r): None for h in range(len(human)) for r in range(len(robot))})
-        for (h, r), steps in sorted(parts.items()) or [((0, 0), [])]:
-            lines.append(json.dumps({"pair_id": int(row.id), "pair_group": int(row.pair_id),
-                                     "human_episode": human[h][0], "robot_episode": robot[r][0],
-                                     "cost": None if pd.isna(row.cost) else float(row.cost), "path": steps}))
+    lines = [json.dumps({"pair_id": int(row.id), "pair_group": int(row.pair_id), "human_episode": human,
+                         "robot_episode": robot, "cost": None if pd.isna(row.cost) else float(row.cost),
+                         "path": steps}) for row, human, robot, steps in pair_parts(plan.pairs, episodes_of_clip)]
     (root / PAIRS_PATH).write_text("".join(line + "\n" for line in lines))
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from labeling.sources.lerobot_layout import MANIFEST_PATH
 
+from .export_cuts import EpisodesOfClip
 from .export_plan import ExportConfig, ExportPlan
 
 HASH_CHUNK_BYTES = 1 << 20
@@ -78,20 +79,28 @@ def _cuts(cfg: ExportConfig, plan: ExportPlan) -> dict[str, object]:
             "by_reason": summary, "clips": clips}
 
 
-def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, export_id: int,
-                   episodes_of_clip: dict[str, list[tuple[int, int, int]]]) -> dict[str, object]:
+def _sources(episodes_of_clip: EpisodesOfClip) -> list[dict]:
+    """Every episode's source clip and kept frames, in episode order (by dataset in a mixture)."""
+    out = [({"episode_index": ref} if isinstance(ref, int) else dict(ref)) | {"clip_id": clip_id,
+                                                                              "kept_frames": [[start, end]]}
+           for clip_id, found in episodes_of_clip.items() for ref, start, end in found]
+    return sorted(out, key=lambda e: (str(e.get("dataset", "")), e.get("episode_index", e.get("episode", 0))))
+
+
+def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: object, export_id: int,
+                   episodes_of_clip: EpisodesOfClip) -> dict[str, object]:
     """The manifest of a written (not yet renamed) export under `root`.
 
-    `episodes_of_clip`: per clip, its episodes as (episode index, first source frame, end source frame).
+    `episodes_of_clip`: per clip, its episodes as (reference, first source frame, end source frame): the
+    reference is the episode index, or `{dataset, episode}` in a mixed-embodiment export.
     """
     episodes = plan.episodes
+    refs = {clip_id: [e[0] for e in found] for clip_id, found in episodes_of_clip.items()}
     pairs = [{"pair_id": int(r.id), "pair_group": int(r.pair_id), "human_clip_id": r.human_clip_id,
-              "robot_clip_id": r.robot_clip_id, "human_episode": episodes_of_clip[r.human_clip_id][0][0],
-              "robot_episode": episodes_of_clip[r.robot_clip_id][0][0],
-              "human_episodes": [e[0] for e in episodes_of_clip[r.human_clip_id]],
-              "robot_episodes": [e[0] for e in episodes_of_clip[r.robot_clip_id]],
-              "cost": None if pd.isna(r.cost) else float(r.cost)} for r in plan.pairs.itertuples()]
-    sources = sorted((e[0], clip_id, [[e[1], e[2]]]) for clip_id, found in episodes_of_clip.items() for e in found)
+              "robot_clip_id": r.robot_clip_id, "human_episode": refs[r.human_clip_id][0],
+              "robot_episode": refs[r.robot_clip_id][0], "human_episodes": refs[r.human_clip_id],
+              "robot_episodes": refs[r.robot_clip_id], "cost": None if pd.isna(r.cost) else float(r.cost)}
+             for r in plan.pairs.itertuples()]
     hashes = file_hashes(root)
     return {
         "egocurate_export": 1, "export_id": export_id, "format": cfg.format, "gr00t": cfg.gr00t,
@@ -100,8 +109,7 @@ def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, 
         "exclude_flag_states": list(cfg.exclude_flag_states), "unpaired_human": cfg.unpaired_human,
         "flags_excluded": _records(plan.excluded_flags, ["id", "clip_id", "state", "severity", "rule", "reason"]),
         "cuts": _cuts(cfg, plan),
-        "episodes": [{"episode_index": index, "clip_id": clip_id, "kept_frames": kept}
-                     for index, clip_id, kept in sources],
+        "episodes": _sources(episodes_of_clip),
         "segments": {"labels": len(plan.segments), "written": cfg.subtasks and not plan.segments.empty},
         "pairs": pairs,
         "pairs_dropped": _records(plan.dropped_pairs, ["id", "human_clip_id", "robot_clip_id", "reason"]),

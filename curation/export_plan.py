@@ -30,10 +30,11 @@ from db import paths
 from db.engine import query_engine
 from db.queries.annotations import accepted_pairs_in_view, export_flags, segment_labels, unpaired_human_clips
 from db.queries.clips import clips_by_id, pairing_clips
+from db.queries.embodiments import clip_embodiment_names
 from db.queries.retargets import clips_with_retargets, retarget_rows
 from db.view_spec import ViewSpec
 
-from .action_layout import HAND22_EMBODIMENT, STATE_WIDTH
+from .action_layout import HAND22_EMBODIMENT
 from .export_cuts import Cut, absent_cuts, flag_cuts, idle_end_cuts, kept_pieces, merged_cuts, tracked_hands
 from .export_episodes import VideoSpec
 from .metrics import MetricsConfig
@@ -192,7 +193,8 @@ def _trims(engine: object, clip_id: str, clip: pd.Series, cfg: ExportConfig) -> 
 
 
 def _usable(engine: object, pairs: pd.DataFrame, embodiment: str) -> list[str | None]:
-    """Per pair, why its clips cannot be written in the 62-D layout (None when they can)."""
+    """Per pair, why its clips cannot be written (None when they can): the human in the 62-D layout, the
+    robot in its own (a robot of another layout goes to its own dataset: curation/export_mixture.py)."""
     retargeted = clips_with_retargets(engine, embodiment)
     robots = clips_by_id(engine, sorted(set(pairs["robot_clip_id"]))).set_index("clip_id")
     out = []
@@ -201,8 +203,8 @@ def _usable(engine: object, pairs: pd.DataFrame, embodiment: str) -> list[str | 
         width = len(json.loads(names) or []) if isinstance(names, str) else 0
         if row.human_clip_id not in retargeted:
             out.append(f"the human clip has no {embodiment} retargets")
-        elif width != STATE_WIDTH:
-            out.append(f"the robot state has {width} dimensions, not the {STATE_WIDTH}-D hand layout")
+        elif width == 0:
+            out.append("the robot episode declares no state dimensions")
         else:
             out.append(None)
     return out
@@ -249,6 +251,7 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
     if not member_ids and not solo:
         return pd.DataFrame(columns=columns)
     tasks = pairing_clips(engine).set_index("clip_id")["task"]  # a curator's corrected task wins
+    specs = clip_embodiment_names(engine, member_ids)  # a robot's embodiment spec names its embodiment
     groups: dict[int, list[str]] = {}
     pair_ids: dict[str, list[int]] = {}
     group_of: dict[str, int] = {}
@@ -267,7 +270,8 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
         human = clip["kind"] == "human"
         for frame_from, frame_to in pieces[clip_id]:
             rows.append({"clip_id": clip_id, "frame_from": frame_from, "frame_to": frame_to, "kind": clip["kind"],
-                         "embodiment": HUMAN_EMBODIMENT if human else (clip["robot_type"] or "robot"),
+                         "embodiment": HUMAN_EMBODIMENT if human else (specs.get(clip_id) or clip["robot_type"]
+                                                                       or "robot"),
                          "task": tasks.get(clip_id) or clip["task"] or "",
                          "pair_id": max(group_of[clip_id], UNPAIRED), "pair_ids": sorted(pair_ids[clip_id]),
                          "split": split[group_of[clip_id]], "n_frames": frame_to - frame_from,

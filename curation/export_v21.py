@@ -43,9 +43,9 @@ from .export_language import annotation_column, annotation_feature
 STATS_RTOL = 1e-4  # written stats vs stats recomputed from the files
 
 
-def gr00t_modality(subtasks: bool = False) -> dict[str, object]:
-    """GR00T `modality.json` for the 62-D layout, the ego-view video, the task (and segment) annotation."""
-    return layout.gr00t_modality(modality_groups(), subtasks=subtasks)
+def gr00t_modality() -> dict[str, object]:
+    """GR00T `modality.json` for the 62-D layout, the ego-view video and the task annotation."""
+    return layout.gr00t_modality(modality_groups())
 
 
 def sub_tasks(episode: EpisodeData) -> dict[str, list[dict]]:
@@ -59,9 +59,12 @@ class V21Writer:
     """Episodes in, a v2.1 dataset out (under `root`, which the caller makes atomic)."""
 
     def __init__(self, root: Path, fps: float, video: VideoSpec, names: list[str] | None, robot_type: str,
-                 gr00t: bool, subtasks: bool = False) -> None:
+                 gr00t: bool, modality: dict | None = None, action_names: list[str] | None = None,
+                 subtasks: bool = False) -> None:
         self.root, self.fps, self.video, self.names = root, fps, video, names
         self.robot_type, self.gr00t = robot_type, gr00t
+        # A robot's own layout (export_mixture): its action names and GR00T groups; None: the 62-D layout.
+        self.modality, self.action_names = modality, action_names
         self.annotate = gr00t and subtasks  # GR00T's segment annotation column, on every episode
         self.episodes: list[EpisodeData] = []
         self.total_frames = 0
@@ -94,7 +97,8 @@ class V21Writer:
             "total_frames": self.total_frames, "total_tasks": len(tasks), "total_videos": n,
             "total_chunks": (max(n - 1, 0) // layout.CHUNKS_SIZE) + 1, "chunks_size": layout.CHUNKS_SIZE,
             "fps": info_fps(self.fps), "splits": splits, "data_path": V21_DATA_PATH, "video_path": V21_VIDEO_PATH,
-            "features": features(self.names, self.video, self.fps) | (annotation_feature() if self.annotate else {})}
+            "features": features(self.names, self.video, self.fps, self.action_names)
+            | (annotation_feature() if self.annotate else {})}
         root = self.root
         (root / layout.META_DIR).mkdir(parents=True, exist_ok=True)
         (root / layout.INFO_PATH).write_text(json.dumps(info, indent=4) + "\n")
@@ -108,7 +112,10 @@ class V21Writer:
             stats = aggregate_stats([e.stats for e in self.episodes])
             (root / layout.STATS_PATH).write_text(json.dumps(stats, indent=4) + "\n")
         if self.gr00t:
-            (root / layout.MODALITY_PATH).write_text(json.dumps(gr00t_modality(self.annotate), indent=4) + "\n")
+            modality = json.loads(json.dumps(self.modality)) if self.modality else gr00t_modality()
+            if self.annotate:  # the segment channel, in the 62-D layout's modality or a robot's own
+                modality.setdefault("annotation", {})[layout.SUBTASK_ANNOTATION] = {}
+            (root / layout.MODALITY_PATH).write_text(json.dumps(modality, indent=4) + "\n")
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -70,9 +70,12 @@ class V30Writer:
     """Episodes in, a v3.0 dataset out (under `root`, which the caller makes atomic)."""
 
     def __init__(self, root: Path, fps: float, video: VideoSpec, names: list[str] | None, robot_type: str,
-                 gr00t: bool = False, subtasks: bool = False) -> None:
+                 gr00t: bool = False, modality: dict | None = None, action_names: list[str] | None = None,
+                 subtasks: bool = False) -> None:
         self.root, self.fps, self.video, self.names, self.robot_type = root, fps, video, names, robot_type
         self.gr00t = gr00t
+        # A robot's own layout (export_mixture): its action names and GR00T groups; None: the 62-D layout.
+        self.modality, self.action_names = modality, action_names
         self.subtasks = subtasks  # LeRobot 0.6's language columns, on every episode (one schema per file)
         self.rows: list[dict] = []  # the meta/episodes rows
         self.stats: list[dict] = []
@@ -139,7 +142,8 @@ class V30Writer:
     def finalize(self, tasks: list[str], splits: dict[str, str]) -> None:
         self.close_files()
         fps = info_fps(self.fps)
-        feats = features(self.names, self.video, self.fps) | (language_features() if self.subtasks else {})
+        feats = features(self.names, self.video, self.fps, self.action_names)
+        feats |= language_features() if self.subtasks else {}
         for feature in feats.values():
             if feature["dtype"] != "video":
                 feature["fps"] = fps
@@ -161,7 +165,8 @@ class V30Writer:
         pq.write_table(episodes, episodes_file)
         (self.root / layout.STATS_PATH).write_text(json.dumps(aggregate_stats(self.stats), indent=4) + "\n")
         if self.gr00t:  # GR00T reads v2.x; the file rides along so a v3 → v2.1 conversion keeps it
-            (self.root / layout.MODALITY_PATH).write_text(json.dumps(gr00t_modality(), indent=4) + "\n")
+            modality = self.modality or gr00t_modality()
+            (self.root / layout.MODALITY_PATH).write_text(json.dumps(modality, indent=4) + "\n")
 
 
 def check_v30(root: Path) -> int:

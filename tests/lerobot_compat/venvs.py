@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 VENVS = {  # version -> (venv, the marker its builder leaves when done, its build command)
     "0.4.4": (Path(os.environ.get("LEROBOT_VENV", "/tmp/lerobot-venv")), ".egocurate-ready",
               ["bash", str(REPO / "scripts" / "lerobot_venv.sh")]),
-    "0.6.1": (Path(os.environ.get("LEROBOT061_VENV", "/tmp/lerobot061-venv")), ".lerobot061-ready",
+    "0.6.1": (Path(os.environ.get("LEROBOT061_VENV", REPO / ".venv-lerobot061")), ".lerobot061-ready",
               ["bash", str(REPO.parent / "shared" / "tools" / "lerobot061" / "build_venv.sh")]),
 }
 
