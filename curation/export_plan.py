@@ -8,6 +8,9 @@ A clip goes in only if the view selects it and it has no flag in `exclude_flag_s
 in only if both of its clips do (the others are listed in `dropped_pairs`, so nothing excluded can
 come back in through a pair). Pairs that share a clip form one group; the train / validation split
 is drawn per group from a hash of its clips, so no pair straddles it and re-exports keep the split.
+
+An episode's task is the clip's task text (a curator's correction wins); a clip without one is
+written with `NO_TASK_PLACEHOLDER`, because every LeRobot episode needs a task string.
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ from db.view_spec import ViewSpec
 
 from .action_layout import HAND22_EMBODIMENT, STATE_WIDTH
 from .export_episodes import VideoSpec
+from .pairing import has_task_text
 from .views import load_view
 
 FORMATS = ("lerobot-v2.1", "lerobot-v3")
 UNPAIRED = -1  # the `pair_id` of a human episode in no pair (ExportConfig.unpaired_human)
 HUMAN_EMBODIMENT = "human"  # the `embodiment` of human episodes (their joints are egocurate_hand22)
+# The task of an episode whose clip has no task text: LeRobot needs one per episode, and an empty
+# string would read as a real (empty) instruction. The manifest counts the episodes that carry it.
+NO_TASK_PLACEHOLDER = "(no task text)"
 EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # the export folder's own name
 
 
@@ -196,7 +203,7 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
         human = clip["kind"] == "human"
         rows.append({"clip_id": clip_id, "kind": clip["kind"],
                      "embodiment": HUMAN_EMBODIMENT if human else (clip["robot_type"] or "robot"),
-                     "task": tasks.get(clip_id) or clip["task"] or "", "pair_id": max(group_of[clip_id], UNPAIRED),
+                     "task": episode_task(tasks.get(clip_id)), "pair_id": max(group_of[clip_id], UNPAIRED),
                      "pair_ids": sorted(pair_ids[clip_id]), "split": split[group_of[clip_id]],
                      "n_frames": int(clip["n_frames"]), "fps": float(clip["fps"]),
                      "duration_s": float(clip["duration_s"]), "path": clip["path"],
@@ -206,6 +213,11 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
     # Train groups first, then validation, so each split is one `start:end` range of episode indices.
     frame["order"] = (frame["split"] == "validation").astype(int)
     return frame.sort_values(["order", "pair_id", "kind", "clip_id"], ignore_index=True).drop(columns="order")
+
+
+def episode_task(text: object) -> str:
+    """The task an episode is written with: the clip's text, or `NO_TASK_PLACEHOLDER` when it has none."""
+    return text.strip() if has_task_text(text) else NO_TASK_PLACEHOLDER
 
 
 def _ensure_both_splits(split: dict[int, str], fraction: float) -> None:

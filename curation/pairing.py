@@ -6,6 +6,8 @@
 1. Candidates: every (human clip, robot episode) whose normalised task texts are similar enough
    (token-set Jaccard after lower-casing, dropping stop words and plural/verb endings; plus the
    cosine of a sentence-embedding model when one is installed locally, see `load_task_embedder`).
+   A clip without task text (`None` or blank: raw video nobody described yet) is never a candidate,
+   whatever the threshold; a curator pairs it by hand (`curation.manual_pairs`).
 2. Trajectories: the human clip's `retargets` rows for `PairConfig.embodiment` (22 joint angles and
    the camera-frame wrist pose per hand) laid out like the robot's 62-D state.
 3. `curation.align.align_states`: banded, subsequence DTW; pairs costlier than `max_cost` are not
@@ -77,9 +79,17 @@ def _stem(token: str) -> str:
     return token
 
 
+def has_task_text(text: object) -> bool:
+    """Whether a clip has task text to compare: a string with more than white space (None is absent)."""
+    return isinstance(text, str) and bool(text.strip())
+
+
 def task_tokens(text: str | None) -> frozenset[str]:
-    """Normalised content words of a task text: lower case, no punctuation or stop words, crude stems."""
-    words = re.findall(r"[a-z0-9]+", (text or "").lower())
+    """Normalised content words of a task text: lower case, no punctuation or stop words, crude stems.
+
+    An absent text (None, or anything that is not a string) has no words.
+    """
+    words = re.findall(r"[a-z0-9]+", text.lower()) if isinstance(text, str) else []
     return frozenset(_stem(w) for w in words if w not in STOP_WORDS)
 
 
@@ -121,8 +131,13 @@ def similarity_matrix(human_tasks: Sequence[str | None], robot_tasks: Sequence[s
 
 
 def candidate_pairs(clips: pd.DataFrame, min_similarity: float, embedder: Embedder | None = None) -> pd.DataFrame:
-    """(human_clip_id, robot_clip_id, task_similarity) of every pair at or above `min_similarity`."""
-    humans, robots = clips[clips["kind"] == "human"], clips[clips["kind"] == "robot"]
+    """(human_clip_id, robot_clip_id, task_similarity) of every pair at or above `min_similarity`.
+
+    Clips without task text are left out first: a threshold of 0 (or an embedding of the empty
+    string) must not pair every silent clip with every robot episode.
+    """
+    described = clips[[has_task_text(t) for t in clips["task"]]] if len(clips) else clips
+    humans, robots = described[described["kind"] == "human"], described[described["kind"] == "robot"]
     sims = similarity_matrix(humans["task"].tolist(), robots["task"].tolist(), embedder)
     hi, ri = np.nonzero(sims >= min_similarity)
     return pd.DataFrame({"human_clip_id": humans["clip_id"].to_numpy()[hi],

@@ -13,14 +13,14 @@ import pandas as pd
 
 from db.engine import QueryEngine
 
-from .door import fetch_all, fetch_df, fetch_one
+from .door import fetch_all, fetch_df, fetch_one, fetch_row
 
 GROUP_COLUMNS = ("kind", "source")  # what clip_totals may group by
 
 
 def get_clip(engine: QueryEngine, clip_id: str) -> dict | None:
-    frame = fetch_df(engine, "SELECT * FROM clips WHERE clip_id = ?", [clip_id])
-    return None if frame.empty else frame.iloc[0].to_dict()
+    """One `clips` row as a dict (absent values `None`), or None for an unknown clip."""
+    return fetch_row(engine, "SELECT * FROM clips WHERE clip_id = ?", [clip_id])
 
 
 def clips_by_id(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:

@@ -44,6 +44,7 @@ from db.lake import Lake
 from db.queries.clips import scorable_clips
 from db.queries.frames import hand_frames
 from db.queries.retargets import retargeted_hands
+from db.schemas import RETARGETS
 from labeling.executor import make_executor
 from labeling.kinematics.rotations import matrix_to_rot6d
 
@@ -140,8 +141,12 @@ def retarget_rows(clip_id: str, frame_index: npt.NDArray[np.integer], side: str,
             for row, ok in zip(solved["wrist_pose"].astype(np.float32), present, strict=True)]
     residual = [float(r) if ok else None for r, ok in zip(solved["residual"], present, strict=True)]
     n = len(frame_index)
+    # Typed from the stage's schema: a hand never present gives all-null columns, which pyarrow would
+    # otherwise type `null` and refuse to concatenate with the other hand's rows.
     return pa.table({"clip_id": [clip_id] * n, "frame_index": np.asarray(frame_index, dtype=np.int32),
-                     "hand": [side] * n, "embodiment": [embodiment] * n, "q_rad": q, "wrist_pose": pose,
+                     "hand": [side] * n, "embodiment": [embodiment] * n,
+                     "q_rad": pa.array(q, RETARGETS.field("q_rad").type),
+                     "wrist_pose": pa.array(pose, RETARGETS.field("wrist_pose").type),
                      "residual": pa.array(residual, type=pa.float32())})
 
 
