@@ -1,6 +1,7 @@
 """The `egocurate` command line: thin over the packages, the same functions the app calls.
 
-    egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot]
+    egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot] [--task TEXT] [--state-key K]
+    egocurate [--root DIR] task set CLIP_ID TEXT | import FILE.csv | list --missing [--csv]
     egocurate [--root DIR] sql [--json] "SELECT ..."
     egocurate [--root DIR] label [--clips ID]... [--stride K] [--workers N] [--executor local|ray]
     egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR]
@@ -14,7 +15,8 @@
     egocurate [--root DIR] user add NAME [--role viewer|curator|admin] [--password-stdin] | list
     egocurate [--root DIR] user set-role NAME ROLE | passwd NAME [--password-stdin] | remove NAME
 
-`--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`.
+`--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`. A failure prints one line naming what
+failed and why; `--verbose` adds the traceback and third-party logs (app/cli_errors.py).
 """
 
 from __future__ import annotations
@@ -30,35 +32,50 @@ from pathlib import Path
 
 import click
 
+from app.cli_errors import GuardedGroup, set_verbose
 from app.cli_output import echo_ingest_report
+from app.cli_tasks import apply_ingest_task, task
 from app.cli_users import user
 from db import paths
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Data root (default: $EGOCURATE_HOME, else ./egocurate-data).")
+@click.option("--verbose", is_flag=True, help="Show tracebacks and third-party (MediaPipe, TensorFlow Lite) logs.")
 @click.pass_context
-def main(ctx: click.Context, root: Path | None) -> None:
+def main(ctx: click.Context, root: Path | None, verbose: bool) -> None:
     """EgoCurate: egocentric hand video to robot-ready training data."""
+    set_verbose(verbose)
     ctx.obj = paths.resolve_root(root)
 
 
 main.add_command(user)  # app/cli_users.py: the accounts and roles of the app's sign-in
+main.add_command(task)  # app/cli_tasks.py: task text for clips whose media has none
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--source", type=click.Choice(["auto", "video", "egodex", "lerobot"]), default="auto",
               show_default=True, help="Force a reader instead of detecting one per input.")
+@click.option("--task", "task_text", default=None, help="Task text of clips whose media has none (raw videos).")
+@click.option("--state-key", default=None, help="LeRobot feature to read as the state vector (default: found).")
+@click.option("--action-key", default=None, help="LeRobot feature to read as the action vector (default: found).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def ingest(root: Path, inputs: tuple[Path, ...], source: str, quiet: bool) -> None:
+def ingest(root: Path, inputs: tuple[Path, ...], source: str, task_text: str | None, state_key: str | None,
+           action_key: str | None, quiet: bool) -> None:
     """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
+    from labeling.sources.ingest import IngestOptions
     from labeling.sources.ingest import ingest as run_ingest
 
-    report = run_ingest(root, list(inputs), source=source, progress=not quiet)
+    try:
+        options = IngestOptions(task=task_text, state_key=state_key, action_key=action_key)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    report = run_ingest(root, list(inputs), source=source, progress=not quiet, options=options)
     echo_ingest_report(report)
+    apply_ingest_task(root, report.already, options.task)
     if not report.ok:
         sys.exit(1)
 
@@ -186,8 +203,11 @@ def score(root: Path, rules_path: Path | None, clip_ids: tuple[str, ...], quiet:
 
     cfg = ScoreConfig(rules_path=rules_path) if rules_path else ScoreConfig()
     report = run_score(root, cfg, clip_ids=list(clip_ids) or None, progress=not quiet)
+    for clip_id, reason in report.failures:
+        click.secho(f"error: clip {clip_id}: {reason}", fg="red", err=True)
     flags = report.flags
-    click.echo(f"score: {report.scored} clips scored; flags: {flags.created} proposed, {flags.reproposed} "
+    click.echo(f"score: {report.scored} clips scored ({report.retarget_rows} embodiment-hand rows), "
+               f"{len(report.failures)} failed; flags: {flags.created} proposed, {flags.reproposed} "
                f"proposed again, {flags.kept} unchanged, {flags.withdrawn} withdrawn")
 
 

@@ -4,12 +4,18 @@ Each input is read completely in memory first, so a corrupt file contributes not
 committed in batches (one lake commit each), so a killed run keeps what it finished and a re-run
 skips it: clip ids come from content, and unchanged files are not even re-hashed.
 
-    egocurate --root R ingest PATH... [--source auto|video|egodex|lerobot]
+    egocurate --root R ingest PATH... [--source auto|video|egodex|lerobot] [--task TEXT]
+                              [--state-key KEY] [--action-key KEY]
+
+`task` is the task text of new clips whose media carries none (raw videos); `state_key` /
+`action_key` choose a LeRobot dataset's vectors where its own names do not say
+(`labeling.sources.lerobot_features`). The report's `notes` say which features were read as the
+vectors when they were not LeRobot's standard ones, and which datasets came in video-only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,8 +39,11 @@ BATCH_CLIPS = 500  # clips per lake commit: bounds memory and what a killed run 
 class IngestReport:
     added: list[str] = field(default_factory=list)  # clip ids new in the catalog
     skipped: int = 0  # inputs already catalogued
+    already: list[str] = field(default_factory=list)  # clip ids of the videos among them (ingest --task)
     failures: list[IngestError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user should know that is not wrong (vector choice)
+    video_only: list[str] = field(default_factory=list)  # added robot episodes without state or action vectors
     job_id: int | None = None
 
     @property
@@ -58,6 +67,7 @@ class _Writer:
     def add(self, item: SourceItem) -> None:
         if item.clip_id in self.existing:
             self.report.skipped += 1
+            self.report.already.append(item.clip_id)
             return
         self.existing.add(item.clip_id)
         self.pending.append(item)
@@ -89,14 +99,42 @@ def _write_concat(batch, stage: str, tables: list[pa.Table | None], partitions: 
         batch.write(stage, pa.concat_tables(present), partitions)
 
 
-def _read(candidate: Candidate, known: KnownFiles, writer: _Writer, report: IngestReport) -> None:
+@dataclass(frozen=True)
+class IngestOptions:
+    """What the user may say about inputs their files do not (all optional)."""
+
+    task: str | None = None  # task text of new clips whose media has none (raw videos)
+    state_key: str | None = None  # LeRobot feature to read as the state vector
+    action_key: str | None = None  # LeRobot feature to read as the action vector
+
+    def __post_init__(self) -> None:
+        """Blank means not given; a task longer than a label's limit is refused like a label's."""
+        for name in ("task", "state_key", "action_key"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, value.strip() if isinstance(value, str) and value.strip() else None)
+        if self.task is not None and len(self.task) > MAX_TASK_CHARS:
+            raise ValueError(f"--task is {len(self.task)} characters; the limit is {MAX_TASK_CHARS}")
+
+
+MAX_TASK_CHARS = 10_000  # as a curator's task label (curation.labels.MAX_TEXT_CHARS)
+
+
+def _with_task(item: SourceItem, task: str | None) -> SourceItem:
+    if task is None or item.clip.get("task"):
+        return item
+    return replace(item, clip={**item.clip, "task": task})
+
+
+def _read(candidate: Candidate, known: KnownFiles, writer: _Writer, report: IngestReport,
+          options: IngestOptions = IngestOptions()) -> None:
     if candidate.reader == "lerobot":
-        result = read_lerobot(candidate.path, known)
+        result = read_lerobot(candidate.path, known, options.state_key, options.action_key)
         report.failures += result.failures
         report.warnings += result.warnings
         report.skipped += result.skipped
+        _note_vectors(candidate, result, report)
         for item in result.items:
-            writer.add(item)
+            writer.add(_with_task(item, options.task))
         return
     if candidate.reader == "egodex":
         assert candidate.sidecar is not None
@@ -105,17 +143,35 @@ def _read(candidate: Candidate, known: KnownFiles, writer: _Writer, report: Inge
         item = read_video(candidate.path, known)
     if isinstance(item, str):
         report.skipped += 1
+        report.already.append(item)
     else:
-        writer.add(item)
+        writer.add(_with_task(item, options.task))
+
+
+def _note_vectors(candidate: Candidate, result: object, report: IngestReport) -> None:
+    """Say in words which features became the vectors, unless they were LeRobot's standard ones."""
+    vectors = result.vectors
+    if vectors is None or (vectors.standard and not vectors.video_only):
+        return
+    if vectors.video_only:
+        episodes = len(result.items)
+        report.video_only += [item.clip_id for item in result.items]
+        if episodes:
+            report.notes.append(f"{candidate.path}: {vectors.describe()}; its {episodes} episode(s) are catalogued "
+                                "video-only: they play, but show no curves and cannot be aligned or exported with "
+                                "data. Name the vectors with --state-key/--action-key.")
+        return
+    report.notes.append(f"{candidate.path}: {vectors.describe()}")
 
 
 def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool = True,
-           author: str = "cli") -> IngestReport:
+           author: str = "cli", options: IngestOptions = IngestOptions()) -> IngestReport:
     """Catalogue everything ingestible under `inputs`; see the module docstring."""
     report = IngestReport()
     candidates, report.failures = discover(inputs, source)
     lake = Lake(root)
-    params = {"inputs": [str(p) for p in inputs], "source": source, "author": author}
+    params = {"inputs": [str(p) for p in inputs], "source": source, "author": author,
+              **{k: v for k, v in vars(options).items() if v is not None}}
     with job_scope(root, "ingest", params, n_total=len(candidates)) as job:
         report.job_id = job.id
         with lake.writer_lock():
@@ -124,7 +180,7 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
             writer = _Writer(lake, existing_clip_ids(engine), report)
             for candidate in tqdm(candidates, desc="ingest", unit="input", disable=not progress):
                 try:
-                    _read(candidate, known, writer, report)
+                    _read(candidate, known, writer, report, options)
                 except IngestError as exc:
                     report.failures.append(exc)
                 except Exception as exc:  # noqa: BLE001 (a reader bug must cost one input, not the batch)
@@ -132,6 +188,8 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
                     # anything else is a bug, recorded with its type so it can be reported.
                     report.failures.append(IngestError(candidate.path, f"unexpected {type(exc).__name__}: {exc}"))
             writer.flush()
+        added = set(report.added)
+        report.video_only = [clip_id for clip_id in report.video_only if clip_id in added]
         _finish_job(job, report)
     return report
 
