@@ -46,7 +46,7 @@ from .export_manifest import build_manifest
 from .export_plan import ExportConfig, ExportPlan, plan_export
 from .export_v21 import V21Writer, check_v21
 from .export_v30 import V30Writer, check_v30
-from .pairing import human_state_62
+from .pairing import human_state_62, robot_state
 
 Progress = Callable[[int, int, str], None]  # (episodes done, episodes in all, what is happening)
 WRITERS = {"lerobot-v2.1": (V21Writer, check_v21), "lerobot-v3": (V30Writer, check_v30)}
@@ -203,10 +203,16 @@ def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Pat
         for index, row in enumerate(plan.episodes.itertuples()):
             if progress:
                 progress(index, total, f"episode {index + 1}/{total}: {row.kind} {row.clip_id[:12]}")
-            episode = _episode(root, row, cfg)
-            episode.episode_index, episode.task_index = index, tasks.index(row.task)
-            stats = ImageStats()
-            writer.add_episode(episode, clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats), stats)
+            try:
+                episode = _episode(root, row, cfg)
+                episode.episode_index, episode.task_index = index, tasks.index(row.task)
+                stats = ImageStats()
+                writer.add_episode(episode, clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats),
+                                   stats)
+            except ExportError:
+                raise
+            except Exception as exc:  # name the clip: "nothing was written" alone does not say what to fix
+                raise ExportError(f"{row.kind} clip {row.clip_id} ({row.path}): {type(exc).__name__}: {exc}") from exc
             episode_of_clip[row.clip_id] = index
     finally:
         if hasattr(writer, "close_files"):
@@ -237,11 +243,13 @@ def _episode(root: Path, row: object, cfg: ExportConfig) -> EpisodeData:
 
 
 def _robot_arrays(rows: pa.Table, n_frames: int, clip_id: str) -> tuple[np.ndarray, np.ndarray]:
-    state = np.asarray(rows.column("state").to_pylist(), dtype=np.float32)
+    """The episode's state (frames stored without one interpolated) and action (the next state where absent)."""
+    filled = robot_state(rows)
+    state = np.zeros((0, 0), np.float32) if filled is None else filled.astype(np.float32)
     if state.shape != (n_frames, STATE_WIDTH):
         raise ExportError(f"robot episode {clip_id}: state is {state.shape}, expected ({n_frames}, {STATE_WIDTH})")
     actions = rows.column("action").to_pylist()
-    if any(a is None for a in actions):
+    if any(a is None or len(a) != STATE_WIDTH for a in actions):
         return state, next_state_actions(state).astype(np.float32)
     return state, np.asarray(actions, dtype=np.float32).reshape(n_frames, STATE_WIDTH)
 

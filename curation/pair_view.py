@@ -36,7 +36,8 @@ def pair_table(engine: QueryEngine, states: tuple[str, ...] = ()) -> pd.DataFram
 
 def pair_label(row: pd.Series) -> str:
     cost = "no cost" if pd.isna(row["cost"]) else f"cost {row['cost']:.3f}"
-    return f"#{row['id']} · {row['state']} · {cost} · {row['robot_task']}"
+    task = row["robot_task"] if isinstance(row["robot_task"], str) and row["robot_task"] else "(no task text)"
+    return f"#{row['id']} · {row['state']} · {cost} · {task}"
 
 
 @dataclass(frozen=True)

@@ -183,11 +183,19 @@ def _fixed_rows(column: pa.ChunkedArray, width: int, name: str) -> npt.NDArray[n
 
 
 def robot_state(rows: pa.Table) -> npt.NDArray[np.float64] | None:
-    """`(T, D)` state of one robot episode from its `robot_frames` rows, or None without states."""
+    """`(T, D)` state of one robot episode from its `robot_frames` rows, or None without states.
+
+    Frames stored without a state (NaN at ingest) are interpolated from their neighbours; an episode
+    with no state at all (video-only) or with vectors of different widths has none.
+    """
     values = rows.column("state").to_pylist()
-    if not values or any(v is None for v in values):
+    present = [v for v in values if v is not None]
+    if not present or len({len(v) for v in present}) != 1:
         return None
-    return np.asarray(values, dtype=np.float64)
+    valid = np.array([v is not None for v in values])
+    matrix = np.full((len(values), len(present[0])), np.nan)
+    matrix[valid] = np.asarray(present, dtype=np.float64)
+    return fill_gaps(matrix, valid)[0]
 
 
 @dataclass
