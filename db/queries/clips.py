@@ -40,6 +40,12 @@ def known_files(engine: QueryEngine) -> list[tuple[str, int, int, int | None, st
     return fetch_all(engine, sql)
 
 
+def vector_keys(engine: QueryEngine) -> dict[str, tuple[str | None, str | None]]:
+    """clip_id -> (state_key, action_key) of every robot episode: the LeRobot features ingest read as vectors."""
+    sql = "SELECT clip_id, state_key, action_key FROM clips WHERE kind = 'robot'"
+    return {row[0]: (row[1], row[2]) for row in fetch_all(engine, sql)}
+
+
 def clip_summary(engine: QueryEngine) -> pd.DataFrame:
     """Clip count, frames and hours per kind, source and task."""
     sql = """

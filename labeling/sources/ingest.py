@@ -24,12 +24,13 @@ from tqdm import tqdm
 from db.engine import query_engine
 from db.jobs import DONE, FAILED, JobHandle, job_scope
 from db.lake import Lake
-from db.queries.clips import existing_clip_ids, known_files
+from db.queries.clips import existing_clip_ids, known_files, vector_keys
 
 from .base import FileStamp, IngestError, KnownFiles, SourceItem
 from .detect import Candidate, discover
 from .egodex import read_egodex
 from .lerobot import read_lerobot
+from .revector import keys_changed, replace_episodes
 from .video import read_video
 
 BATCH_CLIPS = 500  # clips per lake commit: bounds memory and what a killed run loses
@@ -44,12 +45,13 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should know that is not wrong (vector choice)
     video_only: list[str] = field(default_factory=list)  # added robot episodes without state or action vectors
+    revectored: list[str] = field(default_factory=list)  # catalogued episodes re-read with the vector keys given
     job_id: int | None = None
 
     @property
     def ok(self) -> bool:
         """False only when nothing at all could be ingested (the CLI's non-zero exit)."""
-        return bool(self.added) or self.skipped > 0
+        return bool(self.added) or self.skipped > 0 or bool(self.revectored)
 
 
 def _known(root: Path) -> KnownFiles:
@@ -58,13 +60,23 @@ def _known(root: Path) -> KnownFiles:
 
 
 class _Writer:
-    """Collects items and commits them to the lake in batches, skipping ids already present."""
+    """Collects items and commits them to the lake in batches, skipping ids already present.
 
-    def __init__(self, lake: Lake, existing: set[str], report: IngestReport) -> None:
-        self.lake, self.existing, self.report = lake, existing, report
+    With `stored_keys` (the user named vector keys), a catalogued robot episode read with other keys
+    is kept for `revector.replace_episodes` instead of skipped.
+    """
+
+    def __init__(self, lake: Lake, existing: set[str], report: IngestReport,
+                 stored_keys: dict[str, tuple[str | None, str | None]] | None = None) -> None:
+        self.lake, self.existing, self.report, self.stored_keys = lake, existing, report, stored_keys
         self.pending: list[SourceItem] = []
+        self.replacing: list[SourceItem] = []
 
     def add(self, item: SourceItem) -> None:
+        if item.clip_id in self.existing and self.stored_keys is not None and keys_changed(item, self.stored_keys):
+            self.replacing.append(item)
+            self.report.warnings += item.warnings
+            return
         if item.clip_id in self.existing:
             self.report.skipped += 1
             self.report.already.append(item.clip_id)
@@ -91,6 +103,12 @@ class _Writer:
                     _write_concat(batch, "frames", chosen, {"source": source, "pose_source": pose_source})
         self.report.added += [i.clip_id for i in self.pending]
         self.pending = []
+
+    def replace(self) -> None:
+        """Commit the re-read episodes (after `flush`: new clips first)."""
+        replace_episodes(self.lake, self.replacing)
+        self.report.revectored += [i.clip_id for i in self.replacing]
+        self.replacing = []
 
 
 def _write_concat(batch, stage: str, tables: list[pa.Table | None], partitions: dict[str, str]) -> None:  # noqa: ANN001
@@ -128,7 +146,8 @@ def _with_task(item: SourceItem, task: str | None) -> SourceItem:
 def _read(candidate: Candidate, known: KnownFiles, writer: _Writer, report: IngestReport,
           options: IngestOptions = IngestOptions()) -> None:
     if candidate.reader == "lerobot":
-        result = read_lerobot(candidate.path, known, options.state_key, options.action_key)
+        named = options.state_key or options.action_key  # re-read catalogued episodes: their keys may change
+        result = read_lerobot(candidate.path, None if named else known, options.state_key, options.action_key)
         report.failures += result.failures
         report.warnings += result.warnings
         report.skipped += result.skipped
@@ -177,7 +196,8 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
         with lake.writer_lock():
             engine = query_engine(root)
             known = _known(root)
-            writer = _Writer(lake, existing_clip_ids(engine), report)
+            named = options.state_key or options.action_key
+            writer = _Writer(lake, existing_clip_ids(engine), report, vector_keys(engine) if named else None)
             for candidate in tqdm(candidates, desc="ingest", unit="input", disable=not progress):
                 try:
                     _read(candidate, known, writer, report, options)
@@ -188,6 +208,10 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
                     # anything else is a bug, recorded with its type so it can be reported.
                     report.failures.append(IngestError(candidate.path, f"unexpected {type(exc).__name__}: {exc}"))
             writer.flush()
+            try:
+                writer.replace()
+            except IngestError as exc:
+                report.failures.append(exc)
         added = set(report.added)
         report.video_only = [clip_id for clip_id in report.video_only if clip_id in added]
         _finish_job(job, report)
