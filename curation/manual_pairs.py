@@ -68,7 +68,10 @@ def pair_by_hand(root: Path, human_clip_id: str, robot_clip_id: str, actor: str,
     robot = robot_state(robot_state_rows(engine, [robot_clip_id]))
     if rows.num_rows and robot is not None and robot.shape[1] == STATE_WIDTH:
         human, _ = human_state_62(rows, int(clips.at[human_clip_id, "n_frames"]))
-        alignment = align_states(human, robot, align or AlignConfig())
-        cost, path = alignment.cost, alignment.as_pairs()
+        try:
+            alignment = align_states(human, robot, align or AlignConfig())
+            cost, path = alignment.cost, alignment.as_pairs()
+        except ValueError:  # lengths the band cannot join: the pair stands, unaligned
+            pass
     proposal = PairProposal(human_clip_id, robot_clip_id, similarity, cost, path)
     return add_decided_pair(root, proposal, "accepted", actor, reason)

@@ -158,7 +158,7 @@ def human_state_62(rows: pa.Table, n_frames: int) -> tuple[npt.NDArray[np.float6
     hands = rows.column("hand").to_numpy(zero_copy_only=False)
     for h, side in enumerate(SIDES):
         mine = rows.filter(pa.array(hands == side))
-        if mine.num_rows == 0:
+        if mine.num_rows == 0 or mine.column("q_rad").null_count == mine.num_rows:  # never seen: it rests
             state[:, h * 31:(h + 1) * 31] = rest_hand(n_frames)
             filled += n_frames
             continue
@@ -249,7 +249,10 @@ def _align_one(row: object, human: npt.NDArray[np.float64] | None, robot: npt.ND
         return record | {"outcome": "proposed"}, None  # "unaligned: no retargets" shows as a null cost
     if robot is None or robot.shape[1] != STATE_WIDTH:
         return record | {"outcome": "proposed"}, None
-    alignment = align_states(human, robot, cfg.align)
+    try:
+        alignment = align_states(human, robot, cfg.align)
+    except ValueError:  # too short or too different in length for the band: proposed on its task, unaligned
+        return record | {"outcome": "proposed"}, None
     record |= {"cost": alignment.cost, "human_start": alignment.human_start, "human_end": alignment.human_end}
     return record | {"outcome": "proposed" if alignment.cost <= cfg.max_cost else "too_costly"}, alignment
 
@@ -261,7 +264,10 @@ def _human_states(engine: object, clip_ids: list[str], info: pd.DataFrame, embod
     states = {}
     for clip_id in np.unique(ids):
         mine = rows.filter(pa.array(ids == clip_id))
-        states[str(clip_id)], _ = human_state_62(mine, int(info.loc[clip_id, "n_frames"]))
+        try:
+            states[str(clip_id)], _ = human_state_62(mine, int(info.loc[clip_id, "n_frames"]))
+        except ValueError:  # retargets of another joint layout under this name: the clip stays unaligned
+            continue
     return states
 
 

@@ -164,5 +164,5 @@ def run_readonly_sql(engine: QueryEngine, sql: str, row_cap: int = SQL_ROW_CAP,
         finally:
             timer.cancel()
     truncated = len(rows) > row_cap
-    frame = pd.DataFrame(rows[:row_cap], columns=columns)
+    frame = absent_as_none(pd.DataFrame(rows[:row_cap], columns=columns))
     return SqlResult(frame=frame, truncated=truncated, elapsed_s=time.perf_counter() - started)

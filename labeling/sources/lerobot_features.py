@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .base import IngestError
-from .lerobot_layout import ACTION_KEY, STATE_KEY
+from .lerobot_layout import ACTION_KEY, INDEX_KEYS, STATE_KEY, TIMESTAMP_KEY
 
 FLOAT_DTYPES = frozenset({"float16", "float32", "float64", "float", "double"})
 STATE_WORDS = frozenset({"state", "states"})
 ACTION_WORDS = frozenset({"action", "actions"})
 CAMERA_WORDS = frozenset({"image", "images", "video", "videos", "depth"})  # never a vector, whatever else it says
+# LeRobot's per-frame bookkeeping (and GR00T's rewards and annotations) are never a robot's vectors.
+BOOKKEEPING = frozenset({TIMESTAMP_KEY, *INDEX_KEYS})
+BOOKKEEPING_PREFIXES = ("next.", "annotation.")
 HOW = ("override", "standard", "named", "modality", "absent")
 
 
@@ -104,7 +107,7 @@ def float_vectors(features: dict) -> list[str]:
         shape = feature.get("shape")
         if not (isinstance(shape, (list, tuple)) and len(shape) == 1 and isinstance(shape[0], int) and shape[0] >= 1):
             continue
-        if CAMERA_WORDS & set(_words(key)):
+        if CAMERA_WORDS & set(_words(key)) or key in BOOKKEEPING or key.startswith(BOOKKEEPING_PREFIXES):
             continue
         found.append(key)
     return found
