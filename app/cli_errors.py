@@ -27,8 +27,8 @@ def set_verbose(on: bool) -> None:
 
 
 def describe(exc: BaseException) -> str:
-    """`Type: message`, with the file an OSError is about when it names one."""
-    text = str(exc) or "(no message)"
+    """`Type: message` (its first line: DuckDB appends the query and a caret), with the file an OSError names."""
+    text = (str(exc).strip().splitlines() or ["(no message)"])[0]
     filename = getattr(exc, "filename", None)
     if filename and str(filename) not in text:
         text = f"{filename}: {text}"

@@ -283,7 +283,8 @@ def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[st
         sizes = {c: max((len(v) for v in frames[c] if v is not None), default=0) for c in ROBOT_COLUMNS
                  if c in frames}
         names = {c: vector_labels(clip, c, size) for c, size in sizes.items()}
-        series = robot_series(frames, n_frames, dims, names)
+        drawable = {c: d for c, d in dims.items() if sizes.get(c)}  # a video-only episode has no curves to draw
+        series = robot_series(frames, n_frames, drawable, names)
     return viewer_config(video, tracks, series)
 
 

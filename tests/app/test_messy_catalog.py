@@ -84,7 +84,8 @@ def test_two_embodiments_are_scored_and_flagged_apart(messy_catalog):
                                      GROUP BY ALL""").set_index("embodiment")["mm"]
     assert residual["egocurate_hand22"] < 6 and residual["inspire"] > 20  # each hand's own number
     # Clean EgoDex clips: neither hand's residual flags them (the averaged 17 mm did, for a hand it belonged to none).
-    flags = sql(messy_catalog, "SELECT f.rule, f.embodiment, f.reason, c.source FROM flags f JOIN clips c USING (clip_id)")
+    flags = sql(messy_catalog, "SELECT f.rule, f.embodiment, f.reason, c.source FROM flags f "
+                               "JOIN clips c USING (clip_id)")
     retargeting = flags[flags["rule"].isin(["retarget_residual", "fingertip_error"])]
     assert not (retargeting["source"] == "egodex").any()
     assert all(isinstance(e, str) and e in r for e, r in zip(retargeting["embodiment"], retargeting["reason"],
