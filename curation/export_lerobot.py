@@ -212,7 +212,7 @@ def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Pat
             except ExportError:
                 raise
             except Exception as exc:  # name the clip: "nothing was written" alone does not say what to fix
-                raise ExportError(f"{row.kind} clip {row.clip_id} ({row.path}): {type(exc).__name__}: {exc}") from exc
+                raise RuntimeError(f"{row.kind} clip {row.clip_id} ({row.path}): {type(exc).__name__}: {exc}") from exc
             episode_of_clip[row.clip_id] = index
     finally:
         if hasattr(writer, "close_files"):
