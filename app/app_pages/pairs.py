@@ -96,6 +96,8 @@ with st.expander("Pair by hand", icon=":material/add_link:", expanded=table.empt
         blocked = auth_gate.why_not(me, "pair")
         st.button("Pair and accept", icon=":material/add_link:", on_click=make_pair, type="primary",
                   disabled=not curator or blocked is not None, help=blocked)
+        if not curator and blocked is None:
+            st.caption("Type your name above to pair; the pair is written with it.")
     elif choices is not None:
         st.caption("Pairing needs at least one human clip and one robot episode in the catalog.")
 if table.empty:
