@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -121,6 +122,16 @@ def test_exports_hold_every_episode_with_a_placeholder_task_where_none(messy_cat
     assert len(read.items) == 14 and not read.failures
     if fmt == "lerobot-v2.1":
         assert (folder / "meta" / "modality.json").is_file()
+
+
+@pytest.mark.parametrize("fmt", ["lerobot-v2.1", "lerobot-v3"])
+def test_the_trainer_reads_the_export_with_its_absent_parts_filled(messy_catalog, fmt):
+    from trainer.data import read_export
+
+    data = read_export(messy_catalog.exports[fmt])
+    assert len(data.episodes) == 14 and "(no task text)" in data.tasks
+    assert all(np.isfinite(e.state).all() and np.isfinite(e.action).all() for e in data.episodes)  # NaN frames filled
+    assert min(e.length for e in data.episodes) == 1  # the one-frame clip is an episode like the others
 
 
 def test_training_runs_pretrain_then_midtrain_on_the_export(messy_catalog):
