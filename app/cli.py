@@ -1,13 +1,14 @@
 """The `egocurate` command line: thin over the packages, the same functions the app calls.
 
-    egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot] [--task TEXT] [--state-key K]
+    egocurate [--root DIR] ingest PATH... [--source ...] [--embodiment SPEC.yml] [--task TEXT] [--state-key K]
     egocurate [--root DIR] task set CLIP_ID TEXT | import FILE.csv | list --missing [--csv]
     egocurate [--root DIR] sql [--json] "SELECT ..."
     egocurate [--root DIR] label [--clips ID]... [--stride K] [--workers N] [--executor local|ray]
-    egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR]
+    egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR] | --embodiment SPEC
     egocurate [--root DIR] score [--rules YML] [--clips ID]...
     egocurate [--root DIR] view save NAME JSON | list | show NAME
-    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
+    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F] | list | accept ID | reject ID --reason TEXT
+    egocurate [--root DIR] embodiment set SPEC.yml (--dataset DIR | --clips ID...) | propose | list | show NAME
     egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t] [--unpaired-human]
     egocurate [--root DIR] train --data DIR --stage pretrain|midtrain [--init CKPT] [--config NAME] [--scaling]
     egocurate [--root DIR] demo [--no-app] [--no-train] [--port N]
@@ -32,8 +33,10 @@ from pathlib import Path
 
 import click
 
+from app.cli_embodiments import embodiment
 from app.cli_errors import GuardedGroup, set_verbose
 from app.cli_output import echo_ingest_report
+from app.cli_pairs import pair
 from app.cli_tasks import apply_ingest_task, task
 from app.cli_users import user
 from db import paths
@@ -51,6 +54,8 @@ def main(ctx: click.Context, root: Path | None, verbose: bool) -> None:
 
 
 main.add_command(user)  # app/cli_users.py: the accounts and roles of the app's sign-in
+main.add_command(pair)  # app/cli_pairs.py: propose + align pairs, then list, accept, reject
+main.add_command(embodiment)  # app/cli_embodiments.py: robot embodiment specs
 main.add_command(task)  # app/cli_tasks.py: task text for clips whose media has none
 
 
@@ -58,14 +63,19 @@ main.add_command(task)  # app/cli_tasks.py: task text for clips whose media has 
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--source", type=click.Choice(["auto", "video", "egodex", "lerobot"]), default="auto",
               show_default=True, help="Force a reader instead of detecting one per input.")
+@click.option("--embodiment", "spec", default=None,
+              help="An embodiment spec (YAML, or a stored spec's name) for the LeRobot datasets' robot episodes; "
+                   "checked against their names first: a spec that does not fit ingests nothing.")
 @click.option("--task", "task_text", default=None, help="Task text of clips whose media has none (raw videos).")
 @click.option("--state-key", default=None, help="LeRobot feature to read as the state vector (default: found).")
 @click.option("--action-key", default=None, help="LeRobot feature to read as the action vector (default: found).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def ingest(root: Path, inputs: tuple[Path, ...], source: str, task_text: str | None, state_key: str | None,
-           action_key: str | None, quiet: bool) -> None:
+def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, task_text: str | None,
+           state_key: str | None, action_key: str | None, quiet: bool) -> None:
     """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
+    from labeling.embodiment.apply import ingest_with_spec
+    from labeling.embodiment.spec import SpecError
     from labeling.sources.ingest import IngestOptions
     from labeling.sources.ingest import ingest as run_ingest
 
@@ -73,7 +83,14 @@ def ingest(root: Path, inputs: tuple[Path, ...], source: str, task_text: str | N
         options = IngestOptions(task=task_text, state_key=state_key, action_key=action_key)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    report = run_ingest(root, list(inputs), source=source, progress=not quiet, options=options)
+    if spec is None:
+        report = run_ingest(root, list(inputs), source=source, progress=not quiet, options=options)
+    else:
+        try:
+            report, applied = ingest_with_spec(root, list(inputs), spec, source, not quiet, getpass.getuser(), options)
+        except SpecError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"embodiment {applied.name}: {applied.episodes} robot episodes follow it")
     echo_ingest_report(report)
     apply_ingest_task(root, report.already, options.task)
     if not report.ok:
@@ -156,9 +173,11 @@ def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: 
 
 
 @main.command()
-@click.option("--hand", required=True,
+@click.option("--hand", default=None,
               help="A registered hand (egocurate_hand22, sharpa_ha4, g1_dex3, allegro, inspire, leap, ability) "
                    "or a dex-retargeting YAML config.")
+@click.option("--embodiment", "spec", default=None,
+              help="Instead of --hand: a robot's embodiment spec (YAML or stored name); its hands, under its name.")
 @click.option("--clips", "clip_ids", multiple=True, help="Retarget only this clip id (repeatable); default: all.")
 @click.option("--config-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Where the named hands' dex-retargeting configs live (not needed for egocurate_hand22).")
@@ -170,14 +189,19 @@ def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: 
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def retarget(root: Path, hand: str, clip_ids: tuple[str, ...], config_dir: Path | None, urdf_dir: Path | None,
-             pose_source: str | None, device: str | None, workers: int, executor: str, quiet: bool) -> None:
+def retarget(root: Path, hand: str | None, spec: str | None, clip_ids: tuple[str, ...], config_dir: Path | None,
+             urdf_dir: Path | None, pose_source: str | None, device: str | None, workers: int, executor: str,
+             quiet: bool) -> None:
     """Retarget human hand poses to a robot hand through its URDF (whole clips, batched)."""
+    from labeling.embodiment.apply import resolve_spec
     from labeling.retarget.config import ConfigError
     from labeling.retarget.stage import run_retarget
 
-    hand_arg: str | Path = Path(hand) if hand.endswith((".yml", ".yaml")) else hand
+    if (hand is None) == (spec is None):
+        raise click.UsageError("give --hand or --embodiment (one of them)")
     try:
+        hand_arg = (resolve_spec(root, spec)[0].retarget_target() if spec else
+                    Path(hand) if hand.endswith((".yml", ".yaml")) else hand)
         report = run_retarget(root, hand_arg, list(clip_ids) or None, pose_source=pose_source, device=device,
                               progress=not quiet, config_dir=config_dir, urdf_dir=urdf_dir, workers=workers,
                               executor=executor)
@@ -275,26 +299,6 @@ def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--min-similarity", type=click.FloatRange(0, 1), default=None,
-              help="Task similarity a candidate pair needs (default: curation.pairing.PairConfig).")
-@click.option("--max-cost", type=click.FloatRange(0, min_open=True), default=None,
-              help="Aligned pairs costlier than this (DTW RMS per step) are not proposed.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_obj
-def pair(root, min_similarity, max_cost, quiet) -> None:  # noqa: ANN001 (Path, float | None, float | None, bool)
-    """Propose human-robot pairs by task and align them with DTW; curators' decisions are kept."""
-    from curation.pairing import PairConfig, report_json, run_pairing
-
-    defaults = PairConfig()
-    cfg = PairConfig(min_task_similarity=defaults.min_task_similarity if min_similarity is None else min_similarity,
-                     max_cost=defaults.max_cost if max_cost is None else max_cost)
-    report = run_pairing(root, cfg, actor=getpass.getuser(), progress=not quiet)
-    if report.frame.empty:
-        click.secho("pair: no human clip and robot episode share a task", fg="yellow", err=True)
-    click.echo(f"pair: {report_json(report)}")
-
-
-@main.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The dataset folder to create (its parent must exist).")
 @click.option("--format", "fmt", required=True, type=click.Choice(["lerobot-v2.1", "lerobot-v3"]))
@@ -341,7 +345,7 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0).")
+              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0, or a mixed-embodiment folder).")
 @click.option("--stage", type=click.Choice(["pretrain", "midtrain"]), default="pretrain", show_default=True,
               help="pretrain: the export's human episodes; midtrain: human + robot episodes.")
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,

@@ -37,6 +37,7 @@ VIEWER_ROBOT_HAND = "viewer.robot_hand"  # 'left' / 'right': the hand in 3D and 
 VIEWER_JOINT_DIMS = "viewer.joint_dims"  # indexes into that hand's q_rad shown as curves
 VIEWER_JOINTS_FOR = "viewer.joints_for"  # (clip, embodiment, hand) the joints above were chosen for
 VIEWER_ROBOT_FRAME = "viewer.robot_frame"  # the frame of the plotly 3D figure
+VIEWER_EPISODE_HAND = "viewer.episode_hand"  # robot episode with a spec: 'left' / 'right' drawn in 3D from its state
 
 # SQL page
 SQL_QUERY = "sql.query"
@@ -65,6 +66,16 @@ PAIRS_REASON = "pairs.reason"  # the reason typed for a decision (required to re
 PAIRS_MESSAGE = "pairs.message"  # (kind, text) left by a callback for the next run
 PAIRS_BY_HAND_HUMAN = "pairs.by_hand_human"  # "Pair by hand": the human clip chosen (clip id)
 PAIRS_BY_HAND_ROBOT = "pairs.by_hand_robot"  # "Pair by hand": the robot episode chosen (clip id)
+
+# Embodiments page
+EMBODIMENTS_DATASET = "embodiments.dataset"  # the robot dataset (its `clips.dataset` folder) a spec is proposed for
+EMBODIMENTS_HAND = "embodiments.hand"  # a registered hand or a dex-retargeting config path
+EMBODIMENTS_NAME = "embodiments.name"  # the embodiment's name ('' = the dataset folder's)
+EMBODIMENTS_CONFIG_DIR = "embodiments.config_dir"  # where a registered hand's configs are ('' = none)
+EMBODIMENTS_URDF_DIR = "embodiments.urdf_dir"  # resolves the configs' relative urdf_path ('' = none)
+EMBODIMENTS_PROPOSAL = "embodiments.proposal"  # {dataset, names, spec, table}: the proposal being checked
+EMBODIMENTS_AUTHOR = "embodiments.author"  # the name a spec is stored with in open local mode
+EMBODIMENTS_MESSAGE = "embodiments.message"  # (kind, text) left by a callback for the next run
 
 # Export page
 EXPORT_VIEW = "export.view"  # a saved view name, or EXPORT_ALL_CLIPS
@@ -144,6 +155,7 @@ DEFAULTS: dict[str, object] = {
     VIEWER_JOINT_DIMS: [],
     VIEWER_JOINTS_FOR: None,
     VIEWER_ROBOT_FRAME: None,
+    VIEWER_EPISODE_HAND: None,
     SQL_QUERY: "SELECT kind, source, count(*) AS clips FROM clips GROUP BY ALL",
     QUALITY_VIEW: ALL_HUMAN_CLIPS,
     QUALITY_TASKS: [],
@@ -171,6 +183,14 @@ DEFAULTS: dict[str, object] = {
     EXPORT_CODEC: "h264",
     EXPORT_AUTHOR: "",
     EXPORT_MESSAGE: None,
+    EMBODIMENTS_DATASET: None,
+    EMBODIMENTS_HAND: "",
+    EMBODIMENTS_NAME: "",
+    EMBODIMENTS_CONFIG_DIR: "",
+    EMBODIMENTS_URDF_DIR: "",
+    EMBODIMENTS_PROPOSAL: None,
+    EMBODIMENTS_AUTHOR: "",
+    EMBODIMENTS_MESSAGE: None,
     LABEL_SCOPE: "All without MediaPipe poses",
     LABEL_CLIPS: [],
     LABEL_STRIDE: 1,

@@ -69,10 +69,17 @@ class VideoSpec:
             raise ValueError(f"VideoSpec.gop_frames must be >= 1, got {self.gop_frames}")
 
 
-def features(names: list[str] | None, video: VideoSpec, fps: float) -> dict[str, dict]:
-    """`info.json` features: FEATURES with the vector names and the ego-view video filled in."""
+def features(names: list[str] | None, video: VideoSpec, fps: float, action_names: list[str] | None = None
+             ) -> dict[str, dict]:
+    """`info.json` features: FEATURES with the vector names and the ego-view video filled in.
+
+    A robot's own layout (`action_names`, or names of another width than 62) sets the vector widths.
+    """
     out = json.loads(json.dumps(FEATURES))
-    out[STATE_KEY]["names"] = out[ACTION_KEY]["names"] = names
+    out[STATE_KEY]["names"], out[ACTION_KEY]["names"] = names, action_names if action_names is not None else names
+    for key in (STATE_KEY, ACTION_KEY):
+        if out[key]["names"] is not None:
+            out[key]["shape"] = [len(out[key]["names"])]
     out[VIDEO_KEY] = video_feature(video.width, video.height, video.codec, fps)
     return out
 
@@ -91,8 +98,8 @@ class EpisodeData:
     video_path: str  # the source video
     video_from_s: float  # where the clip starts inside it
     n_frames: int
-    state: Float32  # (T, 62)
-    action: Float32  # (T, 62)
+    state: Float32  # (T, 62); a robot's own width in a mixed-embodiment export
+    action: Float32  # (T, 62); likewise
     filled_frames: int = 0  # hand-frames interpolated from neighbours (human episodes)
     episode_index: int = -1  # set by the writer
     task_index: int = -1
@@ -114,18 +121,20 @@ def frame_table(episode: EpisodeData, first_index: int, fps: float) -> pa.Table:
     """The episode's Parquet rows: vectors as fixed-size lists, `timestamp = frame_index / fps`."""
     n = episode.n_frames
     frame_index = np.arange(n, dtype=np.int64)
-    vector = pa.list_(pa.float32(), STATE_WIDTH)
+    # 62 for human episodes; a robot's own widths in a mixed-embodiment export (curation/export_mixture.py).
+    widths = {STATE_KEY: episode.state.shape[1], ACTION_KEY: episode.action.shape[1]}
     columns = {
-        STATE_KEY: pa.FixedSizeListArray.from_arrays(pa.array(episode.state.reshape(-1)), STATE_WIDTH),
-        ACTION_KEY: pa.FixedSizeListArray.from_arrays(pa.array(episode.action.reshape(-1)), STATE_WIDTH),
+        STATE_KEY: pa.FixedSizeListArray.from_arrays(pa.array(episode.state.reshape(-1)), widths[STATE_KEY]),
+        ACTION_KEY: pa.FixedSizeListArray.from_arrays(pa.array(episode.action.reshape(-1)), widths[ACTION_KEY]),
         TIMESTAMP_KEY: pa.array((frame_index / fps).astype(np.float32)),
         "frame_index": pa.array(frame_index),
         "episode_index": pa.array(np.full(n, episode.episode_index, np.int64)),
         "index": pa.array(first_index + frame_index),
         "task_index": pa.array(np.full(n, episode.task_index, np.int64)),
     }
-    schema = pa.schema([pa.field(k, vector if k in (STATE_KEY, ACTION_KEY) else v.type) for k, v in columns.items()],
-                       metadata={"huggingface": hf_features(STATE_WIDTH)})
+    schema = pa.schema([pa.field(k, pa.list_(pa.float32(), widths[k]) if k in widths else v.type)
+                        for k, v in columns.items()],
+                       metadata={"huggingface": hf_features(widths[STATE_KEY], widths[ACTION_KEY])})
     return pa.Table.from_arrays(list(columns.values()), schema=schema)
 
 

@@ -10,6 +10,9 @@ renamed to `<out>`; any failure removes the temporary folder, so no partial data
 visible. An existing non-empty `<out>` is refused unless `overwrite`. Every run is recorded in the
 `exports` table (running → done | failed) with its manifest, and in the audit log; a run killed
 mid-way (kill -9) is closed as `interrupted` (db/jobs.py), its temp folder removed, by the next export.
+
+When some robot's state is not the 62-D human layout (a real robot with its embodiment spec), the
+folder holds one dataset per embodiment instead (`curation.export_mixture`), written the same way.
 """
 
 from __future__ import annotations
@@ -174,19 +177,26 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
     except KeyError as exc:  # an unknown view name
         raise ExportError(str(exc.args[0] if exc.args else exc)) from exc
     if plan.episodes.empty:
+        why = "; ".join(sorted(set(plan.dropped_pairs["reason"]))) if len(plan.dropped_pairs) else ""
         raise ExportError(f"nothing to export: no accepted pair has both clips in view {cfg.view_name!r} "
-                          f"({len(plan.dropped_pairs)} accepted pairs left out)")
-    fps = _export_fps(plan, cfg)
+                          f"({len(plan.dropped_pairs)} accepted pairs left out{': ' + why if why else ''})")
+    from .export_mixture import MixtureError, needs_mixture, write_mixture  # builds on this module's writers
+
+    mixture = needs_mixture(plan)  # robots in their own layout: one dataset per embodiment
+    fps = None if mixture else _export_fps(plan, cfg)
     tmp = out.parent / f"{out.name}.tmp-{uuid.uuid4().hex[:12]}"
     export_id = _start_record(root, cfg, out, tmp)
     try:
-        manifest = _write(root, cfg, plan, fps, tmp, export_id, progress)
+        manifest = (write_mixture(root, cfg, plan, tmp, export_id, progress) if mixture
+                    else _write(root, cfg, plan, fps, tmp, export_id, progress))
         _publish(tmp, out)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         _finish_record(root, export_id, FAILED, {"error": f"{type(exc).__name__}: {exc}"}, cfg.author)
         if isinstance(exc, (ExportError, KeyboardInterrupt)):
             raise
+        if isinstance(exc, MixtureError):
+            raise ExportError(str(exc)) from exc
         raise ExportError(f"export to {out} failed, nothing was written there: {exc}") from exc
     _finish_record(root, export_id, DONE, manifest, cfg.author)
     return ExportResult(out_dir=out, export_id=export_id, manifest=manifest)

@@ -27,10 +27,11 @@ from db import paths
 from db.engine import query_engine
 from db.queries.annotations import accepted_pairs_in_view, flags_on_clips, unpaired_human_clips
 from db.queries.clips import clips_by_id, pairing_clips
+from db.queries.embodiments import clip_embodiment_names
 from db.queries.retargets import clips_with_retargets
 from db.view_spec import ViewSpec
 
-from .action_layout import HAND22_EMBODIMENT, STATE_WIDTH
+from .action_layout import HAND22_EMBODIMENT
 from .export_episodes import VideoSpec
 from .pairing import has_task_text
 from .views import load_view
@@ -127,7 +128,8 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
 
 
 def _usable(engine: object, pairs: pd.DataFrame, embodiment: str) -> list[str | None]:
-    """Per pair, why its clips cannot be written in the 62-D layout (None when they can)."""
+    """Per pair, why its clips cannot be written (None when they can): the human in the 62-D layout, the
+    robot in its own (a robot of another layout goes to its own dataset: curation/export_mixture.py)."""
     retargeted = clips_with_retargets(engine, embodiment)
     robots = clips_by_id(engine, sorted(set(pairs["robot_clip_id"]))).set_index("clip_id")
     out = []
@@ -136,8 +138,8 @@ def _usable(engine: object, pairs: pd.DataFrame, embodiment: str) -> list[str | 
         width = len(json.loads(names) or []) if isinstance(names, str) else 0
         if row.human_clip_id not in retargeted:
             out.append(f"the human clip has no {embodiment} retargets")
-        elif width != STATE_WIDTH:
-            out.append(f"the robot state has {width} dimensions, not the {STATE_WIDTH}-D hand layout")
+        elif width == 0:
+            out.append("the robot episode declares no state dimensions")
         else:
             out.append(None)
     return out
@@ -185,6 +187,7 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
         return pd.DataFrame(columns=columns)
     clips = clips_by_id(engine, member_ids + solo).set_index("clip_id")
     tasks = pairing_clips(engine).set_index("clip_id")["task"]  # a curator's corrected task wins
+    specs = clip_embodiment_names(engine, member_ids)  # a robot's embodiment spec names its embodiment
     groups: dict[int, list[str]] = {}
     pair_ids: dict[str, list[int]] = {}
     group_of: dict[str, int] = {}
@@ -202,7 +205,7 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
         clip = clips.loc[clip_id]
         human = clip["kind"] == "human"
         rows.append({"clip_id": clip_id, "kind": clip["kind"],
-                     "embodiment": HUMAN_EMBODIMENT if human else (clip["robot_type"] or "robot"),
+                     "embodiment": HUMAN_EMBODIMENT if human else (specs.get(clip_id) or clip["robot_type"] or "robot"),
                      "task": episode_task(tasks.get(clip_id)), "pair_id": max(group_of[clip_id], UNPAIRED),
                      "pair_ids": sorted(pair_ids[clip_id]), "split": split[group_of[clip_id]],
                      "n_frames": int(clip["n_frames"]), "fps": float(clip["fps"]),

@@ -46,9 +46,11 @@ class V21Writer:
     """Episodes in, a v2.1 dataset out (under `root`, which the caller makes atomic)."""
 
     def __init__(self, root: Path, fps: float, video: VideoSpec, names: list[str] | None, robot_type: str,
-                 gr00t: bool) -> None:
+                 gr00t: bool, modality: dict | None = None, action_names: list[str] | None = None) -> None:
         self.root, self.fps, self.video, self.names = root, fps, video, names
         self.robot_type, self.gr00t = robot_type, gr00t
+        # A robot's own layout (export_mixture): its action names and GR00T groups; None: the 62-D layout.
+        self.modality, self.action_names = modality, action_names
         self.episodes: list[EpisodeData] = []
         self.total_frames = 0
 
@@ -78,7 +80,7 @@ class V21Writer:
             "total_frames": self.total_frames, "total_tasks": len(tasks), "total_videos": n,
             "total_chunks": (max(n - 1, 0) // layout.CHUNKS_SIZE) + 1, "chunks_size": layout.CHUNKS_SIZE,
             "fps": self.fps, "splits": splits, "data_path": V21_DATA_PATH, "video_path": V21_VIDEO_PATH,
-            "features": features(self.names, self.video, self.fps)}
+            "features": features(self.names, self.video, self.fps, self.action_names)}
         root = self.root
         (root / layout.META_DIR).mkdir(parents=True, exist_ok=True)
         (root / layout.INFO_PATH).write_text(json.dumps(info, indent=4) + "\n")
@@ -88,7 +90,7 @@ class V21Writer:
         _write_jsonl(root / layout.EPISODES_STATS_PATH, [{"episode_index": e.episode_index, "stats": e.stats}
                                                          for e in self.episodes])
         if self.gr00t:
-            (root / layout.MODALITY_PATH).write_text(json.dumps(gr00t_modality(), indent=4) + "\n")
+            (root / layout.MODALITY_PATH).write_text(json.dumps(self.modality or gr00t_modality(), indent=4) + "\n")
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

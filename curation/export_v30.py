@@ -62,9 +62,11 @@ class V30Writer:
     """Episodes in, a v3.0 dataset out (under `root`, which the caller makes atomic)."""
 
     def __init__(self, root: Path, fps: float, video: VideoSpec, names: list[str] | None, robot_type: str,
-                 gr00t: bool = False) -> None:
+                 gr00t: bool = False, modality: dict | None = None, action_names: list[str] | None = None) -> None:
         self.root, self.fps, self.video, self.names, self.robot_type = root, fps, video, names, robot_type
         self.gr00t = gr00t
+        # A robot's own layout (export_mixture): its action names and GR00T groups; None: the 62-D layout.
+        self.modality, self.action_names = modality, action_names
         self.rows: list[dict] = []  # the meta/episodes rows
         self.stats: list[dict] = []
         self.total_frames = 0
@@ -126,7 +128,7 @@ class V30Writer:
     def finalize(self, tasks: list[str], splits: dict[str, str]) -> None:
         self.close_files()
         fps = int(self.fps) if float(self.fps).is_integer() else self.fps
-        feats = features(self.names, self.video, self.fps)
+        feats = features(self.names, self.video, self.fps, self.action_names)
         for feature in feats.values():
             if feature["dtype"] != "video":
                 feature["fps"] = fps
@@ -144,7 +146,8 @@ class V30Writer:
         pq.write_table(pa.Table.from_pylist(self.rows), episodes_file)
         (self.root / layout.STATS_PATH).write_text(json.dumps(aggregate_stats(self.stats), indent=4) + "\n")
         if self.gr00t:  # GR00T reads v2.x; the file rides along so a v3 → v2.1 conversion keeps it
-            (self.root / layout.MODALITY_PATH).write_text(json.dumps(gr00t_modality(), indent=4) + "\n")
+            modality = self.modality or gr00t_modality()
+            (self.root / layout.MODALITY_PATH).write_text(json.dumps(modality, indent=4) + "\n")
 
 
 def check_v30(root: Path) -> int:

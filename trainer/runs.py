@@ -53,7 +53,8 @@ from db.jobs import (
 )
 from db.models import Export, Run, utc_now
 from db.store import session_scope
-from labeling.sources.lerobot_layout import INFO_PATH
+
+from .mixture import is_training_data
 
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
 CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
@@ -133,8 +134,8 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     data_dir = Path(data_dir).resolve()
     if stage not in RUN_STAGES:
         raise ValueError(f"stage must be one of {RUN_STAGES}, got {stage!r}")
-    if not (data_dir / INFO_PATH).is_file():
-        raise ValueError(f"{data_dir}: not an export (no meta/info.json)")
+    if not is_training_data(data_dir):
+        raise ValueError(f"{data_dir}: not an export (no meta/info.json, nor a mixture.json)")
     if init is not None and stage != "midtrain":
         raise ValueError("an init checkpoint is for midtrain runs")
     if init is not None and not Path(init).exists():
@@ -298,7 +299,7 @@ def export_choices(root: Path | str) -> dict[str, str]:
         rows = session.scalars(select(Export).where(Export.state == DONE).order_by(Export.id.desc())).all()
         out = {}
         for row in rows:
-            if (Path(row.out_dir) / INFO_PATH).is_file() and row.out_dir not in out:
+            if is_training_data(row.out_dir) and row.out_dir not in out:
                 counts = (row.manifest or {}).get("counts", {})
                 out[row.out_dir] = (f"{Path(row.out_dir).name} · {row.format} · {counts.get('episodes', '?')} "
                                     f"episodes · {row.created_at:%Y-%m-%d %H:%M}")

@@ -18,6 +18,7 @@ from app.state import (
 )
 from curation.export_episodes import CODECS, VideoSpec
 from curation.export_lerobot import ExportError, list_exports, run_export
+from curation.export_mixture import embodiment_summary
 from curation.export_plan import FORMATS, ExportConfig, default_out_dir, preview_export
 from curation.views import list_views
 
@@ -51,6 +52,12 @@ cols[1].metric("Pairs", len(plan.pairs))
 cols[2].metric("Hours", f"{summary['hours'].sum():.3f}" if not summary.empty else "0")
 cols[3].metric("Pairs left out", len(plan.dropped_pairs))
 st.dataframe(summary, hide_index=True, width="stretch")
+by_embodiment = embodiment_summary(plan)
+if not by_embodiment.empty:
+    st.caption("Per embodiment: robots whose state is not the 62-D human layout are written in their own layout, "
+               "one LeRobot dataset per embodiment, with a mixture.json and pairs.jsonl linking them.")
+    st.dataframe(by_embodiment, hide_index=True, width="stretch",
+                 column_config={"hours": st.column_config.NumberColumn(format="%.4f")})
 if not plan.dropped_pairs.empty:
     with st.expander(f"{len(plan.dropped_pairs)} accepted pairs left out, and why"):
         st.dataframe(plan.dropped_pairs, hide_index=True, width="stretch")

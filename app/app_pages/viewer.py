@@ -117,14 +117,21 @@ else:
         st.session_state[state.VIEWER_DIMS_CLIP] = clip_id
         for column, key in (("state", state.VIEWER_STATE_DIMS), ("action", state.VIEWER_ACTION_DIMS)):
             st.session_state[key] = choices.get(column, {}).get("default", [])
-    pickers = st.columns(2)
+    own_hands = cache.robot_episode_hands(version, cache.store_revision(), clip_id)  # its embodiment spec's
+    pickers = st.columns([2, 2, 1] if own_hands else 2)
     for picker, (column, key) in zip(pickers, (("state", state.VIEWER_STATE_DIMS),
-                                               ("action", state.VIEWER_ACTION_DIMS)), strict=True):
+                                               ("action", state.VIEWER_ACTION_DIMS)), strict=False):
         if column in choices:
             labels = choices[column]["labels"]
             dims[column] = picker.multiselect(
                 f"{column.capitalize()} curves", range(len(labels)), key=key, format_func=labels.__getitem__,
                 max_selections=viewer.MAX_SERIES_DIMS, persist_state="session")
+    if own_hands:
+        if st.session_state[state.VIEWER_EPISODE_HAND] not in own_hands:
+            st.session_state[state.VIEWER_EPISODE_HAND] = own_hands[-1]
+        robot_hand = pickers[2].segmented_control("Hand in 3D", own_hands, key=state.VIEWER_EPISODE_HAND,
+                                                  required=True, persist_state="session",
+                                                  help="Drawn from the episode's state through its URDF")
 
 try:
     if needs_proxy(clip["codec"]):
@@ -151,6 +158,9 @@ if embodiment != ROBOT_NONE:
         st.warning(f"The {embodiment} retargets of this clip cannot be drawn: the lake does not say which robot "
                    "model they used.", icon=":material/precision_manufacturing:")
     config = viewer.with_robot(config, layer)
+if clip["kind"] == "robot" and robot_hand is not None:
+    episode_layer = cache.robot_episode_layer(version, cache.store_revision(), clip_id, robot_hand)
+    config = viewer.with_robot(config, episode_layer and {"robot": episode_layer, "series": config["series"]})
 config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}  # a copy: the cache's is shared
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
 if layer is not None:

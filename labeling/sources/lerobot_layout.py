@@ -9,6 +9,7 @@ the trainer (trainer/data.py) share.
   meta/episodes/chunk-000/file-000.parquet, tasks.parquet, stats.json  v3.0 (one row per episode)
   meta/modality.json                               GR00T's state/action groups (optional)
   meta/egocurate_manifest.json, meta/pairs.jsonl   EgoCurate exports only
+<mixture>/mixture.json, pairs.jsonl, egocurate_manifest.json, <embodiment>/...   a mixed-embodiment export
   data/chunk-000/episode_000000.parquet            v2.x: one file per episode
   data/chunk-000/file-000.parquet                  v3.0: many episodes per file
   videos/chunk-000/<video_key>/episode_000000.mp4  v2.x
@@ -36,6 +37,10 @@ STATS_PATH = "meta/stats.json"  # v3.0: dataset feature stats
 EPISODES_FILES_GLOB = "meta/episodes/chunk-*/file-*.parquet"  # v3.0: the episode rows
 MODALITY_PATH = "meta/modality.json"  # GR00T: state/action groups, video and annotation keys
 MANIFEST_PATH = "meta/egocurate_manifest.json"  # EgoCurate: how to reproduce the export (export_manifest)
+# A mixed-embodiment export is a folder of LeRobot datasets, one per embodiment (curation/export_mixture.py):
+MIXTURE_PATH = "mixture.json"  # the datasets, their embodiment tags, hours and sampling weights
+MIXTURE_PAIRS_PATH = "pairs.jsonl"  # one line per pair: (dataset, episode) of both sides, cost, warping path
+MIXTURE_MANIFEST_PATH = "egocurate_manifest.json"  # the export's manifest (export_manifest), for the whole folder
 PAIRS_PATH = "meta/pairs.jsonl"  # EgoCurate: one line per exported pair: both episode indices, cost, warping path
 
 V21 = "v2.1"
@@ -91,10 +96,11 @@ def video_feature(width: int, height: int, codec: str, fps: float) -> dict[str, 
                      "video.channels": 3, "has_audio": False}}
 
 
-def hf_features(width: int) -> str:
+def hf_features(width: int, action_width: int | None = None) -> str:
     """The `huggingface` schema metadata (datasets Features JSON) LeRobot's Parquet files carry."""
     value = {"dtype": "float32", "_type": "Value"}
-    features = {key: {"feature": value, "length": width, "_type": "Sequence"} for key in (STATE_KEY, ACTION_KEY)}
+    lengths = {STATE_KEY: width, ACTION_KEY: width if action_width is None else action_width}
+    features = {key: {"feature": value, "length": lengths[key], "_type": "Sequence"} for key in lengths}
     features |= {TIMESTAMP_KEY: value} | {key: {"dtype": "int64", "_type": "Value"} for key in INDEX_KEYS}
     return json.dumps({"info": {"features": features}})
 

@@ -223,7 +223,7 @@ def test_a_store_of_revision_0002_upgrades_in_place_with_owners_copied(root):
     engine.dispose()
     dispose_engine(url)
     with get_engine(root).connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     with session_scope(root) as session:
         rows = [session.scalars(select(model)).one() for model in (Job, Run, Export)]
         assert [(r.pid, r.host, r.pid_start) for r in rows] == [(dead, this_host(), None)] * 3

@@ -4,16 +4,16 @@ A rule on retargeting quality is checked per embodiment (a 6-DoF hand's residual
 a clip for the 22-DoF hand), so its flags say which embodiment they mean. NULL for every other
 flag, and for flags written before this migration.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-06 04:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
