@@ -38,6 +38,7 @@ VIEWER_JOINT_DIMS = "viewer.joint_dims"  # indexes into that hand's q_rad shown 
 VIEWER_JOINTS_FOR = "viewer.joints_for"  # (clip, embodiment, hand) the joints above were chosen for
 VIEWER_ROBOT_FRAME = "viewer.robot_frame"  # the frame of the plotly 3D figure
 VIEWER_EPISODE_HAND = "viewer.episode_hand"  # robot episode with a spec: 'left' / 'right' drawn in 3D from its state
+VIEWER_CURATOR = "viewer.curator"  # the name segment labels are written with in open local mode
 
 # SQL page
 SQL_QUERY = "sql.query"
@@ -87,6 +88,10 @@ EXPORT_UNPAIRED = "export.unpaired"  # also the view's human clips in no accepte
 EXPORT_CODEC = "export.codec"
 EXPORT_AUTHOR = "export.author"  # the name recorded with an export in open local mode
 EXPORT_MESSAGE = "export.message"  # (kind, text) of the last run
+EXPORT_MIN_EPISODE_S = "export.min_episode_s"  # a cut splits a clip into episodes at least this long (seconds)
+EXPORT_TRIM_IDLE = "export.trim_idle"  # also cut human clips' idle ends
+EXPORT_TRIM_ABSENT = "export.trim_absent"  # also cut frames where a tracked hand is lost
+EXPORT_SUBTASKS = "export.subtasks"  # write segment labels as subtasks
 
 # Label page
 LABEL_SCOPE = "label.scope"  # all unlabelled clips, or the chosen ones
@@ -116,6 +121,13 @@ SCALING_FRACTIONS = "scaling.fractions"  # shares of the human training hours, o
 SCALING_AUTHOR = "scaling.author"
 SCALING_RUN_ID = "scaling.run_id"  # the scaling run shown (None: the newest)
 SCALING_MESSAGE = "scaling.message"
+
+# Segment forms (app/components/segments.py): one per page, its keys `<prefix>.<field>`
+VIEWER_SEGMENTS = "viewer.segments"
+REVIEW_SEGMENTS = "review.segments"
+# in / out: the form's frames (filled by the player's i / o keys); text; clip: the clip the form is for;
+# seen: the last marks taken from the player; message: (kind, text) of the last save
+SEGMENT_FIELDS: dict[str, object] = {"in": 0, "out": 0, "text": "", "clip": None, "seen": None, "message": None}
 
 # Literal defaults (not imported from curation/) so the router stays light to import; tests check
 # they match curation.review.ALL_HUMAN_CLIPS / QUEUE_STATES and curation.export_plan.FORMATS.
@@ -156,6 +168,7 @@ DEFAULTS: dict[str, object] = {
     VIEWER_JOINTS_FOR: None,
     VIEWER_ROBOT_FRAME: None,
     VIEWER_EPISODE_HAND: None,
+    VIEWER_CURATOR: "",
     SQL_QUERY: "SELECT kind, source, count(*) AS clips FROM clips GROUP BY ALL",
     QUALITY_VIEW: ALL_HUMAN_CLIPS,
     QUALITY_TASKS: [],
@@ -191,6 +204,10 @@ DEFAULTS: dict[str, object] = {
     EMBODIMENTS_PROPOSAL: None,
     EMBODIMENTS_AUTHOR: "",
     EMBODIMENTS_MESSAGE: None,
+    EXPORT_MIN_EPISODE_S: 1.0,
+    EXPORT_TRIM_IDLE: False,
+    EXPORT_TRIM_ABSENT: False,
+    EXPORT_SUBTASKS: True,
     LABEL_SCOPE: "All without MediaPipe poses",
     LABEL_CLIPS: [],
     LABEL_STRIDE: 1,
@@ -214,6 +231,8 @@ DEFAULTS: dict[str, object] = {
     SCALING_AUTHOR: "",
     SCALING_RUN_ID: None,
     SCALING_MESSAGE: None,
+    **{f"{prefix}.{field}": value for prefix in (VIEWER_SEGMENTS, REVIEW_SEGMENTS)
+       for field, value in SEGMENT_FIELDS.items()},
 }
 
 

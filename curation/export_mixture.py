@@ -15,7 +15,9 @@ When an export's robot episodes do not all share the human 62-D layout, `run_exp
 
 Every dataset is written by the format's own writer, checked, and read back with our LeRobot reader
 before the folder is renamed into place (`run_export` makes it atomic). Sampling weights default
-to each dataset's share of the hours (what sampling frames uniformly over the mixture gives).
+to each dataset's share of the hours (what sampling frames uniformly over the mixture gives). Cut clips
+and segment labels go in as in a single dataset (the plan's episodes are pieces of clips: export_cuts,
+export_language).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from labeling.sources import lerobot_layout as layout
 from labeling.sources.lerobot import read_lerobot
 
 from .action_layout import next_state_actions, state_names
+from .export_cuts import EpisodesOfClip, pair_parts
 from .export_episodes import EpisodeData, ImageStats, clip_frames, human_episode_arrays
+from .export_language import episode_subtasks, segments_by_clip, with_segment_tasks
 from .export_manifest import build_manifest
 from .export_plan import HUMAN_EMBODIMENT, ExportConfig, ExportPlan
 from .export_v21 import V21Writer, check_v21, gr00t_modality
@@ -114,30 +118,34 @@ def spec_groups(spec: EmbodimentSpec | None, names: list[str]) -> dict[str, dict
     return groups
 
 
-def _robot_arrays(root: Path, clip_id: str, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+def _robot_arrays(root: Path, clip_id: str, n_frames: int, kept: slice = slice(None)
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The `kept` frames' state and action (without recorded actions: the next kept frame's state)."""
     rows = robot_state_rows(query_engine(root), [clip_id])
     states = rows.column("state").to_pylist()
     if len(states) != n_frames or any(s is None for s in states) or len({len(s) for s in states}) != 1:
         raise MixtureError(f"robot episode {clip_id}: state vectors missing or of varying width")
-    state = np.asarray(states, dtype=np.float32)
+    state = np.asarray(states, dtype=np.float32)[kept]
     actions = rows.column("action").to_pylist()
     if any(a is None for a in actions) or len({len(a) for a in actions}) != 1:
         return state, next_state_actions(state).astype(np.float32)
-    return state, np.asarray(actions, dtype=np.float32)
+    return state, np.asarray(actions, dtype=np.float32)[kept]
 
 
 def _episode(root: Path, row: object, cfg: ExportConfig) -> EpisodeData:
-    filled = 0
+    """Source frames `[frame_from, frame_to)` of the row's clip (human wrists relative to the first of them)."""
+    filled, kept = 0, slice(row.frame_from, row.frame_to)
     if row.kind == "human":
         rows = retarget_rows(query_engine(root), [row.clip_id], cfg.embodiment)
-        state_62, filled = human_state_62(rows, row.n_frames)
-        state, action = human_episode_arrays(state_62)
+        state_62, filled = human_state_62(rows, row.clip_n_frames)
+        state, action = human_episode_arrays(state_62[kept])
     else:
-        state, action = _robot_arrays(root, row.clip_id, row.n_frames)
+        state, action = _robot_arrays(root, row.clip_id, row.clip_n_frames, kept)
     return EpisodeData(clip_id=row.clip_id, kind=row.kind, embodiment=row.embodiment, task=row.task,
                        pair_id=int(row.pair_id), pair_ids=list(row.pair_ids), split=row.split,
                        video_path=row.path, video_from_s=row.video_from_s, n_frames=row.n_frames,
-                       state=state, action=action, filled_frames=filled)
+                       state=state, action=action, filled_frames=filled,
+                       kept_frames=[[int(row.frame_from), int(row.frame_to)]])
 
 
 def _fps(episodes: pd.DataFrame, cfg: ExportConfig, name: str) -> float:
@@ -174,23 +182,32 @@ def write_mixture(root: Path, cfg: ExportConfig, plan: ExportPlan, tmp: Path, ex
     tmp.mkdir()
     groups = {name: group for name, group in plan.episodes.groupby("embodiment", sort=True)}
     total, done, where, datasets = len(plan.episodes), 0, {}, []
+    subtasks = cfg.subtasks and not plan.segments.empty
+    segments = segments_by_clip(plan.segments) if subtasks else {}
     for embodiment, episodes in groups.items():
         name, fps = dataset_name(embodiment), _fps(episodes, cfg, embodiment)
         names, actions, spec = _layout(root, embodiment, episodes)
         modality = gr00t_modality() if embodiment == HUMAN_EMBODIMENT else spec_modality(spec, names, actions)
         robot_type = HUMAN_ROBOT_TYPE if embodiment == HUMAN_EMBODIMENT else embodiment
-        writer = writer_cls(tmp / name, fps, cfg.video, names, robot_type, cfg.gr00t, modality, actions)
+        writer = writer_cls(tmp / name, fps, cfg.video, names, robot_type, cfg.gr00t, modality, actions,
+                            subtasks=subtasks)
         tasks = list(dict.fromkeys(episodes["task"]))
+        if subtasks and cfg.format == "lerobot-v2.1" and cfg.gr00t:  # GR00T's annotation column points here
+            mine = dict.fromkeys(episodes["clip_id"])
+            tasks = with_segment_tasks(tasks, [s for clip_id in mine for s in segments.get(clip_id, [])])
         try:
             for index, row in enumerate(episodes.itertuples()):
                 if progress:
                     progress(done, total, f"{name}: episode {index + 1}/{len(episodes)} {row.clip_id[:12]}")
                 episode = _episode(root, row, cfg)
                 episode.episode_index, episode.task_index = index, tasks.index(row.task)
+                episode.subtasks = episode_subtasks(segments.get(row.clip_id, []), row.frame_from, row.frame_to,
+                                                    tasks)
                 stats = ImageStats()
-                writer.add_episode(episode, clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats),
-                                   stats)
-                where[row.clip_id] = {"dataset": name, "episode": index}
+                frames = clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats, skip=row.frame_from)
+                writer.add_episode(episode, frames, stats)
+                where.setdefault(row.clip_id, []).append(({"dataset": name, "episode": index}, row.frame_from,
+                                                          row.frame_to))
                 done += 1
         finally:
             if hasattr(writer, "close_files"):
@@ -230,11 +247,11 @@ def _splits(episodes: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _write_pairs(tmp: Path, plan: ExportPlan, where: dict[str, dict]) -> None:
-    lines = [json.dumps({"pair_id": int(row.id), "pair_group": int(row.pair_id), "human": where[row.human_clip_id],
-                         "robot": where[row.robot_clip_id], "cost": None if pd.isna(row.cost) else float(row.cost),
-                         "path": json.loads(row.path) if isinstance(row.path, str) else None})
-             for row in plan.pairs.itertuples()]
+def _write_pairs(tmp: Path, plan: ExportPlan, where: EpisodesOfClip) -> None:
+    """A line per pair and per (human episode, robot episode) its warping path crosses, steps in their frames."""
+    lines = [json.dumps({"pair_id": int(row.id), "pair_group": int(row.pair_id), "human": human, "robot": robot,
+                         "cost": None if pd.isna(row.cost) else float(row.cost), "path": steps})
+             for row, human, robot, steps in pair_parts(plan.pairs, where)]
     (tmp / layout.MIXTURE_PAIRS_PATH).write_text("".join(line + "\n" for line in lines))
 
 

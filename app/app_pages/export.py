@@ -1,4 +1,5 @@
-"""Export: choose a saved view and a format, see what goes in, write it (atomically), list past exports."""
+"""Export: choose a saved view and a format, see what goes in and which frames are cut, write it (atomically),
+list past exports."""
 
 from pathlib import Path
 
@@ -11,8 +12,12 @@ from app.state import (
     EXPORT_FORMAT,
     EXPORT_GR00T,
     EXPORT_MESSAGE,
+    EXPORT_MIN_EPISODE_S,
     EXPORT_OUT_DIR,
     EXPORT_OVERWRITE,
+    EXPORT_SUBTASKS,
+    EXPORT_TRIM_ABSENT,
+    EXPORT_TRIM_IDLE,
     EXPORT_UNPAIRED,
     EXPORT_VIEW,
 )
@@ -42,8 +47,20 @@ row[2].checkbox("Overwrite", key=EXPORT_OVERWRITE, help="replace an existing non
 row[3].checkbox("Unpaired human clips", key=EXPORT_UNPAIRED,
                 help="also the view's retargeted human clips in no accepted pair: data for human pretraining")
 unpaired = st.session_state[EXPORT_UNPAIRED]
+row = st.columns([1, 1, 1, 1])
+row[0].number_input("Min episode (s)", min_value=0.0, step=0.5, key=EXPORT_MIN_EPISODE_S,
+                    help="A cut inside a clip splits it into episodes at least this long; else the longer piece stays")
+row[1].checkbox("Trim idle ends", key=EXPORT_TRIM_IDLE,
+                help="Also cut a human clip's first and last frames where every wrist is slower than the idle "
+                "metric's speed")
+row[2].checkbox("Trim untracked hands", key=EXPORT_TRIM_ABSENT,
+                help="Also cut the frames where a hand the clip tracks is lost (they would be interpolated)")
+row[3].checkbox("Segments as subtasks", key=EXPORT_SUBTASKS,
+                help="v3: LeRobot 0.6's subtask rows (LeRobot 0.4 cannot read them); v2.1 + GR00T: annotations")
+cutting = {"min_episode_s": st.session_state[EXPORT_MIN_EPISODE_S], "trim_idle": st.session_state[EXPORT_TRIM_IDLE],
+           "trim_absent": st.session_state[EXPORT_TRIM_ABSENT]}
 
-plan = preview_export(root, view_name, unpaired_human=unpaired)
+plan = preview_export(root, view_name, unpaired_human=unpaired, **cutting)
 summary = plan.summary()
 st.subheader("What will go in")
 cols = st.columns(4)
@@ -64,6 +81,19 @@ if not plan.dropped_pairs.empty:
 if not plan.excluded_flags.empty:
     with st.expander(f"{len(plan.excluded_flags)} flags keep clips of this view out"):
         st.dataframe(plan.excluded_flags, hide_index=True, width="stretch")
+cut = plan.cut_summary()
+if cut.empty:
+    st.caption("No frames are cut: no confirmed flag with a frame range, and no trim chosen.")
+else:
+    st.markdown(f"**Frames cut**: {int(cut['frames'].sum())} ({cut['seconds'].sum():.1f} s) from the clips that go "
+                "in; `flag` a confirmed flag's range, `idle` / `absent` the trims, `short` a piece under the minimum.")
+    st.dataframe(cut, hide_index=True, width="stretch", column_config={
+        "seconds": st.column_config.NumberColumn(format="%.2f")})
+    with st.expander(f"{len(plan.cuts)} cut frame ranges"):
+        st.dataframe(plan.cuts, hide_index=True, width="stretch")
+if not plan.segments.empty:
+    st.caption(f"{len(plan.segments)} segment labels on these clips"
+               + (" go in as subtasks." if st.session_state[EXPORT_SUBTASKS] else " are left out."))
 
 if st.session_state[EXPORT_MESSAGE]:
     kind, text = st.session_state[EXPORT_MESSAGE]
@@ -78,7 +108,8 @@ if st.button("Export", type="primary", icon=":material/download:", disabled=plan
                               format=st.session_state[EXPORT_FORMAT], view_name=view_name,
                               gr00t=st.session_state[EXPORT_GR00T], overwrite=st.session_state[EXPORT_OVERWRITE],
                               video=VideoSpec(codec=st.session_state[EXPORT_CODEC]),
-                              author=author, unpaired_human=unpaired)
+                              author=author, unpaired_human=unpaired, subtasks=st.session_state[EXPORT_SUBTASKS],
+                              **cutting)
         result = run_export(root, config, progress=lambda done, total, text: bar.progress(done / max(total, 1),
                                                                                          text=text))
         st.session_state[EXPORT_MESSAGE] = ("success", f"Wrote {result.manifest['counts']['episodes']} episodes "

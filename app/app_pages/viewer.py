@@ -11,6 +11,7 @@ from app import auth_gate, cache, guard, state
 from app.components import robot3d, viewer
 from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
+from app.components.segments import segment_editor, segment_spans, segments_of
 from app.media import with_media_key
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
@@ -162,12 +163,20 @@ if clip["kind"] == "robot" and robot_hand is not None:
     episode_layer = cache.robot_episode_layer(version, cache.store_revision(), clip_id, robot_hand)
     config = viewer.with_robot(config, episode_layer and {"robot": episode_layer, "series": config["series"]})
 config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}  # a copy: the cache's is shared
+root = cache.data_root()
+config = viewer.with_segment_marks(config, segment_spans(segments_of(root, clip_id)))
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
 if layer is not None:
     st.caption(f"Robot hand: {embodiment}'s links placed at the human wrist (white, outlined), projected "
                f"through the clip's camera ({layer['robot']['camera']}).")
     with st.expander("Robot hand in 3D at a chosen frame", icon=":material/view_in_ar:"):
         robot_figure(layer["robot"]["view3d"], embodiment, clip["n_frames"])
+
+st.markdown("**Segments** · press `i` and `o` in the player to mark a segment's first and last frame")
+me = auth_gate.current()
+curator = auth_gate.name_field(st, state.VIEWER_CURATOR, me, "Your name", "written with the segments you save")
+segment_editor(root, clip_id, int(clip["n_frames"]), curator, auth_gate.why_not(me, "label-text"),
+               state.VIEWER_SEGMENTS)
 
 with st.expander("Details", icon=":material/info:"):
     st.dataframe(viewer.clip_details(clip), hide_index=True, width="stretch")

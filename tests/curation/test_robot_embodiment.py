@@ -204,3 +204,32 @@ def test_wrist_motion_counts_when_the_spec_names_wrists(g1):
     assert warp_error_frames(same.path, truth) < 2.0
     still = robot_sequence(space, names, with_wrists(0.0))  # the same fingers, wrists that never move
     assert align_sequences(still, warped, space.features, AlignConfig(subsequence=False)).cost > 3 * same.cost
+
+
+def test_a_mixed_embodiment_export_cuts_flagged_frames_and_carries_segments(g1, exported):
+    """Issue 16 inside a mixture: the human dataset splits at a confirmed flag, its segment is a GR00T annotation,
+    and pairs.jsonl's paths are in the kept episodes' frames."""
+    root = g1["root"]
+    pairs = [json.loads(line) for line in (exported["lerobot-v2.1"] / "pairs.jsonl").read_text().splitlines()]
+    accepted = [p for p in pair_rows(query_engine(root)).itertuples() if p.state == "accepted"]
+    human = next(p.human_clip_id for p in accepted)
+    flag_id = CliRunner().invoke(main, ["--root", str(root), "flag", "add", human, "--frames", "10:29", "--reason",
+                                        "occluded", "--user", "tester"]).stdout.strip()
+    assert flag_id.isdigit() and pairs
+    cli(root, "segment", "add", human, "--frames", "40:60", "--text", "lift the lid", "--user", "tester")
+    folder = g1["folder"] / "export-cut-v21"
+    cli(root, "export", "--out", str(folder), "--format", "lerobot-v2.1", "--gr00t", "--size", "64x48", "--quiet",
+        "--min-episode-s", "0.3")
+    episodes = [json.loads(line) for line in (folder / "human" / "meta" / "episodes.jsonl").read_text().splitlines()]
+    mine = [e for e in episodes if e["clip_id"] == human]
+    assert [e["kept_frames"][0][0] for e in mine] == [0, 30] and mine[0]["kept_frames"][0][1] == 10
+    later = mine[1]
+    assert later["sub_tasks"] == [{"start": 10, "end": 31, "text": "lift the lid"}]
+    assert "human.subtask" in json.loads((folder / "human" / "meta" / "modality.json").read_text())["annotation"]
+    lines = [json.loads(line) for line in (folder / "pairs.jsonl").read_text().splitlines()]
+    ours = [line for line in lines if line["human"]["episode"] in {e["episode_index"] for e in mine}]
+    assert ours and all(0 <= h < next(e["length"] for e in mine if e["episode_index"] == line["human"]["episode"])
+                        for line in ours for h, _ in line["path"])
+    manifest = json.loads((folder / "egocurate_manifest.json").read_text())
+    assert manifest["cuts"]["clips"][human][0] == {"frame_from": 10, "frame_to": 30, "reason": "flag",
+                                                   "flag_id": int(flag_id)}
