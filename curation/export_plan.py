@@ -147,7 +147,8 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
     solo = [clip_id for clip_id in solo if clip_id not in out]
     reasons = [_drop_reason(row, raw, usable) for row, usable in
                zip(pairs.itertuples(), _usable(engine, pairs, cfg.embodiment), strict=True)]
-    candidates = pairs[[r is None for r in reasons]]
+    # A boolean Series, not a list: with no accepted pair an empty list would select columns, not rows.
+    candidates = pairs[pd.Series([r is None for r in reasons], index=pairs.index, dtype=bool)]
     clips = clips_by_id(engine, sorted(set(candidates["human_clip_id"]) | set(candidates["robot_clip_id"])
                                        | set(solo))).set_index("clip_id")
     pieces, cuts = _pieces(engine, clips, flags[~whole], cfg)
