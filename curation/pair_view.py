@@ -48,8 +48,8 @@ def pair_label(row: pd.Series) -> str:
 
 def pair_tasks(robot_task: object, human_task: object) -> str:
     """Both clips' tasks, once when they are the same text."""
-    robot = robot_task if isinstance(robot_task, str) and robot_task else "(no task)"
-    human = human_task if isinstance(human_task, str) and human_task else "(no task)"
+    robot = robot_task if isinstance(robot_task, str) and robot_task else "(no task text)"
+    human = human_task if isinstance(human_task, str) and human_task else "(no task text)"
     return f"{robot} (both)" if robot == human else f"robot: {robot} · human: {human}"
 
 
