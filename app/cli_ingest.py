@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from app.cli_output import echo_ingest_report
+from app.cli_output import echo_ingest_report, echo_warnings
 from app.cli_tasks import apply_ingest_task
 
 
@@ -48,6 +48,7 @@ def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, 
         except SpecError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"embodiment {applied.name}: {applied.episodes} robot episodes follow it")
+        echo_warnings(applied.warnings)
     echo_ingest_report(report)
     apply_ingest_task(root, report.already, options.task)
     if not report.ok:

@@ -328,7 +328,8 @@ def run_messy_stages(root: Path, inputs: MessyInputs) -> MessyCatalog:
     out["retarget_inspire"] = cli(root, "retarget", "--quiet", *INSPIRE, "--config-dir",
                                   str(inputs.shared / "retargeting_configs"), "--urdf-dir", str(inputs.shared / "urdf"))
     out["score"] = cli(root, "score", "--quiet")
-    out["pair"] = cli(root, "pair", "--quiet", "--max-cost", "1000")
+    # the clips are unrelated footage matched only on task text: no alignment gate (cost or speed ratio) applies
+    out["pair"] = cli(root, "pair", "--quiet", "--max-cost", "1000", "--min-speed-ratio", "0")
     accept_hand_pairs(root, catalog)
     for fmt, extra in (("lerobot-v2.1", ("--gr00t",)), ("lerobot-v3", ())):
         folder = inputs.work / "exports" / fmt.replace(".", "")
