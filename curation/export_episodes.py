@@ -6,6 +6,7 @@
     VideoEncoder / clip_frames     decode a clip's frames, letterbox them, encode H.264 or AV1 (PyAV), a
                                    keyframe at every episode start, no B-frames
     vector_stats / aggregate_stats LeRobot 0.6's per-feature min, max, mean, std, count and q01..q99
+    FrameValues                    every frame's numeric values, for the dataset's exact quantiles
 
 Human episodes carry the EgoScale layout (DESIGN.md): per hand the wrist xyz and 6D rotation
 relative to the episode's first frame, then the 22 absolute joint angles; the action is the next
@@ -157,24 +158,56 @@ def vector_stats(values: npt.ArrayLike) -> dict[str, list]:
             key: row.tolist() for key, row in zip(QUANTILE_KEYS, quantiles, strict=True)}
 
 
-def episode_vector_stats(table: pa.Table) -> dict[str, dict[str, list]]:
-    """Stats of every numeric non-video column of an episode's rows (language columns have none)."""
-    out = {}
+def numeric_columns(table: pa.Table) -> Iterator[tuple[str, npt.NDArray]]:
+    """(name, `(T, D)` values) of every numeric non-video column of an episode's rows (not language columns)."""
     for name in table.column_names:
         column = table.column(name).combine_chunks()
         if pa.types.is_fixed_size_list(column.type):
-            values = column.flatten().to_numpy().reshape(len(column), -1)
+            yield name, column.flatten().to_numpy().reshape(len(column), -1)
         elif pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-            values = column.to_numpy().reshape(-1, 1)
-        else:
-            continue
-        out[name] = vector_stats(values)
-    return out
+            yield name, column.to_numpy().reshape(-1, 1)
 
 
-def aggregate_stats(per_episode: list[dict[str, dict[str, list]]]) -> dict[str, dict[str, list]]:
-    """Dataset stats from episode stats: extreme min/max, count-weighted mean, pooled std, and quantiles as
-    LeRobot 0.6's `aggregate_stats` makes them (the count-weighted mean of the episodes' quantiles)."""
+def episode_vector_stats(table: pa.Table) -> dict[str, dict[str, list]]:
+    """Stats of every numeric non-video column of an episode's rows (language columns have none)."""
+    return {name: vector_stats(values) for name, values in numeric_columns(table)}
+
+
+class FrameValues:
+    """Every exported frame's numeric values per column, so the dataset's quantiles are exact.
+
+    Averaging the episodes' quantiles (LeRobot's `aggregate_stats`) puts q01 and q99 of a dimension that
+    varies between episodes (a human wrist, a robot's joint) far inside its real range, and QUANTILES
+    normalisation then sends most frames far outside [-1, 1]; the exporter sees every frame, so it need
+    not estimate. Holds the values at their own dtype (float32 vectors: 0.25 KB per frame for 62-D state
+    and action).
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[npt.NDArray]] = {}
+
+    def add(self, table: pa.Table) -> None:
+        for name, values in numeric_columns(table):
+            self.columns.setdefault(name, []).append(values)
+
+    def quantiles(self) -> dict[str, dict[str, list]]:
+        """Per column, q01 ... q99 over every frame added: the smallest value with at least a share q of the
+        frames at or below it (as `ImageStats`), so at most 1% of frames fall below q01 and 1% above q99
+        and QUANTILES normalisation keeps at least 98% of every dimension in [-1, 1] (interpolating can
+        leave a frame more out)."""
+        out = {}
+        for name, parts in self.columns.items():
+            values = np.concatenate(parts).astype(np.float64)
+            quantiles = np.quantile(values, QUANTILES, axis=0, method="inverted_cdf")
+            out[name] = {key: row.tolist() for key, row in zip(QUANTILE_KEYS, quantiles, strict=True)}
+        return out
+
+
+def aggregate_stats(per_episode: list[dict[str, dict[str, list]]],
+                    exact_quantiles: dict[str, dict[str, list]] | None = None) -> dict[str, dict[str, list]]:
+    """Dataset stats from episode stats: extreme min/max, count-weighted mean, pooled std; the quantiles of
+    a feature in `exact_quantiles` (`FrameValues.quantiles()`) from there, the others as LeRobot 0.6's
+    `aggregate_stats` makes them (the count-weighted mean of the episodes' quantiles)."""
     out = {}
     for key in per_episode[0]:
         parts = [s[key] for s in per_episode]
@@ -190,6 +223,7 @@ def aggregate_stats(per_episode: list[dict[str, dict[str, list]]]) -> dict[str, 
         for q in QUANTILE_KEYS:
             if all(q in p for p in parts):
                 out[key][q] = (weights * np.stack([np.asarray(p[q], np.float64) for p in parts])).sum(0).tolist()
+        out[key] |= (exact_quantiles or {}).get(key, {})
     return out
 
 

@@ -7,9 +7,9 @@
 
 `V21Writer` follows LeRobot's create → add episode → finalize; `check_v21` reopens what was written
 and compares counts, frame counts of the videos, timestamps and stats. `meta/stats.json` (the dataset
-stats, which LeRobot v2.1 itself derives from `episodes_stats.jsonl`) is written too: GR00T's loader
-needs it. Segment labels travel as `sub_tasks` in `episodes.jsonl` and, under `gr00t`, as GR00T's
-`annotation.human.subtask` column (curation/export_language.py).
+stats, quantiles over every frame; LeRobot derives it from `episodes_stats.jsonl`, averaging the episodes'
+quantiles) is written too: GR00T's loader needs it. Segment labels travel as `sub_tasks` in
+`episodes.jsonl` and, under `gr00t`, as GR00T's `annotation.human.subtask` column (curation/export_language.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .action_layout import modality_groups
 from .export_episodes import (
     QUANTILE_KEYS,
     EpisodeData,
+    FrameValues,
     ImageStats,
     VideoEncoder,
     VideoSpec,
@@ -67,6 +68,7 @@ class V21Writer:
         self.modality, self.action_names = modality, action_names
         self.annotate = gr00t and subtasks  # GR00T's segment annotation column, on every episode
         self.episodes: list[EpisodeData] = []
+        self.frame_values = FrameValues()  # for meta/stats.json's exact quantiles
         self.total_frames = 0
 
     def add_episode(self, episode: EpisodeData, frames: Iterable[npt.NDArray[np.uint8]], image_stats: ImageStats
@@ -86,6 +88,7 @@ class V21Writer:
         finally:
             encoder.close()
         episode.stats = episode_vector_stats(table) | {VIDEO_KEY: image_stats.result()}
+        self.frame_values.add(table)
         self.episodes.append(episode)
         self.total_frames += episode.n_frames
 
@@ -109,7 +112,7 @@ class V21Writer:
         _write_jsonl(root / layout.EPISODES_STATS_PATH, [{"episode_index": e.episode_index, "stats": e.stats}
                                                          for e in self.episodes])
         if self.episodes:
-            stats = aggregate_stats([e.stats for e in self.episodes])
+            stats = aggregate_stats([e.stats for e in self.episodes], self.frame_values.quantiles())
             (root / layout.STATS_PATH).write_text(json.dumps(stats, indent=4) + "\n")
         if self.gr00t:
             modality = json.loads(json.dumps(self.modality)) if self.modality else gr00t_modality()

@@ -44,6 +44,7 @@ from labeling.sources.lerobot_layout import (
 
 from .export_episodes import (
     EpisodeData,
+    FrameValues,
     ImageStats,
     VideoEncoder,
     VideoSpec,
@@ -79,6 +80,7 @@ class V30Writer:
         self.subtasks = subtasks  # LeRobot 0.6's language columns, on every episode (one schema per file)
         self.rows: list[dict] = []  # the meta/episodes rows
         self.stats: list[dict] = []
+        self.frame_values = FrameValues()  # for meta/stats.json's exact quantiles
         self.total_frames = 0
         self._data_at, self._data_writer, self._data_bytes = (0, 0), None, 0
         self._video_at, self._video = (0, 0), None
@@ -97,6 +99,7 @@ class V30Writer:
             encoder.add(rgb, keyframe=encoder.frames == first)  # readers cut the file at episode starts
         stats = episode_vector_stats(table) | {VIDEO_KEY: image_stats.result()}
         self.stats.append(stats)
+        self.frame_values.add(table)
         self.rows.append({
             "episode_index": episode.episode_index, "tasks": [episode.task], "length": episode.n_frames,
             DATA_CHUNK_COLUMN: data_at[0], DATA_FILE_COLUMN: data_at[1],
@@ -163,7 +166,8 @@ class V30Writer:
             column = pa.array([row["sub_tasks"] for row in self.rows], pa.list_(SUB_TASK))
             episodes = episodes.set_column(episodes.schema.get_field_index("sub_tasks"), "sub_tasks", column)
         pq.write_table(episodes, episodes_file)
-        (self.root / layout.STATS_PATH).write_text(json.dumps(aggregate_stats(self.stats), indent=4) + "\n")
+        stats = aggregate_stats(self.stats, self.frame_values.quantiles())
+        (self.root / layout.STATS_PATH).write_text(json.dumps(stats, indent=4) + "\n")
         if self.gr00t:  # GR00T reads v2.x; the file rides along so a v3 → v2.1 conversion keeps it
             modality = self.modality or gr00t_modality()
             (self.root / layout.MODALITY_PATH).write_text(json.dumps(modality, indent=4) + "\n")

@@ -157,3 +157,24 @@ def test_preview_counts_the_frames_cut_per_reason(built):
     head = mine[mine["frame_to"] <= 30]  # idle start, then what is left before the flag is too short to keep
     assert head["frames"].sum() == 30 and {"idle", "flag"} <= set(head["reason"]) <= {"idle", "short", "flag"}
     assert set(plan.cuts["reason"]) <= {"flag", "idle", "absent", "short"}
+
+
+def test_dataset_quantiles_are_the_frames_own_in_both_formats(built):
+    """#16: meta/stats.json's q01..q99 are those of every exported frame (not the episodes' averaged), so
+    q01..q99 → -1..1 keeps at least 98% of every state and action dimension's frames in [-1, 1]."""
+    for out in (built.split_v3, built.split_v21):
+        stats = json.loads((out / "meta" / "stats.json").read_text())
+        for key in ("observation.state", "action"):
+            episodes = episodes_of(out)
+            if key == "observation.state":
+                values = np.concatenate([exported_states(out, e) for e in episodes])
+            else:
+                values = np.concatenate([np.asarray(pq.read_table(path, columns=[key]).column(key).to_pylist())
+                                         for path in sorted((out / "data").rglob("*.parquet"))])
+            assert len(values) == sum(e["length"] for e in episodes)
+            q01, q99 = (np.asarray(stats[key][q]) for q in ("q01", "q99"))
+            np.testing.assert_allclose(q01, np.quantile(values, 0.01, axis=0, method="inverted_cdf"), atol=1e-6)
+            np.testing.assert_allclose(q99, np.quantile(values, 0.99, axis=0, method="inverted_cdf"), atol=1e-6)
+            spread = np.where(q99 - q01 == 0, 1e-8, q99 - q01)
+            within = (np.abs(2 * (values - q01) / spread - 1) <= 1 + 1e-4).mean(0)
+            assert (within >= 0.98).all(), (out.name, key, np.flatnonzero(within < 0.98))

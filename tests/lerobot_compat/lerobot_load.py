@@ -8,8 +8,8 @@ Runs inside a separate LeRobot venv (scripts/lerobot_venv.sh: 0.4.4; ../shared/t
 
 With FRAMES.npz, the decoded images of the probed items are saved there (uint8, (N, H, W, 3)).
 `--convert` first converts a v2.1 dataset with LeRobot's own v2.1 → v3.0 converter (on a copy under
-WORK_DIR). `--quantiles` (0.6.1) normalises the probed items' state and action with LeRobot's
-`NormalizerProcessorStep` in QUANTILES mode from the dataset's stats and reports them.
+WORK_DIR) and puts the export's meta/stats.json back. `--quantiles` (0.6.1) normalises the probed items'
+state and action with LeRobot's `NormalizerProcessorStep` in QUANTILES mode from the dataset's stats and reports them.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def _jsonlines_shim() -> None:
 
 
 def convert_v21(root: Path, work: Path) -> Path:
-    """A v3.0 copy of the v2.1 dataset `root`, made by LeRobot's own converter (either version's API)."""
+    """A v3.0 copy of the v2.1 dataset `root`, made by LeRobot's own converter (either version's API), with
+    the export's `meta/stats.json` put back as the README says: the converter rewrites it from the episodes'
+    stats, averaging their quantiles, where the export's are the dataset's own."""
     _jsonlines_shim()
     try:  # 0.6.x: --root is the dataset folder itself
         from lerobot.scripts.convert_dataset_v21_to_v30 import convert_dataset
@@ -59,6 +61,7 @@ def convert_v21(root: Path, work: Path) -> Path:
         target = work / "local" / root.name
         shutil.copytree(root, target)
         convert_dataset(repo_id=f"local/{root.name}", root=str(work), push_to_hub=False)
+    shutil.copyfile(root / "meta" / "stats.json", target / "meta" / "stats.json")
     return target
 
 

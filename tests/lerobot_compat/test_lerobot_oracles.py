@@ -25,6 +25,7 @@ from tests.curation.cut_exports import LATE_SEGMENT, SEGMENT, VIDEO, cut_exports
 from .venvs import lerobot_python
 
 LOADER = Path(__file__).with_name("lerobot_load.py")
+QUANTILE_RANGE = Path(__file__).with_name("quantile_range.py")
 LOAD_TIMEOUT_S = 900
 pytestmark = pytest.mark.slow
 
@@ -38,13 +39,18 @@ def load(version: str, dataset: Path, work: Path, indices: list[int] = (), conve
     args += ["--indices", ",".join(map(str, indices))] if indices else []
     args += ["--convert", str(work / "converted")] if convert else []
     args += ["--quantiles"] if quantiles else []
+    seen = run_in_venv(args, work)
+    assert seen["lerobot"] == version
+    return seen, np.load(frames)["frames"].astype(np.int16)
+
+
+def run_in_venv(args: list[str], work: Path) -> dict:
+    """Run a script in a LeRobot venv (offline, no PYTHONPATH of ours); its last stdout line as JSON."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")} | {
         "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(work / "hf")}
     done = subprocess.run(args, capture_output=True, text=True, timeout=LOAD_TIMEOUT_S, env=env, cwd=work)
     assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["lerobot"] == version
-    return seen, np.load(frames)["frames"].astype(np.int16)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +111,7 @@ def test_lerobot061_normalises_state_and_action_by_our_quantiles(built, tmp_path
     out = getattr(built, name)
     seen, _ = load("0.6.1", out, tmp_path, [0, 100, 700], convert=name.endswith("v21"), quantiles=True)
     assert {"q01", "q10", "q50", "q90", "q99"} <= set(seen["stat_names"])
-    stats = json.loads((out / "meta" / "stats.json").read_text())  # ours (v2.1: also what the converter derives)
+    stats = json.loads((out / "meta" / "stats.json").read_text())  # ours (v2.1: put back after converting)
     for key in ("observation.state", "action"):
         q01, q99 = (np.asarray(stats[key][q]) for q in ("q01", "q99"))
         spread = q99 - q01
@@ -113,3 +119,20 @@ def test_lerobot061_normalises_state_and_action_by_our_quantiles(built, tmp_path
         expected = 2 * (values - q01) / np.where(spread == 0, 1e-8, spread) - 1
         moving = spread > 1e-6  # constant dimensions divide by LeRobot's eps; compare the others
         np.testing.assert_allclose(np.asarray(seen["normalized"][key])[:, moving], expected[:, moving], atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["split_v3", "split_v21"])
+def test_lerobot061_quantile_normalisation_keeps_every_dim_within_one(built, tmp_path, name):
+    """#16: meta/stats.json holds the dataset's own q01 and q99, so QUANTILES normalisation of a human + robot
+    export maps about 98% of every state and action dimension's frames into [-1, 1] (episode quantiles
+    averaged put q01..q99 of a wrist rotation at 0.432..0.4396 while it runs 0..1)."""
+    out = getattr(built, name)
+    embodiments = {e["embodiment"] for e in episodes_of(out)}
+    assert "human" in embodiments and len(embodiments) > 1
+    args = [str(lerobot_python("0.6.1")), str(QUANTILE_RANGE), str(out)]
+    args += ["--convert", str(tmp_path / "converted")] if name.endswith("v21") else []
+    seen = run_in_venv(args, tmp_path)
+    assert seen["frames"] == json.loads((out / "meta" / "info.json").read_text())["total_frames"]
+    for key in ("observation.state", "action"):
+        within = np.asarray(seen["within"][key])
+        assert len(within) == 62 and (within >= 0.98).all(), (key, np.flatnonzero(within < 0.98), within.min())
