@@ -66,3 +66,17 @@ def test_preview_shows_the_frames_cut_per_reason_and_exports_with_them(tmp_path_
     at.text_input(key="export.author").input("ann").run()  # Export needs a name, as Pairs does
     at.button(key="export_run").click().run()
     assert not at.exception and "Wrote 2 episodes" in at.success[0].value
+
+
+def test_no_accepted_pair_exports_unpaired_human_clips(tmp_path_factory, monkeypatch, tmp_path):
+    """#16 item 1: with no accepted pair the page raised KeyError 'human_clip_id' as soon as it opened."""
+    root = paired_demo_root(tmp_path_factory.getbasetemp())  # not one pair accepted
+    at = page(root, monkeypatch, PAGE)
+    at.run()
+    assert not at.exception and [m.value for m in at.metric][:2] == ["0", "0"]
+    at.checkbox(key="export.unpaired").check().run()
+    assert not at.exception and int(at.metric[0].value) > 0 and at.metric[1].value == "0"
+    at.text_input(key="export.out_dir").input(str(tmp_path / "humans")).run()
+    at.text_input(key="export.author").input("ann").run()
+    at.button(key="export_run").click().run()
+    assert not at.exception and f"Wrote {at.metric[0].value} episodes" in at.success[0].value

@@ -179,3 +179,35 @@ def test_unpaired_human_clips_join_as_their_own_groups_for_pretraining(paired, t
     episodes = read_export(result.out_dir).episodes
     assert sum(e.embodiment == HUMAN for e in episodes) == len(humans) - 1  # the flagged clip stayed out
     assert {e.split for e in episodes if e.embodiment == HUMAN} == {"train", "validation"}
+
+
+def retargeted_humans(root: Path) -> set[str]:
+    return {r[0] for r in query_engine(root).cursor().execute(
+        "SELECT DISTINCT clip_id FROM retargets WHERE clip_id IN (SELECT clip_id FROM clips WHERE kind = 'human')"
+    ).fetchall()}
+
+
+def cli_export(root: Path, out: Path, *args: str) -> str:
+    """`egocurate --root ROOT export --out OUT --format lerobot-v3 ARGS...`; its stdout (it must succeed)."""
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    result = CliRunner().invoke(main, ["--root", str(root), "export", "--out", str(out), "--format", "lerobot-v3",
+                                       "--size", "96x72", "--quiet", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_cli_exports_unpaired_humans_when_no_pair_is_accepted(tmp_path_factory, tmp_path):
+    """#16 item 1: pairs proposed, none accepted: `export --unpaired-human` failed with `Error: human_clip_id`."""
+    from curation.pairing import PairConfig, run_pairing
+
+    root = paired_demo_root(tmp_path_factory.getbasetemp())
+    run_pairing(root, PairConfig())
+    assert not query_engine(root).cursor().execute("SELECT count(*) FROM pairs WHERE state = 'accepted'").fetchone()[0]
+    stdout = cli_export(root, tmp_path / "out", "--unpaired-human")
+    counts = json.loads((tmp_path / "out" / MANIFEST_PATH).read_text())["counts"]
+    humans = len(retargeted_humans(root))
+    assert counts["pairs"] == 0 and counts["unpaired_human"] == counts["episodes"] == humans
+    assert f"export: {humans} episodes (0 pairs" in stdout
