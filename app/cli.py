@@ -31,6 +31,7 @@ import json
 import math
 import os
 import sys
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 
@@ -293,7 +294,7 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
     from tqdm import tqdm
 
     from curation.export_episodes import VideoSpec
-    from curation.export_lerobot import ExportError, run_export
+    from curation.export_lerobot import ExportError, checked_destination, run_export
     from curation.export_plan import ExportConfig
 
     try:
@@ -302,8 +303,11 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
                            video=VideoSpec(width=width, height=height, codec=codec, keep_aspect=size is None),
                            author=getpass.getuser(), unpaired_human=unpaired_human, min_episode_s=min_episode_s,
                            trim_idle=trim_idle, trim_absent=trim_absent, subtasks=not no_subtasks)
+        checked_destination(root, cfg)  # a missing parent folder fails before the progress bar shows
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
     bar = tqdm(desc="egocurate export", unit="episode", disable=quiet)
 
     def progress(done: int, total: int, _text: str) -> None:
@@ -320,6 +324,11 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
     cut_text = ", ".join(f"{v['frames']} frames cut ({reason})" for reason, v in cut.items())
     click.echo(f"export: {counts['episodes']} episodes ({counts['pairs']} pairs, {result.manifest['hours']:.3f} h"
                f"{'; ' + cut_text if cut_text else ''}) written to {result.out_dir}")
+    dropped = Counter(pair["reason"] for pair in result.manifest["pairs_dropped"])
+    if dropped:  # which accepted pairs stayed out, and why (the manifest's pairs_dropped lists them)
+        click.echo(f"export: {sum(dropped.values())} accepted pairs left out ("
+                   + "; ".join(f"{reason}: {n}" for reason, n in sorted(dropped.items())) + ")"
+                   + (f"; {counts['unpaired_human']} human episodes went in unpaired" if unpaired_human else ""))
 
 
 @main.command()

@@ -89,6 +89,17 @@ def destination(out_dir: Path | str, overwrite: bool) -> Path:
     return target
 
 
+def checked_destination(root: Path, cfg: ExportConfig) -> Path:
+    """`destination` of an export of `root` (the CLI asks before its progress bar starts): the root's
+    exports folder is made for it, since the suggested `default_out_dir` must work on a fresh root."""
+    exports = Path(root).resolve() / paths.EXPORTS_DIR
+    if Path(cfg.out_dir).expanduser().resolve().parent == exports:
+        exports.mkdir(parents=True, exist_ok=True)
+    out = destination(cfg.out_dir, cfg.overwrite)
+    _refuse_inside_data_root(root, out)
+    return out
+
+
 def _export_fps(plan: ExportPlan, cfg: ExportConfig) -> float:
     rates = sorted(set(plan.episodes["fps"].round(6)))
     if cfg.fps is not None and any(not math.isclose(r, cfg.fps, rel_tol=1e-6) for r in rates):
@@ -169,11 +180,7 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
             writing or checking; the message says why, and the destination is left as it was.
     """
     _close_interrupted(root, cfg.author)  # first: it may put a previous export back under its name
-    exports = Path(root).resolve() / paths.EXPORTS_DIR
-    if Path(cfg.out_dir).expanduser().resolve().parent == exports:
-        exports.mkdir(parents=True, exist_ok=True)  # the suggested `default_out_dir` works on a fresh root
-    out = destination(cfg.out_dir, cfg.overwrite)
-    _refuse_inside_data_root(root, out)
+    out = checked_destination(root, cfg)
     try:
         plan = plan_export(root, cfg)
     except KeyError as exc:  # an unknown view name

@@ -10,9 +10,10 @@ A clip goes in only if the view selects it and it has no whole-clip flag in `exc
 flag there with a frame range cuts those frames instead, and `trim_idle` / `trim_absent` cut more
 (`export_cuts` has the rules: a cut inside a clip splits it into episodes of at least `min_episode_s`).
 A pair goes in only if both of its clips do (the others are listed in `dropped_pairs`, so nothing
-excluded can come back in through a pair). Pairs that share a clip form one group; the train /
-validation split is drawn per group from a hash of its clips, so no pair straddles it and re-exports
-keep the split; the pieces of a clip share its group.
+excluded can come back in through a pair); with `unpaired_human` a human clip of the view in no pair
+that goes in (in none accepted, or its pairs dropped) is written too, unpaired. Pairs that share a clip
+form one group; the train / validation split is drawn per group from a hash of its clips, so no pair
+straddles it and re-exports keep the split; the pieces of a clip share its group.
 
 An episode's task is the clip's task text (a curator's correction wins); a clip without one is
 written with `NO_TASK_PLACEHOLDER`, because every LeRobot episode needs a task string.
@@ -68,8 +69,8 @@ class ExportConfig:
     # A whole-clip flag in these states keeps its clip out; one with a frame range cuts those frames.
     exclude_flag_states: tuple[str, ...] = ("confirmed",)
     embodiment: str = HAND22_EMBODIMENT  # retargets embodiment of the human episodes' joints
-    # Also the view's human clips in no accepted pair (human pretraining data, EgoScale's first stage);
-    # each is its own group for the split, with pair_id UNPAIRED.
+    # Also the view's human clips in no accepted pair, or whose pairs all drop (human pretraining data,
+    # EgoScale's first stage); each is its own group for the split, with pair_id UNPAIRED.
     unpaired_human: bool = False
     fps: float | None = None  # export frame rate; None: the clips' (they must all agree)
     author: str = "export"  # recorded in the exports table and the audit log
@@ -145,12 +146,16 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
     pairs["human_in_view"] &= ~pairs["human_clip_id"].isin(out)
     pairs["robot_in_view"] &= ~pairs["robot_clip_id"].isin(out)
     solo = [clip_id for clip_id in solo if clip_id not in out]
+    # A human clip of the view whose accepted pairs all drop (its robot outside the view, flagged, unusable or
+    # cut) is still human data: with `unpaired_human` it goes in unpaired.
+    orphans = sorted(set(pairs.loc[pairs["human_in_view"], "human_clip_id"])
+                     & clips_with_retargets(engine, cfg.embodiment)) if cfg.unpaired_human else []
     reasons = [_drop_reason(row, raw, usable) for row, usable in
                zip(pairs.itertuples(), _usable(engine, pairs, cfg.embodiment), strict=True)]
     # A boolean Series, not a list: with no accepted pair an empty list would select columns, not rows.
     candidates = pairs[pd.Series([r is None for r in reasons], index=pairs.index, dtype=bool)]
     clips = clips_by_id(engine, sorted(set(candidates["human_clip_id"]) | set(candidates["robot_clip_id"])
-                                       | set(solo))).set_index("clip_id")
+                                       | set(solo) | set(orphans))).set_index("clip_id")
     pieces, cuts = _pieces(engine, clips, flags[~whole], cfg)
     reasons = [r or (None if pieces.get(row.human_clip_id) and pieces.get(row.robot_clip_id)
                      else "every frame of a clip was cut") for r, row in zip(reasons, pairs.itertuples(), strict=True)]
@@ -159,6 +164,7 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
     dropped["reason"] = [r for r in reasons if r is not None]
     kept["pair_id"] = pair_groups(kept)
     member_ids = sorted(set(kept["human_clip_id"]) | set(kept["robot_clip_id"]))
+    solo = sorted({*solo, *(set(orphans) - set(kept["human_clip_id"]))})
     solo = [clip_id for clip_id in solo if pieces.get(clip_id)]
     episodes = _episodes(engine, kept, member_ids, cfg, solo, clips, pieces)
     written = set(member_ids) | set(solo)

@@ -211,3 +211,17 @@ def test_cli_exports_unpaired_humans_when_no_pair_is_accepted(tmp_path_factory, 
     humans = len(retargeted_humans(root))
     assert counts["pairs"] == 0 and counts["unpaired_human"] == counts["episodes"] == humans
     assert f"export: {humans} episodes (0 pairs" in stdout
+
+
+def test_unpaired_human_keeps_the_human_clips_of_dropped_pairs(paired, tmp_path):
+    """#16 item 3: in a humans-only view every accepted pair drops (its robot is outside the view); with
+    --unpaired-human their human clips still go in, unpaired, and the CLI says how many pairs dropped and why."""
+    save_view(paired, "humans-only", ViewSpec(kinds=("human",)), "curator")
+    stdout = cli_export(paired, tmp_path / "humans", "--view", "humans-only", "--unpaired-human")
+    manifest = json.loads((tmp_path / "humans" / MANIFEST_PATH).read_text())
+    humans = retargeted_humans(paired)
+    assert manifest["counts"]["episodes"] == manifest["counts"]["unpaired_human"] == len(humans)
+    assert {p["reason"] for p in manifest["pairs_dropped"]} == {"a clip is outside the view"}
+    episodes = pq.read_table(tmp_path / "humans" / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
+    assert {e["clip_id"] for e in episodes} == humans and {e["pair_id"] for e in episodes} == {-1}
+    assert "export: 4 accepted pairs left out (a clip is outside the view: 4)" in stdout
