@@ -22,7 +22,7 @@ from app.state import (
     EXPORT_VIEW,
 )
 from curation.export_episodes import CODECS, VideoSpec
-from curation.export_lerobot import ExportError, list_exports, run_export
+from curation.export_lerobot import ExportError, checked_destination, list_exports, run_export
 from curation.export_mixture import embodiment_summary
 from curation.export_plan import FORMATS, ExportConfig, default_out_dir, preview_export
 from curation.views import list_views
@@ -103,7 +103,6 @@ if not typed_author and not blocked:
     st.caption("Type your name above to export; it is recorded with the export (as on the Pairs page).")
 if st.button("Export", type="primary", icon=":material/download:", key="export_run", help=blocked,
              disabled=plan.episodes.empty or bool(blocked) or not typed_author):
-    bar = st.progress(0.0, text="starting")
     try:
         author = auth_gate.author("export", typed_author)
         config = ExportConfig(out_dir=Path(st.session_state[EXPORT_OUT_DIR].strip() or suggested),
@@ -112,6 +111,8 @@ if st.button("Export", type="primary", icon=":material/download:", key="export_r
                               video=VideoSpec(codec=st.session_state[EXPORT_CODEC], keep_aspect=True),
                               author=author, unpaired_human=unpaired, subtasks=st.session_state[EXPORT_SUBTASKS],
                               **cutting)
+        checked_destination(root, config)  # a missing parent folder fails before the progress bar shows
+        bar = st.progress(0.0, text="starting")
         result = run_export(root, config, progress=lambda done, total, text: bar.progress(done / max(total, 1),
                                                                                          text=text))
         st.session_state[EXPORT_MESSAGE] = ("success", f"Wrote {result.manifest['counts']['episodes']} episodes "

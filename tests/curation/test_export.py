@@ -225,3 +225,15 @@ def test_unpaired_human_keeps_the_human_clips_of_dropped_pairs(paired, tmp_path)
     episodes = pq.read_table(tmp_path / "humans" / "meta/episodes/chunk-000/file-000.parquet").to_pylist()
     assert {e["clip_id"] for e in episodes} == humans and {e["pair_id"] for e in episodes} == {-1}
     assert "export: 4 accepted pairs left out (a clip is outside the view: 4)" in stdout
+
+
+def test_cli_checks_the_output_parent_before_the_progress_bar(paired, tmp_path):
+    """#16 item 8: `export` drew an empty progress bar before failing on a missing parent folder."""
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    result = CliRunner().invoke(main, ["--root", str(paired), "export", "--out", str(tmp_path / "no" / "such"),
+                                       "--format", "lerobot-v3"])
+    assert result.exit_code != 0 and "parent folder does not exist" in result.output
+    assert "egocurate export" not in result.output  # no bar was drawn
