@@ -77,11 +77,11 @@ def _echo_not_proposed(frame: object, max_cost: float, limit: int = 20) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per pair.")
 @click.pass_obj
 def pair_list(root: Path, states: tuple[str, ...], as_json: bool) -> None:
-    """The pairs, best cost first: id, state, cost, task similarity, both tasks, who decided."""
+    """The pairs, best cost first: id, state, both clip ids, cost, task similarity, both tasks, who decided."""
     from curation.pair_view import pair_table
     from db.engine import query_engine
 
-    table = pair_table(query_engine(root), tuple(states))
+    table = pair_table(query_engine(root), tuple(states), clip_ids=True)
     if as_json:
         for record in table.to_dict(orient="records"):
             click.echo(json.dumps({k: (None if v != v else v) for k, v in record.items()}, default=str))

@@ -36,9 +36,12 @@ TABLE_COLUMNS = ("id", "state", "cost", "task_similarity", "human_task", "robot_
                  "decided_by", "reason", "version")
 
 
-def pair_table(engine: QueryEngine, states: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The pairs in `states` (all when empty), best cost first, with the columns the page lists."""
-    return pair_rows(engine, states).loc[:, list(TABLE_COLUMNS)]
+def pair_table(engine: QueryEngine, states: tuple[str, ...] = (), clip_ids: bool = False) -> pd.DataFrame:
+    """The pairs in `states` (all when empty), best cost first, with the columns the page lists; `clip_ids`
+    adds human_clip_id and robot_clip_id after the state (what `pair list` prints)."""
+    columns = list(TABLE_COLUMNS)
+    columns[2:2] = ["human_clip_id", "robot_clip_id"] if clip_ids else []
+    return pair_rows(engine, states).loc[:, columns]
 
 
 def pair_label(row: pd.Series) -> str:

@@ -271,3 +271,15 @@ def test_a_mixed_embodiment_export_cuts_flagged_frames_and_carries_segments(g1, 
     manifest = json.loads((folder / "egocurate_manifest.json").read_text())
     assert manifest["cuts"]["clips"][human][0] == {"frame_from": 10, "frame_to": 30, "reason": "flag",
                                                    "flag_id": int(flag_id)}
+
+
+def test_pair_list_names_both_clips(g1, exported):
+    """#16 item 4: `pair list` (table and --json) shows human_clip_id and robot_clip_id."""
+    pairs = pair_rows(query_engine(g1["root"])).set_index("id")
+    for line in cli(g1["root"], "pair", "list", "--json").splitlines():
+        row = json.loads(line)
+        assert (row["human_clip_id"], row["robot_clip_id"]) == tuple(pairs.loc[row["id"], ["human_clip_id",
+                                                                                          "robot_clip_id"]])
+    header, first = cli(g1["root"], "pair", "list").splitlines()[:2]
+    assert header.split()[:4] == ["id", "state", "human_clip_id", "robot_clip_id"]
+    assert first.split()[2:4] == [pairs.iloc[0]["human_clip_id"], pairs.iloc[0]["robot_clip_id"]]
