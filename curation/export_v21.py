@@ -50,9 +50,8 @@ def gr00t_modality() -> dict[str, object]:
 
 
 def sub_tasks(episode: EpisodeData) -> dict[str, list[dict]]:
-    """An episode's segments as `episodes.jsonl` carries them (GR00T N1.6's `sub_task` language key)."""
-    if not episode.subtasks:
-        return {}
+    """An episode's segments as `episodes.jsonl` carries them (GR00T N1.6's `sub_task` language key); an
+    episode without any gets an empty list, as v3.0's `meta/episodes` has (one schema for every line)."""
     return {"sub_tasks": [{"start": s["start"], "end": s["end"], "text": s["text"]} for s in episode.subtasks]}
 
 
@@ -66,6 +65,7 @@ class V21Writer:
         self.robot_type, self.gr00t = robot_type, gr00t
         # A robot's own layout (export_mixture): its action names and GR00T groups; None: the 62-D layout.
         self.modality, self.action_names = modality, action_names
+        self.subtasks = subtasks  # `sub_tasks` in episodes.jsonl, on every episode
         self.annotate = gr00t and subtasks  # GR00T's segment annotation column, on every episode
         self.episodes: list[EpisodeData] = []
         self.frame_values = FrameValues()  # for meta/stats.json's exact quantiles
@@ -107,7 +107,8 @@ class V21Writer:
         (root / layout.INFO_PATH).write_text(json.dumps(info, indent=4) + "\n")
         _write_jsonl(root / layout.TASKS_JSONL_PATH, [{"task_index": i, "task": t} for i, t in enumerate(tasks)])
         _write_jsonl(root / layout.EPISODES_JSONL_PATH, [{"episode_index": e.episode_index, "tasks": [e.task],
-                                                          "length": e.n_frames, **e.meta(), **sub_tasks(e)}
+                                                          "length": e.n_frames, **e.meta(),
+                                                          **(sub_tasks(e) if self.subtasks else {})}
                                                          for e in self.episodes])
         _write_jsonl(root / layout.EPISODES_STATS_PATH, [{"episode_index": e.episode_index, "stats": e.stats}
                                                          for e in self.episodes])

@@ -178,3 +178,11 @@ def test_dataset_quantiles_are_the_frames_own_in_both_formats(built):
             spread = np.where(q99 - q01 == 0, 1e-8, q99 - q01)
             within = (np.abs(2 * (values - q01) / spread - 1) <= 1 + 1e-4).mean(0)
             assert (within >= 0.98).all(), (out.name, key, np.flatnonzero(within < 0.98))
+
+
+def test_every_v21_episode_has_sub_tasks_as_in_v3(built):
+    """#16 item 5: v2.1 episodes.jsonl wrote `sub_tasks` only on episodes with segments; v3.0 writes [] too."""
+    for out in (built.split_v21, built.split_v3):
+        episodes = episodes_of(out)
+        assert all(isinstance(e["sub_tasks"], list) for e in episodes), out.name
+        assert [] in [list(e["sub_tasks"]) for e in episodes] and any(e["sub_tasks"] for e in episodes)
