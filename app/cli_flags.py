@@ -7,7 +7,8 @@ app.cli's main). The same functions as the Review page and the viewer, audited t
     egocurate [--root DIR] segment add CLIP_ID --frames A:B --text TEXT | segment list [--clip ID]
 
 Each write prints the id it made or changed on stdout (alone, for `ID=$(egocurate flag add ...)`) and a
-sentence on stderr. Frames are inclusive (`--frames 10:29` is 20 frames). Who writes: `--user`
+sentence on stderr (the same decision again changes nothing; a segment overlapping another gets a warning).
+Frames are inclusive (`--frames 10:29` is 20 frames). Who writes: `--user`
 (default $EGOCURATE_USER, else the login name). In open local mode (no users) that name is recorded; once
 the store has users, the user signs in with their password ($EGOCURATE_PASSWORD, `--password-stdin`, or a
 prompt) and their role is checked in the store as the pages check it (flag: curator; confirm / dismiss:
@@ -38,8 +39,9 @@ password_option = click.option("--password-stdin", is_flag=True,
                                help=f"Read the password from stdin's first line (else ${PASSWORD_ENV}, else a prompt).")
 
 
-def acting_name(root: Path, action: str, user: str, password_stdin: bool) -> str:
-    """The name to write `action` with, checked against the store now (click errors when refused)."""
+def acting_name(root: Path, action: str, user: str, password_stdin: bool, doing: str = "") -> str:
+    """The name to write `action` with, checked against the store now (click errors when refused); a refusal
+    for the role names what the user did (`doing`, e.g. "adding a segment") rather than the permission."""
     from db import auth
 
     if not auth.has_users(root):  # open local mode: whoever runs the command, named as they say
@@ -57,7 +59,10 @@ def acting_name(root: Path, action: str, user: str, password_stdin: bool) -> str
         finally:
             auth.sign_out(root, token)
     except auth.AuthError as exc:
-        raise click.ClickException(str(exc)) from exc
+        text = str(exc)
+        if doing and isinstance(exc, auth.AccessDenied) and text.startswith(f"{action}: needs"):
+            text = f"{doing} {text.removeprefix(f'{action}: ')}"
+        raise click.ClickException(text) from exc
 
 
 def parse_frames(text: str) -> tuple[int, int]:
@@ -104,13 +109,18 @@ def flag_list(root: Path, clip_id: str | None, states: tuple[str, ...], as_json:
     from curation.flags import list_flags
 
     flags = list_flags(root, clip_id, states)
+    width = max((len(record.clip_id) for record in flags), default=0)
+    if flags and not as_json:
+        click.echo(f"{'id':>6}  {'clip_id':<{width}}  {'state':<9} {'severity':<7} {'frames':<11} {'hand':<5} "
+                   f"{'rule':<20} {'version':<7}  reason")
     for record in flags:
         if as_json:
             click.echo(json.dumps(record.snapshot(), default=str))
             continue
         frames = "whole clip" if record.frame_start is None else f"{record.frame_start}:{record.frame_end}"
-        click.echo(f"{record.id:>6}  {record.clip_id}  {record.state:<9} {record.severity:<7} {frames:<11} "
-                   f"{record.hand or 'both':<5} {record.rule or 'curator':<20} v{record.version}  {record.reason}")
+        version = f"v{record.version}"
+        click.echo(f"{record.id:>6}  {record.clip_id:<{width}}  {record.state:<9} {record.severity:<7} {frames:<11} "
+                   f"{record.hand or 'both':<5} {record.rule or 'curator':<20} {version:<7}  {record.reason}")
     if not flags:
         click.echo("no flags", err=True)
 
@@ -132,7 +142,7 @@ def flag_add(root: Path, clip_id: str, frames_text: str, hand: str | None, reaso
 
     frames = parse_frames(frames_text)
     _check_clip(root, clip_id, frames)
-    author = acting_name(root, "flag", user, password_stdin)
+    author = acting_name(root, "flag", user, password_stdin, "adding a flag")
     try:
         record = create_flag(root, clip_id, reason.strip(), author, severity=severity, frame_start=frames[0],
                              frame_end=frames[1], hand=hand, state="proposed" if proposed else None)
@@ -148,7 +158,11 @@ def _decide(root: Path, flag_id: int, state: str, user: str, password_stdin: boo
     current = get_flag(root, flag_id)
     if current is None:
         raise click.ClickException(f"no flag {flag_id}")
-    author = acting_name(root, "review", user, password_stdin)
+    verb = {"confirmed": "confirming", "dismissed": "dismissing"}.get(state, "deciding on")
+    author = acting_name(root, "review", user, password_stdin, f"{verb} a flag")
+    if current.state == state:  # the same decision again: nothing to change, no new version
+        _done(current.id, f"flag {flag_id} is already {state} (version {current.version}); nothing changed")
+        return
     try:  # decided on the version read just now: a change in between is refused, not overwritten
         record = set_flag_state(root, flag_id, state, author, expected_version=current.version)
     except (StaleUpdateError, ValueError) as exc:
@@ -190,17 +204,20 @@ def segment() -> None:
 @click.pass_obj
 def segment_add(root: Path, clip_id: str, frames_text: str, text: str, user: str, password_stdin: bool) -> None:
     """Label frames A..B of CLIP_ID with TEXT."""
-    from curation.labels import add_segment
+    from curation.labels import add_segment, overlap_warning, overlapping_segments
 
     frames = parse_frames(frames_text)
     _check_clip(root, clip_id, frames)
-    author = acting_name(root, "label-text", user, password_stdin)
+    author = acting_name(root, "label-text", user, password_stdin, "adding a segment")
     try:
         record = add_segment(root, clip_id, frames[0], frames[1], text, author)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     _done(record.id, f"segment {record.id} added on clip {clip_id}, frames {frames[0]}:{frames[1]} by {author}: "
           f"{record.text!r}")
+    warning = overlap_warning(record, overlapping_segments(root, record))
+    if warning:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
 @segment.command("list")
@@ -211,6 +228,8 @@ def segment_list(root: Path, clip_id: str) -> None:
     from curation.labels import list_labels
 
     found = [label for label in list_labels(root, clip_id) if label.kind == "segment"]
+    if found:
+        click.echo(f"{'id':>6}  frames  author  version  text")
     for label in found:
         click.echo(f"{label.id:>6}  {label.frame_start}:{label.frame_end}  {label.author}  v{label.version}  "
                    f"{label.text}")

@@ -138,3 +138,23 @@ def list_labels(root: Path, clip_id: str) -> list[LabelRecord]:
         rows = session.execute(select(*[LABELS.c[n] for n in LABEL_FIELDS]).where(LABELS.c.clip_id == clip_id)
                                .order_by(LABELS.c.kind, LABELS.c.frame_start, LABELS.c.id)).all()
     return [LabelRecord.of(r) for r in rows]
+
+
+# How exports treat overlapping segments (curation/export_language.py), said where a curator makes one.
+OVERLAP_EXPORT = ("where segments overlap, exports give the frames to the later-starting one (LeRobot 0.6's active "
+                  "subtask, GR00T's annotation channel); `sub_tasks` keeps both ranges")
+
+
+def overlapping_segments(root: Path, label: LabelRecord) -> list[LabelRecord]:
+    """The clip's other segments that share a frame with segment `label`, by first frame."""
+    return [other for other in list_labels(root, label.clip_id)
+            if other.kind == "segment" and other.id != label.id and other.frame_start is not None
+            and other.frame_start <= label.frame_end and label.frame_start <= other.frame_end]
+
+
+def overlap_warning(label: LabelRecord, others: list[LabelRecord]) -> str | None:
+    """A sentence naming the segments `label` overlaps and how exports treat that; None when it overlaps none."""
+    if not others:
+        return None
+    names = ", ".join(f"{o.id} ({o.frame_start}:{o.frame_end} {o.text!r})" for o in others)
+    return f"segment {label.id} ({label.frame_start}:{label.frame_end}) overlaps segment {names}: {OVERLAP_EXPORT}"

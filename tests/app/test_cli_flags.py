@@ -91,6 +91,10 @@ def test_with_users_a_decision_needs_a_signed_in_curator(root, clip_id, tmp_path
     args = ("flag", "add", clip_id, "--frames", "1:2", "--reason", "x")
     viewer = run(store, *args, "--user", "vic", env={"EGOCURATE_PASSWORD": "a long viewer password"})
     assert viewer.exit_code != 0 and "needs the curator role" in viewer.output
+    assert "adding a flag needs the curator role; vic is a viewer" in viewer.output  # the action, not "flag:"
+    labelling = run(store, "segment", "add", clip_id, "--frames", "1:2", "--text", "t", "--user", "vic",
+                    env={"EGOCURATE_PASSWORD": "a long viewer password"})
+    assert labelling.exit_code != 0 and "adding a segment needs the curator role" in labelling.output
     wrong = run(store, *args, "--user", "cur", env={"EGOCURATE_PASSWORD": "not it"})
     assert wrong.exit_code != 0 and list_flags(store, clip_id) == list_flags(root, clip_id)
     curator = run(store, *args, "--user", "cur", "--password-stdin", stdin="a long curator password\n",
@@ -104,3 +108,41 @@ def test_with_users_a_decision_needs_a_signed_in_curator(root, clip_id, tmp_path
     segment = run(store, "segment", "add", clip_id, "--frames", "1:2", "--text", "t", "--user", "ada",
                   env={"EGOCURATE_PASSWORD": "a long admin password"})
     assert segment.exit_code == 0 and "ada" in segment.stderr
+
+
+def test_flag_and_segment_lists_start_with_a_header_row(root, clip_id):
+    """#16 item 8: `flag list` and `segment list` printed rows without saying what the columns are."""
+    run(root, "flag", "add", clip_id, "--frames", "5:6", "--reason", "blur", "--user", "ann")
+    run(root, "segment", "add", clip_id, "--frames", "1:3", "--text", "reach", "--user", "ann")
+    flags = run(root, "flag", "list", "--clip", clip_id).stdout.splitlines()
+    assert flags[0].split() == ["id", "clip_id", "state", "severity", "frames", "hand", "rule", "version", "reason"]
+    assert flags[0].index("state") == flags[1].index(f" {flags[1].split()[2]} ") + 1  # the columns line up
+    segments = run(root, "segment", "list", clip_id).stdout.splitlines()
+    assert segments[0].split() == ["id", "frames", "author", "version", "text"] and len(segments) > 1
+
+
+def test_the_same_flag_decision_again_changes_nothing(root, clip_id):
+    """#16 item 8: dismissing a dismissed flag succeeded again and bumped its version."""
+    flag_id = int(run(root, "flag", "add", clip_id, "--frames", "7:8", "--reason", "x", "--user", "ann").stdout)
+    assert run(root, "flag", "dismiss", str(flag_id), "--user", "bob").exit_code == 0
+    version = get_flag(root, flag_id).version
+    again = run(root, "flag", "dismiss", str(flag_id), "--user", "cy")
+    assert again.exit_code == 0 and int(again.stdout) == flag_id
+    assert f"flag {flag_id} is already dismissed (version {version}); nothing changed" in again.stderr
+    flag = get_flag(root, flag_id)
+    assert flag.version == version and flag.state == "dismissed"
+    history = clip_history(root, clip_id)
+    assert list(history.loc[history["entity_id"] == str(flag_id), "action"]) == ["flag.create", "flag.dismissed"]
+
+
+def test_overlapping_segments_warn_and_say_how_they_export(root):
+    """#16 item 8: segments 20:50 and 40:80 were accepted without a word; exports keep the later where they meet."""
+    clip_id = query_engine(root).cursor().execute(
+        "SELECT clip_id FROM clips WHERE kind = 'human' ORDER BY clip_id DESC").fetchone()[0]
+    first = int(run(root, "segment", "add", clip_id, "--frames", "20:50", "--text", "grasp", "--user", "ann").stdout)
+    second = run(root, "segment", "add", clip_id, "--frames", "40:80", "--text", "lift", "--user", "ann")
+    assert second.exit_code == 0 and int(second.stdout) != first
+    assert f"warning: segment {int(second.stdout)} (40:80) overlaps segment {first} (20:50 'grasp')" in second.stderr
+    assert "later-starting" in second.stderr
+    apart = run(root, "segment", "add", clip_id, "--frames", "81:85", "--text", "place", "--user", "ann")
+    assert apart.exit_code == 0 and "warning" not in apart.stderr
