@@ -17,7 +17,7 @@ import streamlit as st
 from app import auth_gate
 from app.state import SEGMENT_FIELDS
 from curation.flags import StaleUpdateError
-from curation.labels import LabelRecord, add_segment, list_labels
+from curation.labels import LabelRecord, add_segment, list_labels, overlap_warning, overlapping_segments
 
 MARKS_JS = """
 export default function (component) {
@@ -71,8 +71,9 @@ def _save(root: Path, prefix: str, clip_id: str, curator: str) -> None:
     except (StaleUpdateError, auth_gate.AuthError, ValueError) as exc:
         state[f"{prefix}.message"] = ("error", str(exc))
         return
-    state[f"{prefix}.message"] = ("success", f"Segment {label.id} saved: frames {label.frame_start}-{label.frame_end}, "
-                                             f"{label.text!r}.")
+    saved = f"Segment {label.id} saved: frames {label.frame_start}-{label.frame_end}, {label.text!r}."
+    overlap = overlap_warning(label, overlapping_segments(root, label))  # allowed, but the export keeps one
+    state[f"{prefix}.message"] = ("warning", f"{saved} Note: {overlap}.") if overlap else ("success", saved)
     state[f"{prefix}.text"] = ""
 
 
@@ -95,7 +96,7 @@ def segment_editor(root: Path, clip_id: str, n_frames: int, curator: str, blocke
                    help=blocked or ("Type your name first" if not curator else None), width="stretch")
     message = st.session_state[f"{prefix}.message"]
     if message:
-        (st.error if message[0] == "error" else st.success)(message[1])
+        {"error": st.error, "warning": st.warning}.get(message[0], st.success)(message[1])
         st.session_state[f"{prefix}.message"] = None
     labels = segments_of(root, clip_id)
     if labels:

@@ -66,3 +66,19 @@ def test_segment_rows_and_marks_join_the_player_config():
     assert marked["marks"] is True and config["timeline"][0] is marked["timeline"][0]
     assert marked["timeline"][1]["score"] == [None, 1.0, 1.0, None, 1.0, 1.0]
     assert json.dumps(marked)  # it travels as JSON to viewer.js
+
+
+def test_an_overlapping_segment_is_saved_with_a_warning(root, egodex_clip, monkeypatch):
+    """#16 item 8: overlapping segments were saved without a word; the export keeps the later where they meet."""
+    clip_id = egodex_clip["clip_id"]
+    at = viewer_page(root, clip_id, monkeypatch)
+    prefix = state.VIEWER_SEGMENTS
+    at.text_input(key=state.VIEWER_CURATOR).input("ann")
+    for start, end, text in ((20, 50, "grasp"), (40, 80, "lift")):
+        at.number_input(key=f"{prefix}.in").set_value(start)
+        at.number_input(key=f"{prefix}.out").set_value(end)
+        at.text_input(key=f"{prefix}.text").input(text).run()
+        at.button(key=f"{prefix}.save").click().run()
+        assert not at.exception
+    assert "overlaps segment" in at.warning[0].value and "later-starting" in at.warning[0].value
+    assert len([label for label in list_labels(root, clip_id) if label.kind == "segment"]) == 2
