@@ -188,7 +188,8 @@ def _pieces(engine: object, clips: pd.DataFrame, span_flags: pd.DataFrame, cfg: 
         records += [{"clip_id": clip_id, "frame_from": c.frame_from, "frame_to": c.frame_to, "frames": c.frames,
                      "seconds": c.frames / fps, "reason": c.reason, "flag_id": c.flag_id}
                     for c in merged_cuts(cuts, n) + short]
-    return pieces, pd.DataFrame(records, columns=CUT_COLUMNS)
+    # flag_id as a nullable int: beside a cut with no flag a float column would write the manifest's ids as 10.0
+    return pieces, pd.DataFrame(records, columns=CUT_COLUMNS).astype({"flag_id": "Int64"})
 
 
 def _trims(engine: object, clip_id: str, clip: pd.Series, cfg: ExportConfig) -> list[Cut]:

@@ -186,3 +186,13 @@ def test_every_v21_episode_has_sub_tasks_as_in_v3(built):
         episodes = episodes_of(out)
         assert all(isinstance(e["sub_tasks"], list) for e in episodes), out.name
         assert [] in [list(e["sub_tasks"]) for e in episodes] and any(e["sub_tasks"] for e in episodes)
+
+
+def test_manifest_cut_flag_ids_are_ints_or_null(built):
+    """#16 item 8: a clip with a flag cut and a `short` cut (no flag) wrote `"flag_id": 10.0`."""
+    manifest = json.loads((built.longer_v3 / MANIFEST_PATH).read_text())
+    cuts = manifest["cuts"]["clips"][built.clip_id]
+    assert {c["reason"] for c in cuts} == {"flag", "short"}
+    assert [c["flag_id"] for c in cuts if c["reason"] == "flag"] == [built.flag_id]
+    assert all(c["flag_id"] is None or type(c["flag_id"]) is int for c in cuts), cuts
+    assert f'"flag_id": {built.flag_id}.0' not in (built.longer_v3 / MANIFEST_PATH).read_text()
