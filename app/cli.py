@@ -339,7 +339,7 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,
               help="Checkpoint to start from: a run folder (runs/pretrain-<export>), its checkpoints/last or a .pt.")
 @click.option("--config", "config_name", default="smoke", show_default=True,
-              help="smoke | small | paper, or a YAML file (trainer/configs/).")
+              help="smoke | demo | small | paper, or a YAML file (trainer/configs/).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default: <root>/runs/<stage>-<export name>); an existing run there resumes.")
 @click.option("--scaling", is_flag=True,

@@ -48,3 +48,10 @@ def test_the_train_page_lists_it_with_curves_and_offers_its_checkpoint(cli_train
     assert "train loss" in names and "human" in names
     assert list(at.dataframe[1].value["step"]) == [3, 6]  # its checkpoints
     assert any("run 1" in option for option in at.selectbox(key=state.TRAIN_INIT).options)  # a midtrain init
+
+
+def test_train_help_lists_every_bundled_config():
+    """#16 item 8: `train --help` listed smoke | small | paper but not demo, which the README names."""
+    shown = " ".join(CliRunner().invoke(main, ["train", "--help"]).output.split())
+    bundled = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "trainer" / "configs").glob("*.yml"))
+    assert "demo" in bundled and all(name in shown for name in bundled), (bundled, shown)
