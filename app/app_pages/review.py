@@ -43,7 +43,6 @@ from db.models import FLAG_STATES
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
 
-FLAG_ROW_COLOR = "#dc2626"
 # Button keys: Streamlit gives each button's container the class `st-key-<key>`, which the keys use.
 KEYS = {"c": "review_confirm", "d": "review_dismiss", "f": "review_flag", "j": "review_next", "k": "review_prev",
         "ArrowRight": "review_next", "ArrowLeft": "review_prev"}
@@ -185,9 +184,8 @@ except Exception as exc:  # noqa: BLE001 (one message naming the clip; the queue
     guard.show_failure("load the clip's video and poses", exc, clip_id)
     config = None
 if config:
-    marks = {"label": "flagged", "color": FLAG_ROW_COLOR, "score": timeline_marks(n_frames, flags_of_clip)}
-    config = {**config, "timeline": [*config["timeline"], marks],  # a copy: the cached config stays as it was
-              "src": with_media_key(config["src"], auth_gate.media_key())}
+    config = viewer.with_flag_marks(config, timeline_marks(n_frames, flags_of_clip))  # a copy: the cache's stays
+    config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}
     config = viewer.with_segment_marks(config, segment_spans(segments_of(root, clip_id)))
     st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
     st.caption("The red 'flagged' row of the timeline marks the frames the clip's open flags point at.")

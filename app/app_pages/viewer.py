@@ -13,6 +13,7 @@ from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
 from app.components.segments import segment_editor, segment_spans, segments_of
 from app.media import with_media_key
+from curation.review import clip_flags, timeline_marks
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
 
@@ -164,8 +165,12 @@ if clip["kind"] == "robot" and robot_hand is not None:
     config = viewer.with_robot(config, episode_layer and {"robot": episode_layer, "series": config["series"]})
 config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}  # a copy: the cache's is shared
 root = cache.data_root()
+flags = guard.attempt(clip_flags, root, clip_id, what="read the clip's flags", clip_id=clip_id, default=[])
+config = viewer.with_flag_marks(config, timeline_marks(int(clip["n_frames"]), flags))  # as on the Review page
 config = viewer.with_segment_marks(config, segment_spans(segments_of(root, clip_id)))
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
+st.caption("The red 'flagged' row of the timeline marks the frames the clip's open flags point at "
+           "(the Review page decides on them).")
 if layer is not None:
     st.caption(f"Robot hand: {embodiment}'s links placed at the human wrist (white, outlined), projected "
                f"through the clip's camera ({layer['robot']['camera']}).")

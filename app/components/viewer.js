@@ -227,9 +227,10 @@
     S.renderEpochMs = nowEpoch();
     overlay.dataset.frame = String(f);
     const scores = C.timeline.filter((row) => row.hud !== false).map((row) => {  // marks rows have no score
-      const s = row.score[f];
-      return `<span class="chip" style="background:${row.color}"></span>${escapeHtml(row.label)} `
-        + (s === null || s === undefined ? 'absent' : s.toFixed(2));
+      const s = row.score[f], none = s === null || s === undefined;
+      const chip = `<span class="chip" style="background:${row.color}"></span>`;
+      if (row.hudText) return chip + escapeHtml(row.hudText[none ? 0 : 1]) + ' ';  // e.g. flagged / not flagged
+      return chip + `${escapeHtml(row.label)} ` + (none ? 'absent' : s.toFixed(2));
     }).join('');
     hud.innerHTML = `frame <b>${f}</b> / ${n - 1} &middot; ${frameS(f).toFixed(2)} s${scores}`;
   }

@@ -153,6 +153,8 @@ def with_robot(config: dict, layer: dict | None) -> dict:
 
 
 SEGMENT_COLOR = "#0f766e"  # the segments row of the timeline (the in / out band is this colour too)
+FLAG_COLOR = "#dc2626"  # the 'flagged' timeline row (Review page and Clip viewer)
+FLAG_HUD = ("not flagged", "flagged")  # what the player's readout says off / on a flagged frame
 
 
 def with_segment_marks(config: dict, segments: list[tuple[int, int]]) -> dict:
@@ -165,6 +167,13 @@ def with_segment_marks(config: dict, segments: list[tuple[int, int]]) -> dict:
             score[frame] = 1.0
     row = {"label": "segments", "color": SEGMENT_COLOR, "score": score, "hud": False}
     return {**config, "marks": True, "timeline": [*config["timeline"], row]}
+
+
+def with_flag_marks(config: dict, marks: list[float | None]) -> dict:
+    """A copy of `config` whose timeline has a red `flagged` row: 1.0 on the frames an open flag points at,
+    None elsewhere (`curation.review.timeline_marks`); the readout above it says FLAG_HUD, not a score."""
+    row = {"label": "flagged", "color": FLAG_COLOR, "score": marks, "hudText": list(FLAG_HUD)}
+    return {**config, "timeline": [*config["timeline"], row]}
 
 
 def viewer_height(config: dict) -> int:

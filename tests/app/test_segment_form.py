@@ -1,5 +1,6 @@
 """The segment form under the player (#16): the viewer and the Review page save a segment label with the In /
-Out frames (which the player's i / o keys fill, tests/browser/test_segment_marks.py) and a text."""
+Out frames (which the player's i / o keys fill, tests/browser/test_segment_marks.py) and a text; the viewer's
+timeline also marks the flagged frames, as the Review page's does."""
 
 from __future__ import annotations
 
@@ -82,3 +83,21 @@ def test_an_overlapping_segment_is_saved_with_a_warning(root, egodex_clip, monke
         assert not at.exception
     assert "overlaps segment" in at.warning[0].value and "later-starting" in at.warning[0].value
     assert len([label for label in list_labels(root, clip_id) if label.kind == "segment"]) == 2
+
+
+def player_config(at: AppTest) -> dict:
+    (frame,) = at.get("iframe")
+    return json.loads(frame.proto.srcdoc.split('id="ego-config">')[1].split("</script>")[0])
+
+
+def test_the_viewer_timeline_has_the_review_pages_flagged_row(root, egodex_clip, monkeypatch):
+    """#16 item 8: the Clip viewer had no flagged-frames row (the Review page does); its readout said
+    'flagged absent' off a flag, now 'not flagged' / 'flagged'."""
+    from curation.flags import create_flag
+
+    clip_id = egodex_clip["clip_id"]
+    create_flag(root, clip_id, "hand occluded", "ann", frame_start=10, frame_end=29)
+    flagged = next(row for row in player_config(viewer_page(root, clip_id, monkeypatch))["timeline"]
+                   if row["label"] == "flagged")
+    assert [f for f, v in enumerate(flagged["score"]) if v] == list(range(10, 30))
+    assert flagged["hudText"] == ["not flagged", "flagged"]

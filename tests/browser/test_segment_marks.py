@@ -76,3 +76,30 @@ def test_i_and_o_in_the_player_fill_the_form_and_save_a_segment(root, tmp_path):
         page.screenshot(path=str(OUT_DIR / "segment-marks.png"), full_page=True)
         assert not errors, errors
         browser.close()
+
+
+def test_the_viewer_player_reads_flagged_or_not_flagged(root, tmp_path):
+    """#16 item 8: the Clip viewer gets the Review page's flagged row; the readout said 'flagged absent' off a flag."""
+    from playwright.sync_api import sync_playwright
+
+    from curation.flags import create_flag
+
+    clip_id = query_engine(root).cursor().execute(
+        "SELECT clip_id FROM clips WHERE kind = 'human' ORDER BY clip_id").fetchone()[0]
+    create_flag(root, clip_id, "hand occluded", "pw-curator", frame_start=10, frame_end=20)
+    with app_server(root, log_file=tmp_path / "server.log") as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_context(viewport=VIEWPORT).new_page()
+        page.goto(f"{url}/viewer?clip={clip_id}")
+        wait_idle(page)
+        frame = viewer_frame(page)
+        frame.wait_for_function("() => window.egoViewer.ready", timeout=30_000)
+        readout = {}
+        for target in (5, 15):
+            frame.evaluate(f"() => window.egoViewer.seekFrame({target})")
+            frame.wait_for_function(f"() => window.egoViewer.frame === {target}", timeout=10_000)
+            readout[target] = frame.locator("#hud").inner_text()
+        assert "not flagged" in readout[5], readout
+        assert "flagged" in readout[15] and "not flagged" not in readout[15], readout
+        assert "flagged absent" not in " ".join(readout.values())
+        browser.close()
