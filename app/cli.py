@@ -326,7 +326,8 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
                f"{'; ' + cut_text if cut_text else ''}) written to {result.out_dir}")
     dropped = Counter(pair["reason"] for pair in result.manifest["pairs_dropped"])
     if dropped:  # which accepted pairs stayed out, and why (the manifest's pairs_dropped lists them)
-        click.echo(f"export: {sum(dropped.values())} accepted pairs left out ("
+        n = sum(dropped.values())
+        click.echo(f"export: {n} accepted pair{'s' * (n != 1)} left out ("
                    + "; ".join(f"{reason}: {n}" for reason, n in sorted(dropped.items())) + ")"
                    + (f"; {counts['unpaired_human']} human episodes went in unpaired" if unpaired_human else ""))
 
