@@ -20,7 +20,9 @@ from db.view_spec import ViewSpec
 
 @st.cache_resource
 def _engine_for(root: str) -> QueryEngine:
-    return query_engine(Path(root))
+    engine = query_engine(Path(root))
+    engine.keep_resident()  # the app lives long: its catalog is kept in memory (db/catalog.py)
+    return engine
 
 
 def engine() -> QueryEngine:

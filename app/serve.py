@@ -8,6 +8,7 @@ reach the data root, so clip videos and thumbnails are served by `app/media.py` 
 from __future__ import annotations
 
 import sys
+import threading
 
 import streamlit as st
 
@@ -15,6 +16,7 @@ from app.launch import BindRefused, check_bind
 from app.media import media_routes
 from app.session_cookie import auth_routes
 from db import paths
+from db.engine import query_engine
 
 ROOT = paths.resolve_root()
 # Also here, not only in `egocurate app`: `streamlit run app/serve.py --server.address=...` skips the CLI.
@@ -24,5 +26,10 @@ try:
 except BindRefused as refused:  # the reason, not a traceback
     print(f"error: {refused}", file=sys.stderr, flush=True)
     raise SystemExit(2) from None
+
+# The catalog is built in memory while the server starts, not on the first page anyone opens.
+_engine = query_engine(ROOT)
+_engine.keep_resident()
+threading.Thread(target=_engine.refresh, name="build-catalog", daemon=True).start()
 
 app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()])
