@@ -31,6 +31,7 @@ from pathlib import Path
 import click
 
 from app.cli_output import echo_ingest_report
+from app.cli_proxies import proxies
 from app.cli_users import user
 from db import paths
 
@@ -45,6 +46,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
 
 
 main.add_command(user)  # app/cli_users.py: the accounts and roles of the app's sign-in
+main.add_command(proxies)  # app/cli_proxies.py: browser proxies of clips a browser cannot play
 
 
 @main.command()
@@ -52,12 +54,13 @@ main.add_command(user)  # app/cli_users.py: the accounts and roles of the app's 
 @click.option("--source", type=click.Choice(["auto", "video", "egodex", "lerobot"]), default="auto",
               show_default=True, help="Force a reader instead of detecting one per input.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--no-proxies", is_flag=True, help="Do not start making browser proxies of new MPEG-4/AV1 clips.")
 @click.pass_obj
-def ingest(root: Path, inputs: tuple[Path, ...], source: str, quiet: bool) -> None:
+def ingest(root: Path, inputs: tuple[Path, ...], source: str, quiet: bool, no_proxies: bool) -> None:
     """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
     from labeling.sources.ingest import ingest as run_ingest
 
-    report = run_ingest(root, list(inputs), source=source, progress=not quiet)
+    report = run_ingest(root, list(inputs), source=source, progress=not quiet, make_proxies=not no_proxies)
     echo_ingest_report(report)
     if not report.ok:
         sys.exit(1)

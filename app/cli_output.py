@@ -18,3 +18,6 @@ def echo_ingest_report(report: IngestReport) -> None:
         click.secho(f"error: {failure.item}: {failure.reason}", fg="red", err=True)
     click.echo(f"ingest: {len(report.added)} clips added, {report.skipped} already catalogued, "
                f"{len(report.failures)} failed")
+    if report.proxy_job_id is not None:
+        click.echo(f"proxies: making the browser proxies of {report.needing_proxies} new clips in the background "
+                   f"(job {report.proxy_job_id}); `egocurate proxies --status` shows how far it is")

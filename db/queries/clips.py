@@ -23,6 +23,16 @@ def get_clip(engine: QueryEngine, clip_id: str) -> dict | None:
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
+def clips_with_codecs_other_than(engine: QueryEngine, codecs: list[str]) -> list[dict]:
+    """The clips whose video codec is none of `codecs` (lower case), oldest first: the ones needing a proxy.
+
+    Each a dict of the columns a proxy is made from: clip_id, path, codec, fps, duration_s, video_from_s, video_to_s.
+    """
+    sql = """SELECT clip_id, path, codec, fps, duration_s, video_from_s, video_to_s FROM clips
+             WHERE lower(coalesce(codec, '')) NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY ingested_at, clip_id"""
+    return fetch_df(engine, sql, [list(codecs)]).to_dict("records")
+
+
 def clips_by_id(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:
     """Every `clips` column of the named clips, by clip_id."""
     sql = "SELECT * FROM clips WHERE clip_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY clip_id"

@@ -2,9 +2,12 @@
 
 Each input is read completely in memory first, so a corrupt file contributes nothing; clips are
 committed in batches (one lake commit each), so a killed run keeps what it finished and a re-run
-skips it: clip ids come from content, and unchanged files are not even re-hashed.
+skips it: clip ids come from content, and unchanged files are not even re-hashed. With
+`make_proxies` (the CLI's default), the browser proxies of the new clips a browser cannot play
+(MPEG-4, AV1, ...) are then made by a detached job (labeling/media/proxy_jobs.py), so the viewer
+finds them made.
 
-    egocurate --root R ingest PATH... [--source auto|video|egodex|lerobot]
+    egocurate --root R ingest PATH... [--source auto|video|egodex|lerobot] [--no-proxies]
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from db.engine import query_engine
 from db.jobs import DONE, FAILED, JobHandle, job_scope
 from db.lake import Lake
 from db.queries.clips import existing_clip_ids, known_files
+from labeling.media.proxy import needs_proxy
 
 from .base import FileStamp, IngestError, KnownFiles, SourceItem
 from .detect import Candidate, discover
@@ -36,6 +40,8 @@ class IngestReport:
     failures: list[IngestError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     job_id: int | None = None
+    needing_proxies: int = 0  # new clips a browser cannot play as they are
+    proxy_job_id: int | None = None  # the detached job making their proxies (`make_proxies`)
 
     @property
     def ok(self) -> bool:
@@ -61,6 +67,7 @@ class _Writer:
             return
         self.existing.add(item.clip_id)
         self.pending.append(item)
+        self.report.needing_proxies += needs_proxy(item.clip.get("codec"))
         self.report.warnings += item.warnings
         if len(self.pending) >= BATCH_CLIPS:
             self.flush()
@@ -110,7 +117,7 @@ def _read(candidate: Candidate, known: KnownFiles, writer: _Writer, report: Inge
 
 
 def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool = True,
-           author: str = "cli") -> IngestReport:
+           author: str = "cli", make_proxies: bool = False) -> IngestReport:
     """Catalogue everything ingestible under `inputs`; see the module docstring."""
     report = IngestReport()
     candidates, report.failures = discover(inputs, source)
@@ -133,6 +140,10 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
                     report.failures.append(IngestError(candidate.path, f"unexpected {type(exc).__name__}: {exc}"))
             writer.flush()
         _finish_job(job, report)
+    if make_proxies and report.needing_proxies:
+        from labeling.media.proxy_jobs import start_proxy_job
+
+        report.proxy_job_id = start_proxy_job(root)
     return report
 
 

@@ -1,0 +1,38 @@
+"""The `egocurate proxies` command: browser proxies of the clips a browser cannot play (registered on app.cli's main).
+
+    egocurate [--root DIR] proxies [--background | --status]
+
+`egocurate ingest` starts the same job in the background by itself; this command makes what is
+missing in the foreground (a killed run, clips ingested with --no-proxies), starts it detached, or
+shows how far the newest jobs are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--background", is_flag=True, help="Start a detached job and return at once.")
+@click.option("--status", is_flag=True, help="Show the newest proxy jobs and how many proxies are missing.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def proxies(root: Path, background: bool, status: bool, quiet: bool) -> None:
+    """Make the H.264 proxies the viewer plays for MPEG-4, AV1, ... clips (the missing ones; resumable)."""
+    from labeling.media.proxy_jobs import missing_proxies, proxy_jobs, run_proxies, start_proxy_job
+
+    if status:
+        for job in proxy_jobs(root):
+            click.echo(f"job {job.job_id}: {job.state}, {job.n_done} of {job.n_total} made, {job.n_failed} failed"
+                       f"{' - ' + job.message if job.message else ''}")
+        click.echo(f"{len(missing_proxies(root))} clips still need a proxy")
+        return
+    if background:
+        click.echo(f"proxies: started job {start_proxy_job(root)}; `egocurate proxies --status` shows how far it is")
+        return
+    result = run_proxies(root, progress=not quiet)
+    click.echo(f"proxies: {result.n_done} made, {result.n_failed} failed (job {result.job_id})")
+    if result.n_failed:
+        raise SystemExit(1)
