@@ -11,7 +11,7 @@ from app import auth_gate, cache, state
 from app.components import robot3d, viewer
 from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
-from app.media import with_media_key
+from app.media import with_key_param, with_media_key
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
 
@@ -124,7 +124,8 @@ try:
 except VideoError as exc:
     st.error(f"This clip's video cannot be played: {exc}", icon=":material/error:")
     st.stop()
-config = cache.viewer_config(version, clip_id, pose_sources, tuple(dims["state"]), tuple(dims["action"]))
+config = cache.viewer_config(version, clip_id, pose_sources, tuple(dims["state"]), tuple(dims["action"]),
+                             fetch_tracks=True)  # the keypoints load while the first frame is on screen
 layer = None
 if embodiment != ROBOT_NONE:
     layer = cache.robot_layer(version, clip_id, embodiment, robot_hand, pose_sources[0] if pose_sources else None,
@@ -133,7 +134,10 @@ if embodiment != ROBOT_NONE:
         st.warning(f"The {embodiment} retargets of this clip cannot be drawn: the lake does not say which robot "
                    "model they used.", icon=":material/precision_manufacturing:")
     config = viewer.with_robot(config, layer)
-config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}  # a copy: the cache's is shared
+key = auth_gate.media_key()
+config = {**config, "src": with_media_key(config["src"], key)}  # a copy: the cache's is shared
+if "tracksUrl" in config:
+    config["tracksUrl"] = with_key_param(config["tracksUrl"], key)
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
 if layer is not None:
     st.caption(f"Robot hand: {embodiment}'s links placed at the human wrist (white, outlined), projected "
@@ -142,4 +146,5 @@ if layer is not None:
         robot_figure(layer["robot"]["view3d"], embodiment, clip["n_frames"])
 
 with st.expander("Details", icon=":material/info:"):
-    st.dataframe(viewer.clip_details(clip), hide_index=True, width="stretch")
+    # A static table: the interactive grid's scripts would load while the player starts (2 cores).
+    st.table(viewer.clip_details(clip), hide_index=True)
