@@ -160,9 +160,17 @@ def timed(call, repeats: int) -> tuple[float, float, float]:  # noqa: ANN001 (an
     return (*percentiles_ms(samples), percentiles_ms(cpu)[0])
 
 
-def peak_rss_mb() -> float:
+def rss_mb(field: str = "VmHWM") -> float:
+    """This process's peak (VmHWM) or current (VmRSS) resident memory, MB."""
     status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+    return int(status.split(f"{field}:")[1].split()[0]) / 1024
+
+
+def memory_line(engine) -> str:  # noqa: ANN001 (a QueryEngine)
+    duckdb_mb = fetch_value(engine, "SELECT sum(memory_usage_bytes) / 1e6 FROM duckdb_memory()")
+    spilled_mb = fetch_value(engine, "SELECT sum(temporary_storage_bytes) / 1e6 FROM duckdb_memory()")
+    return (f"RSS now {rss_mb('VmRSS'):.0f} MB, peak {rss_mb():.0f} MB; DuckDB holds {duckdb_mb:.0f} MB "
+            f"(+{spilled_mb:.0f} MB spilled; its limit {DUCKDB_MEMORY_LIMIT_MB} MB)")
 
 
 def after_writes(root: Path, repeats: int) -> None:
@@ -198,8 +206,7 @@ def bench(root: Path, repeats: int, n_clips: int) -> None:
     engine.keep_resident()
     engine.refresh()  # the resident catalog built, the store's tables mirrored: what the app does at start
     print(f"engine: resident catalog + {fetch_value(engine, 'SELECT count(*) FROM flags'):,} flags loaded "
-          f"in {time.perf_counter() - started:.2f} s; RSS peak so far {peak_rss_mb():.0f} MB "
-          f"(DuckDB memory limit {DUCKDB_MEMORY_LIMIT_MB} MB)")
+          f"in {time.perf_counter() - started:.2f} s; {memory_line(engine)}")
     print(f"\n{'query (count + page of 100)':36s} {'matches':>9s} {'p50 ms':>8s} {'p95 ms':>8s} {'CPU ms':>8s}")
     for name, spec in QUERIES.items():
         p50, p95, cpu = timed(lambda spec=spec: (count_view(engine, spec), view_clips(engine, spec, limit=100)),
@@ -217,7 +224,7 @@ def bench(root: Path, repeats: int, n_clips: int) -> None:
         p50, p95, cpu = timed(call, repeats)
         print(f"{name:36s} {'':9s} {p50:8.1f} {p95:8.1f} {cpu:8.1f}")
     after_writes(root, repeats)
-    print(f"\nquery process: peak RSS {peak_rss_mb():.0f} MB; machine: {os.cpu_count()} cores, "
+    print(f"\nquery process: {memory_line(engine)}; machine: {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

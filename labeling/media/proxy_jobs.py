@@ -38,7 +38,6 @@ from .video import VideoError
 
 STAGE_NAME = "proxy"  # the `kind` of the job rows
 PROGRESS_EVERY_S = 2.0  # how often a run writes its progress to its row
-JOB_LOCK = ".job.lock"  # in the proxy folder: held by the one run working on a data root
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def missing_proxies(root: Path) -> list[dict]:
 
 @contextlib.contextmanager
 def _one_run_at_a_time(root: Path) -> Iterator[None]:
-    lock_file = root / paths.PROXY_DIR / JOB_LOCK
+    lock_file = root / paths.PROXY_JOB_LOCK
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
