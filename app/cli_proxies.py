@@ -27,12 +27,13 @@ def proxies(root: Path, background: bool, status: bool, quiet: bool) -> None:
         for job in proxy_jobs(root):
             click.echo(f"job {job.job_id}: {job.state}, {job.n_done} of {job.n_total} made, {job.n_failed} failed"
                        f"{' - ' + job.message if job.message else ''}")
-        click.echo(f"{len(missing_proxies(root))} clips still need a proxy")
+        click.echo(f"{sum(1 for _ in missing_proxies(root))} clips still need a proxy")
         return
     if background:
         click.echo(f"proxies: started job {start_proxy_job(root)}; `egocurate proxies --status` shows how far it is")
         return
     result = run_proxies(root, progress=not quiet)
-    click.echo(f"proxies: {result.n_done} made, {result.n_failed} failed (job {result.job_id})")
+    click.echo(f"proxies: {result.n_made} made, {result.n_failed} failed, {result.n_done} of {result.n_total} "
+               f"clips that need one have it (job {result.job_id})")
     if result.n_failed:
         raise SystemExit(1)

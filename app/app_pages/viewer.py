@@ -124,8 +124,10 @@ try:
 except VideoError as exc:
     st.error(f"This clip's video cannot be played: {exc}", icon=":material/error:")
     st.stop()
+# The keypoints load while the first frame is on screen; with a robot hand (placed in this run
+# anyway) they come along with it.
 config = cache.viewer_config(version, clip_id, pose_sources, tuple(dims["state"]), tuple(dims["action"]),
-                             fetch_tracks=True)  # the keypoints load while the first frame is on screen
+                             fetch_tracks=embodiment == ROBOT_NONE)
 layer = None
 if embodiment != ROBOT_NONE:
     layer = cache.robot_layer(version, clip_id, embodiment, robot_hand, pose_sources[0] if pose_sources else None,

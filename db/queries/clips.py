@@ -23,14 +23,24 @@ def get_clip(engine: QueryEngine, clip_id: str) -> dict | None:
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
-def clips_with_codecs_other_than(engine: QueryEngine, codecs: list[str]) -> list[dict]:
-    """The clips whose video codec is none of `codecs` (lower case), oldest first: the ones needing a proxy.
+def clips_with_codecs_other_than(engine: QueryEngine, codecs: list[str], after_clip_id: str = "",
+                                  limit: int = 10_000) -> list[dict]:
+    """Up to `limit` clips whose video codec is none of `codecs` (lower case): the ones needing a proxy.
 
-    Each a dict of the columns a proxy is made from: clip_id, path, codec, fps, duration_s, video_from_s, video_to_s.
+    In clip id order, from the first id past `after_clip_id` (a caller pages through them all). Each
+    a dict of the columns a proxy is made from: clip_id, path, codec, fps, duration_s, video_from_s,
+    video_to_s.
     """
     sql = """SELECT clip_id, path, codec, fps, duration_s, video_from_s, video_to_s FROM clips
-             WHERE lower(coalesce(codec, '')) NOT IN (SELECT unnest(?::VARCHAR[])) ORDER BY ingested_at, clip_id"""
-    return fetch_df(engine, sql, [list(codecs)]).to_dict("records")
+             WHERE lower(coalesce(codec, '')) NOT IN (SELECT unnest(?::VARCHAR[])) AND clip_id > ?
+             ORDER BY clip_id LIMIT ?"""
+    return fetch_df(engine, sql, [list(codecs), after_clip_id, limit]).to_dict("records")
+
+
+def count_clips_with_codecs_other_than(engine: QueryEngine, codecs: list[str]) -> int:
+    """How many clips have a video codec none of `codecs` (lower case)."""
+    sql = "SELECT count(*) FROM clips WHERE lower(coalesce(codec, '')) NOT IN (SELECT unnest(?::VARCHAR[]))"
+    return int(fetch_one(engine, sql, [list(codecs)])[0])
 
 
 def clips_by_id(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:

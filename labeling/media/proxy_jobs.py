@@ -5,12 +5,14 @@
     run_proxies(root)                  # the job's body, in the foreground: `egocurate proxies`
     python -m labeling.media.proxy_jobs --root R --job-id N      (what start_proxy_job runs, detached)
 
-A run makes the H.264 proxy (labeling/media/proxy.py) of every clip whose codec needs one and that
-has none yet, oldest clips first, and then looks again for clips catalogued meanwhile, until none is
-left. A proxy is written atomically and never made twice (`ensure_proxy`'s per-clip lock), so a
-killed run loses at most the proxy it was making and the next run goes on from there. One run
-at a time per data root (a lock file beside the proxies): a second waits for the first, then
-finds its work done. Progress and failures go to the run's `jobs` row (db/jobs.py).
+A run pages through the clips whose codec needs a proxy (in clip id order, `PAGE_CLIPS` at a time,
+so a catalog of millions is never in memory at once), makes the H.264 proxy
+(labeling/media/proxy.py) of each that has none yet, and passes again while the last pass made
+some (clips catalogued meanwhile). A proxy is written atomically and never made twice
+(`ensure_proxy`'s per-clip lock), so a killed run loses at most the proxy it was making and the next
+run goes on from there. One run at a time per data root (a lock file beside the proxies): a second
+waits for the first, then finds its work done. Progress (clips checked of those needing a proxy,
+proxies made) and failures go to the run's `jobs` row (db/jobs.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from db import paths
 from db.engine import query_engine
 from db.jobs import DONE, FAILED, QUEUED, effective_state, end_row, job_scope, spawn_detached, this_host
 from db.models import Job
-from db.queries.clips import clips_with_codecs_other_than
+from db.queries.clips import clips_with_codecs_other_than, count_clips_with_codecs_other_than
 from db.store import session_scope
 
 from .proxy import BROWSER_CODECS, clip_playable_path
@@ -38,6 +40,7 @@ from .video import VideoError
 
 STAGE_NAME = "proxy"  # the `kind` of the job rows
 PROGRESS_EVERY_S = 2.0  # how often a run writes its progress to its row
+PAGE_CLIPS = 10_000  # clips read from the catalog at a time
 
 
 @dataclass(frozen=True)
@@ -46,16 +49,28 @@ class ProxyProgress:
 
     job_id: int
     state: str  # db/jobs.py states; `interrupted` when its process vanished
-    n_total: int  # clips that needed a proxy when last counted
-    n_done: int  # proxies made (or found made) so far
+    n_total: int  # clips needing a proxy when last counted
+    n_done: int  # of them, checked so far (made now, or found made)
     n_failed: int
     message: str
+    n_made: int = 0  # proxies this run made
+
+
+def clips_needing_proxies(root: Path) -> Iterator[dict]:
+    """The `clips` rows whose codec a browser cannot play, in clip id order, read a page at a time."""
+    engine, after = query_engine(root), ""
+    while rows := clips_with_codecs_other_than(engine, sorted(BROWSER_CODECS), after, PAGE_CLIPS):
+        yield from rows
+        after = str(rows[-1]["clip_id"])
+
+
+def has_proxy(root: Path, clip: dict) -> bool:
+    return paths.proxy_path(root, str(clip["clip_id"])).is_file()
 
 
 def missing_proxies(root: Path) -> list[dict]:
-    """The `clips` rows whose codec a browser cannot play and whose proxy is not made yet, oldest first."""
-    rows = clips_with_codecs_other_than(query_engine(root), sorted(BROWSER_CODECS))
-    return [row for row in rows if not paths.proxy_path(root, str(row["clip_id"])).is_file()]
+    """The clips still waiting for their proxy (a list: status lines and tests, not millions)."""
+    return [clip for clip in clips_needing_proxies(root) if not has_proxy(root, clip)]
 
 
 @contextlib.contextmanager
@@ -74,30 +89,32 @@ def run_proxies(root: Path | str, progress: bool = False, job_id: int | None = N
     """Make every missing proxy (see the module docstring); where the run ended up."""
     root = Path(root).resolve()
     failed: set[str] = set()
-    done = 0
+    made, needing = 0, 0
     with job_scope(root, STAGE_NAME, {"root": str(root)}, job_id=job_id) as job, _one_run_at_a_time(root):
-        bar = tqdm(desc="proxies", unit="clip", disable=not progress)
-        last_write = 0.0
-        while todo := [row for row in missing_proxies(root) if row["clip_id"] not in failed]:
-            bar.total = done + len(todo)
-            for row in todo:
-                errors = []
-                try:
-                    clip_playable_path(root, row)
-                except (VideoError, OSError) as exc:
-                    failed.add(str(row["clip_id"]))
-                    errors = [(str(row["path"]), f"clip {row['clip_id']}: {exc}")]
-                done += 1
+        made_before, last_write = -1, 0.0
+        while made > made_before:  # a pass that made nothing found nothing left to make
+            made_before = made
+            needing = count_clips_with_codecs_other_than(query_engine(root), sorted(BROWSER_CODECS))
+            bar = tqdm(total=needing, desc="proxies", unit="clip", disable=not progress)
+            for checked, clip in enumerate(clips_needing_proxies(root), start=1):
                 bar.update(1)
+                errors = []
+                if clip["clip_id"] not in failed and not has_proxy(root, clip):
+                    try:
+                        clip_playable_path(root, clip)
+                        made += 1
+                    except (VideoError, OSError) as exc:
+                        failed.add(str(clip["clip_id"]))
+                        errors = [(str(clip["path"]), f"clip {clip['clip_id']}: {exc}")]
                 if errors or time.monotonic() - last_write > PROGRESS_EVERY_S:
-                    job.update(n_total=bar.total, n_done=done - len(failed), n_failed=len(failed), errors=errors,
-                               message=f"{done - len(failed)} of {bar.total} proxies made")
+                    job.update(n_total=needing, n_done=checked - len(failed), n_failed=len(failed), errors=errors,
+                               message=f"{made} proxies made, {len(failed)} failed")
                     last_write = time.monotonic()
-        bar.close()
-        made = done - len(failed)
-        job.update(state=DONE if made or not failed else FAILED, n_total=done, n_done=made, n_failed=len(failed),
-                   message=f"{made} proxies made, {len(failed)} failed" if done else "every proxy was made already")
-    return ProxyProgress(job.id, job.state, done, made, len(failed), "")
+            bar.close()
+        message = f"{made} proxies made, {len(failed)} failed" if made or failed else "every proxy was made already"
+        job.update(state=DONE if made or not failed else FAILED, n_total=needing, n_done=needing - len(failed),
+                   n_failed=len(failed), message=message)
+    return ProxyProgress(job.id, job.state, needing, needing - len(failed), len(failed), message, made)
 
 
 def start_proxy_job(root: Path | str) -> int:

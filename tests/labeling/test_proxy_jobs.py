@@ -44,13 +44,13 @@ def test_a_run_makes_every_missing_proxy_once(root: Path, tmp_path: Path, tiny_v
     clip_playable_path(root, first)  # as if a killed run had made this one
     made_first = paths.proxy_path(root, first["clip_id"]).stat().st_mtime_ns
     result = run_proxies(root)
-    assert (result.state, result.n_done, result.n_failed) == ("done", 2, 0)  # it goes on from there
+    assert (result.state, result.n_made, result.n_done, result.n_total) == ("done", 2, 3, 3)  # it goes on from there
     assert missing_proxies(root) == []
     assert paths.proxy_path(root, first["clip_id"]).stat().st_mtime_ns == made_first
     proxies = sorted((root / paths.PROXY_DIR).glob("*.mp4"))
     assert len(proxies) == 3 and {probe_video(p).codec for p in proxies} == {"h264"}
     again = run_proxies(root)
-    assert (again.state, again.n_done) == ("done", 0)
+    assert (again.state, again.n_made, again.n_done) == ("done", 0, 3)
     assert proxy_jobs(root)[0].message == "every proxy was made already"
 
 
@@ -59,7 +59,7 @@ def test_a_clip_that_cannot_be_decoded_is_recorded_and_the_rest_made(root: Path,
     ingest(root, [good, bad], progress=False)
     bad.write_bytes(bad.read_bytes()[:200])  # damaged after it was catalogued
     result = run_proxies(root)
-    assert (result.state, result.n_done, result.n_failed) == ("done", 1, 1)
+    assert (result.state, result.n_made, result.n_done, result.n_failed) == ("done", 1, 1, 1)
     with session_scope(root) as session:
         errors = session.scalars(select(JobError).where(JobError.job_id == result.job_id)).all()
         assert [e.item for e in errors] == [str(bad)] and "cannot decode" in errors[0].reason
@@ -83,4 +83,4 @@ def test_ingest_starts_the_job_in_the_background(root: Path, tmp_path: Path):
                                       str(write_mpeg4(tmp_path / "other.mp4", seed=5))])
     assert "proxies:" not in quiet.output and len(missing_proxies(root)) == 1
     made = CliRunner().invoke(main, ["--root", str(root), "proxies", "--quiet"])
-    assert made.exit_code == 0 and "proxies: 1 made, 0 failed" in made.output
+    assert made.exit_code == 0 and "proxies: 1 made, 0 failed, 2 of 2 clips that need one have it" in made.output
