@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.components import robot_overlay, viewer
+from app.components import robot_episode, robot_overlay, viewer
 from app.media import poses_url
 from db import paths
 from db.engine import QueryEngine, query_engine
@@ -111,6 +111,25 @@ def robot_layer(version: tuple[str, int, int], clip_id: str, embodiment: str, ha
     """The robot hand's part of the player's JSON (`robot_overlay.clip_robot_layer`)."""
     return robot_overlay.clip_robot_layer(engine(), clip_id, embodiment, hand, pose_source, joint_dims,
                                           max_dims=viewer.MAX_SERIES_DIMS)
+
+
+def store_revision() -> int:
+    """The annotation store's revision: with the lake version, the key of what reads specs and decisions."""
+    from db.store import store_revision as revision
+
+    return revision(data_root())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def robot_episode_hands(version: tuple[str, int, int], revision: int, clip_id: str) -> list[str]:
+    """The sides a robot episode's embodiment spec lets the viewer draw (`robot_episode.episode_hands`)."""
+    return robot_episode.episode_hands(engine(), clip_id)
+
+
+@st.cache_data(max_entries=16, show_spinner="Drawing the robot hand from its state...")
+def robot_episode_layer(version: tuple[str, int, int], revision: int, clip_id: str, side: str) -> dict | None:
+    """A robot episode's own hand for the player (`robot_episode.episode_robot_layer`)."""
+    return robot_episode.episode_robot_layer(engine(), clip_id, side)
 
 
 @st.cache_data(max_entries=1, show_spinner=False)

@@ -1,18 +1,22 @@
 """The `egocurate` command line: thin over the packages, the same functions the app calls.
 
-    egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot]
+    egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot] [--embodiment SPEC.yml]
     egocurate [--root DIR] sql [--json] "SELECT ..."
     egocurate [--root DIR] label [--clips ID]... [--stride K] [--workers N] [--executor local|ray]
-    egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR]
+    egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR] | --embodiment SPEC
     egocurate [--root DIR] score [--rules YML] [--clips ID]...
     egocurate [--root DIR] view save NAME JSON | list | show NAME
-    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
+    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F] | list | accept ID | reject ID --reason TEXT
+    egocurate [--root DIR] embodiment set SPEC.yml (--dataset DIR | --clips ID...) | propose | list | show NAME
     egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t] [--unpaired-human]
+                                  [--min-episode-s S] [--trim-idle] [--trim-absent] [--no-subtasks]
     egocurate [--root DIR] train --data DIR --stage pretrain|midtrain [--init CKPT] [--config NAME] [--scaling]
     egocurate [--root DIR] demo [--no-app] [--no-train] [--port N]
     egocurate [--root DIR] app [--port N] [--host ADDR]
     egocurate [--root DIR] user add NAME [--role viewer|curator|admin] [--password-stdin] | list
     egocurate [--root DIR] user set-role NAME ROLE | passwd NAME [--password-stdin] | remove NAME
+    egocurate [--root DIR] flag list | add CLIP_ID --frames A:B --reason TEXT | confirm ID | dismiss ID
+    egocurate [--root DIR] segment add CLIP_ID --frames A:B --text TEXT | list CLIP_ID
 
 `--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`.
 """
@@ -30,8 +34,11 @@ from pathlib import Path
 
 import click
 
+from app.cli_embodiments import embodiment
+from app.cli_flags import flag, segment
 from app.cli_output import echo_ingest_report
-from app.cli_proxies import proxies
+from app.cli_pairs import pair
+from app.cli_proxies import proxies, proxies_after_ingest
 from app.cli_users import user
 from db import paths
 
@@ -46,6 +53,10 @@ def main(ctx: click.Context, root: Path | None) -> None:
 
 
 main.add_command(user)  # app/cli_users.py: the accounts and roles of the app's sign-in
+main.add_command(pair)  # app/cli_pairs.py: propose + align pairs, then list, accept, reject
+main.add_command(embodiment)  # app/cli_embodiments.py: robot embodiment specs
+main.add_command(flag)  # app/cli_flags.py: a curator's flag decisions from a script
+main.add_command(segment)  # app/cli_flags.py: segment labels (exported as subtasks)
 main.add_command(proxies)  # app/cli_proxies.py: browser proxies of clips a browser cannot play
 
 
@@ -53,14 +64,27 @@ main.add_command(proxies)  # app/cli_proxies.py: browser proxies of clips a brow
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--source", type=click.Choice(["auto", "video", "egodex", "lerobot"]), default="auto",
               show_default=True, help="Force a reader instead of detecting one per input.")
+@click.option("--embodiment", "spec", default=None,
+              help="An embodiment spec (YAML, or a stored spec's name) for the LeRobot datasets' robot episodes; "
+                   "checked against their names first: a spec that does not fit ingests nothing.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--no-proxies", is_flag=True, help="Do not start making browser proxies of new MPEG-4/AV1 clips.")
 @click.pass_obj
-def ingest(root: Path, inputs: tuple[Path, ...], source: str, quiet: bool, no_proxies: bool) -> None:
+def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, quiet: bool, no_proxies: bool) -> None:
     """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
+    from labeling.embodiment.apply import ingest_with_spec
+    from labeling.embodiment.spec import SpecError
     from labeling.sources.ingest import ingest as run_ingest
 
-    report = run_ingest(root, list(inputs), source=source, progress=not quiet, make_proxies=not no_proxies)
+    if spec is None:
+        report = run_ingest(root, list(inputs), source=source, progress=not quiet)
+    else:
+        try:
+            report, applied = ingest_with_spec(root, list(inputs), spec, source, not quiet, getpass.getuser())
+        except SpecError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"embodiment {applied.name}: {applied.episodes} robot episodes follow it")
+    proxies_after_ingest(root, report, enabled=not no_proxies)
     echo_ingest_report(report)
     if not report.ok:
         sys.exit(1)
@@ -142,9 +166,11 @@ def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: 
 
 
 @main.command()
-@click.option("--hand", required=True,
+@click.option("--hand", default=None,
               help="A registered hand (egocurate_hand22, sharpa_ha4, g1_dex3, allegro, inspire, leap, ability) "
                    "or a dex-retargeting YAML config.")
+@click.option("--embodiment", "spec", default=None,
+              help="Instead of --hand: a robot's embodiment spec (YAML or stored name); its hands, under its name.")
 @click.option("--clips", "clip_ids", multiple=True, help="Retarget only this clip id (repeatable); default: all.")
 @click.option("--config-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Where the named hands' dex-retargeting configs live (not needed for egocurate_hand22).")
@@ -156,14 +182,19 @@ def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: 
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def retarget(root: Path, hand: str, clip_ids: tuple[str, ...], config_dir: Path | None, urdf_dir: Path | None,
-             pose_source: str | None, device: str | None, workers: int, executor: str, quiet: bool) -> None:
+def retarget(root: Path, hand: str | None, spec: str | None, clip_ids: tuple[str, ...], config_dir: Path | None,
+             urdf_dir: Path | None, pose_source: str | None, device: str | None, workers: int, executor: str,
+             quiet: bool) -> None:
     """Retarget human hand poses to a robot hand through its URDF (whole clips, batched)."""
+    from labeling.embodiment.apply import resolve_spec
     from labeling.retarget.config import ConfigError
     from labeling.retarget.stage import run_retarget
 
-    hand_arg: str | Path = Path(hand) if hand.endswith((".yml", ".yaml")) else hand
+    if (hand is None) == (spec is None):
+        raise click.UsageError("give --hand or --embodiment (one of them)")
     try:
+        hand_arg = (resolve_spec(root, spec)[0].retarget_target() if spec else
+                    Path(hand) if hand.endswith((".yml", ".yaml")) else hand)
         report = run_retarget(root, hand_arg, list(clip_ids) or None, pose_source=pose_source, device=device,
                               progress=not quiet, config_dir=config_dir, urdf_dir=urdf_dir, workers=workers,
                               executor=executor)
@@ -258,26 +289,6 @@ def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--min-similarity", type=click.FloatRange(0, 1), default=None,
-              help="Task similarity a candidate pair needs (default: curation.pairing.PairConfig).")
-@click.option("--max-cost", type=click.FloatRange(0, min_open=True), default=None,
-              help="Aligned pairs costlier than this (DTW RMS per step) are not proposed.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_obj
-def pair(root, min_similarity, max_cost, quiet) -> None:  # noqa: ANN001 (Path, float | None, float | None, bool)
-    """Propose human-robot pairs by task and align them with DTW; curators' decisions are kept."""
-    from curation.pairing import PairConfig, report_json, run_pairing
-
-    defaults = PairConfig()
-    cfg = PairConfig(min_task_similarity=defaults.min_task_similarity if min_similarity is None else min_similarity,
-                     max_cost=defaults.max_cost if max_cost is None else max_cost)
-    report = run_pairing(root, cfg, actor=getpass.getuser(), progress=not quiet)
-    if report.frame.empty:
-        click.secho("pair: no human clip and robot episode share a task", fg="yellow", err=True)
-    click.echo(f"pair: {report_json(report)}")
-
-
-@main.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The dataset folder to create (its parent must exist).")
 @click.option("--format", "fmt", required=True, type=click.Choice(["lerobot-v2.1", "lerobot-v3"]))
@@ -288,9 +299,15 @@ def pair(root, min_similarity, max_cost, quiet) -> None:  # noqa: ANN001 (Path, 
               help="Also the view's human clips in no accepted pair (data for human pretraining).")
 @click.option("--codec", type=click.Choice(["h264", "av1"]), default="h264", show_default=True)
 @click.option("--size", default="320x240", show_default=True, help="WIDTHxHEIGHT of the videos (even numbers).")
+@click.option("--min-episode-s", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="A cut splits a clip into episodes at least this long, else keeps the longer piece.")
+@click.option("--trim-idle", is_flag=True, help="Also cut human clips' idle ends (wrists slower than the idle metric).")
+@click.option("--trim-absent", is_flag=True, help="Also cut the frames where a tracked hand is lost.")
+@click.option("--no-subtasks", is_flag=True, help="Leave segment labels out (LeRobot 0.4 cannot read v3 subtasks).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, codec, size, quiet) -> None:  # noqa: ANN001
+def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, codec, size, min_episode_s,  # noqa: ANN001
+           trim_idle, trim_absent, no_subtasks, quiet) -> None:  # noqa: ANN001
     """Export accepted pairs of a saved view as LeRobot v2.1 (+ GR00T) or v3.0, atomically."""
     from tqdm import tqdm
 
@@ -302,7 +319,8 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
         width, height = (int(v) for v in size.lower().split("x"))
         cfg = ExportConfig(out_dir=out_dir, format=fmt, view_name=view_name, gr00t=gr00t, overwrite=overwrite,
                            video=VideoSpec(width=width, height=height, codec=codec), author=getpass.getuser(),
-                           unpaired_human=unpaired_human)
+                           unpaired_human=unpaired_human, min_episode_s=min_episode_s, trim_idle=trim_idle,
+                           trim_absent=trim_absent, subtasks=not no_subtasks)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     bar = tqdm(desc="egocurate export", unit="episode", disable=quiet)
@@ -317,14 +335,15 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
         raise click.ClickException(str(exc)) from exc
     finally:
         bar.close()
-    counts = result.manifest["counts"]
-    click.echo(f"export: {counts['episodes']} episodes ({counts['pairs']} pairs, {result.manifest['hours']:.3f} h) "
-               f"written to {result.out_dir}")
+    counts, cut = result.manifest["counts"], result.manifest["cuts"]["by_reason"]
+    cut_text = ", ".join(f"{v['frames']} frames cut ({reason})" for reason, v in cut.items())
+    click.echo(f"export: {counts['episodes']} episodes ({counts['pairs']} pairs, {result.manifest['hours']:.3f} h"
+               f"{'; ' + cut_text if cut_text else ''}) written to {result.out_dir}")
 
 
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0).")
+              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0, or a mixed-embodiment folder).")
 @click.option("--stage", type=click.Choice(["pretrain", "midtrain"]), default="pretrain", show_default=True,
               help="pretrain: the export's human episodes; midtrain: human + robot episodes.")
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,
@@ -343,10 +362,12 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 @click.pass_obj
 def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name: str, out_dir: Path | None,
           scaling: bool, fractions: str, max_steps: int | None, device: str | None, no_resume: bool) -> None:
-    """Train the policy on an export: pretrain on human data, midtrain on aligned human + robot data."""
-    from trainer.scaling import run_scaling
+    """Train the policy on an export: pretrain on human data, midtrain on aligned human + robot data.
+
+    The run is recorded in the store's `runs` (the Train page lists it, its curves and checkpoints)."""
+    from trainer.runs import run_here
+    from trainer.scaling import read_scaling
     from trainer.train import TrainConfig, config_path
-    from trainer.train import train as run_train
 
     out = out_dir or root / paths.RUNS_DIR / f"{'scaling' if scaling else stage}-{data_dir.name}"
     override = {"data_dir": str(data_dir), "out_dir": str(out), "stage": stage,
@@ -355,19 +376,23 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
     override |= {"max_steps": max_steps} if max_steps else {}
     override |= {"device": device} if device else {}
     try:
-        cfg = TrainConfig.from_yaml(config_path(config_name), override)
-        if scaling:
-            result = run_scaling(cfg, tuple(float(f) for f in fractions.split(",") if f.strip()))
-            fit = result.fit
-            for hours, loss in zip(result.hours, result.losses, strict=True):
-                click.echo(f"  {hours:10.4f} h  human validation MSE {loss:.4f}")
-            click.echo(f"scaling: L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R^2 = {fit.r2:.4f}; "
-                       f"{out / paths.SCALING_RESULT}, {out / paths.SCALING_FIGURE}")
-        else:
-            last = run_train(cfg)
-            click.echo(f"train {stage}: checkpoint {last}; log {paths.run_log_path(out)}")
+        TrainConfig.from_yaml(config_path(config_name), override)  # a bad config or value fails here, in words
+        run = run_here(root, data_dir, stage, config_name, init, getpass.getuser(), scaling=scaling, out_dir=out,
+                       fractions=tuple(float(f) for f in fractions.split(",") if f.strip()), max_steps=max_steps,
+                       device=device, resume=not no_resume)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    if run.state != "done":
+        raise click.ClickException(f"train: run {run.run_id} {run.state}: {run.message}")
+    if scaling:
+        result = read_scaling(out)
+        for hours, loss in zip(result.hours, result.losses, strict=True):
+            click.echo(f"  {hours:10.4f} h  human validation MSE {loss:.4f}")
+        click.echo(f"scaling: run {run.run_id}: L = {result.fit.a:.4f} + ({result.fit.b:.4f}) ln(hours), "
+                   f"R^2 = {result.fit.r2:.4f}; {out / paths.SCALING_RESULT}, {out / paths.SCALING_FIGURE}")
+    else:
+        click.echo(f"train {stage}: run {run.run_id}, checkpoint {paths.last_checkpoint(out)}; "
+                   f"log {paths.run_log_path(out)}")
 
 
 @main.command()

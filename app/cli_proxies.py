@@ -10,8 +10,20 @@ shows how far the newest jobs are.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # the CLI starts without importing the stages
+    from labeling.sources.ingest import IngestReport
+
+
+def proxies_after_ingest(root: Path, report: IngestReport, enabled: bool) -> None:
+    """What `egocurate ingest` does last: start the job making its new clips' proxies (unless --no-proxies)."""
+    if enabled:
+        from labeling.sources.ingest import start_proxies
+
+        start_proxies(root, report)
 
 
 @click.command()

@@ -28,6 +28,8 @@ pages = {
     ],
     "Align": [
         st.Page("app_pages/pairs.py", title="Pairs", icon=":material/compare_arrows:", url_path="pairs"),
+        st.Page("app_pages/embodiments.py", title="Embodiments", icon=":material/precision_manufacturing:",
+                url_path="embodiments"),
     ],
     "Export": [
         st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),

@@ -7,7 +7,9 @@
       videos/observation.images.ego_view/chunk-000/file-000.mp4
 
 An episode's video is the frames `[from_timestamp, to_timestamp)` of its file: frames are encoded
-back to back at pts 0, 1, 2, ... so an episode starting at frame k starts at exactly `k / fps`.
+back to back at pts 0, 1, 2, ... so an episode starting at frame k starts at exactly `k / fps`, on a
+keyframe. Segment labels become LeRobot 0.6's subtask rows (`language_persistent`, only when the
+export has segments: LeRobot 0.4.4 cannot read that column type) and `sub_tasks` in meta/episodes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+import av
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -33,6 +36,8 @@ from labeling.sources.lerobot_layout import (
     V30_EPISODES_PATH,
     V30_VIDEO_PATH,
     VIDEO_KEY,
+    info_fps,
+    language_features,
     stats_column,
     video_column,
 )
@@ -47,7 +52,10 @@ from .export_episodes import (
     features,
     frame_table,
 )
+from .export_language import language_columns
 from .export_v21 import check_rows, check_stats, gr00t_modality
+
+SUB_TASK = pa.struct([pa.field("start", pa.int64()), pa.field("end", pa.int64()), pa.field("text", pa.string())])
 
 DATA_FILE_MB = 100  # a data file is closed once it holds this much (LeRobot's default)
 VIDEO_FILE_MB = 200  # a video file likewise
@@ -62,9 +70,13 @@ class V30Writer:
     """Episodes in, a v3.0 dataset out (under `root`, which the caller makes atomic)."""
 
     def __init__(self, root: Path, fps: float, video: VideoSpec, names: list[str] | None, robot_type: str,
-                 gr00t: bool = False) -> None:
+                 gr00t: bool = False, modality: dict | None = None, action_names: list[str] | None = None,
+                 subtasks: bool = False) -> None:
         self.root, self.fps, self.video, self.names, self.robot_type = root, fps, video, names, robot_type
         self.gr00t = gr00t
+        # A robot's own layout (export_mixture): its action names and GR00T groups; None: the 62-D layout.
+        self.modality, self.action_names = modality, action_names
+        self.subtasks = subtasks  # LeRobot 0.6's language columns, on every episode (one schema per file)
         self.rows: list[dict] = []  # the meta/episodes rows
         self.stats: list[dict] = []
         self.total_frames = 0
@@ -74,13 +86,15 @@ class V30Writer:
     def add_episode(self, episode: EpisodeData, frames: Iterable[npt.NDArray[np.uint8]], image_stats: ImageStats
                     ) -> None:
         table = frame_table(episode, self.total_frames, self.fps)
+        if self.subtasks:
+            table = language_columns(table, episode.subtasks, self.fps)
         data_at = self._data_file(table)
         self._data_writer.write_table(table)
         self._data_bytes += table.nbytes
         encoder, video_at = self._video_file()
-        from_s = encoder.frames / self.fps
+        from_s, first = encoder.frames / self.fps, encoder.frames
         for rgb in frames:
-            encoder.add(rgb)
+            encoder.add(rgb, keyframe=encoder.frames == first)  # readers cut the file at episode starts
         stats = episode_vector_stats(table) | {VIDEO_KEY: image_stats.result()}
         self.stats.append(stats)
         self.rows.append({
@@ -91,7 +105,9 @@ class V30Writer:
             video_column(VIDEO_KEY, "from_timestamp"): from_s,
             video_column(VIDEO_KEY, "to_timestamp"): encoder.frames / self.fps,
             **{stats_column(key, stat): value for key, values in stats.items() for stat, value in values.items()},
-            layout.EPISODES_CHUNK_COLUMN: 0, layout.EPISODES_FILE_COLUMN: 0, **episode.meta()})
+            layout.EPISODES_CHUNK_COLUMN: 0, layout.EPISODES_FILE_COLUMN: 0, **episode.meta(),
+            **({"sub_tasks": [{k: s[k] for k in ("start", "end", "text")} for s in episode.subtasks]}
+               if self.subtasks else {})})
         self.total_frames += episode.n_frames
 
     def _data_file(self, table: pa.Table) -> tuple[int, int]:
@@ -125,8 +141,9 @@ class V30Writer:
 
     def finalize(self, tasks: list[str], splits: dict[str, str]) -> None:
         self.close_files()
-        fps = int(self.fps) if float(self.fps).is_integer() else self.fps
-        feats = features(self.names, self.video, self.fps)
+        fps = info_fps(self.fps)
+        feats = features(self.names, self.video, self.fps, self.action_names)
+        feats |= language_features() if self.subtasks else {}
         for feature in feats.values():
             if feature["dtype"] != "video":
                 feature["fps"] = fps
@@ -141,10 +158,15 @@ class V30Writer:
         (self.root / layout.INFO_PATH).write_text(json.dumps(info, indent=4) + "\n")
         pd.DataFrame({"task_index": range(len(tasks))}, index=pd.Index(tasks, name="task")).to_parquet(
             self.root / layout.TASKS_PARQUET_PATH)
-        pq.write_table(pa.Table.from_pylist(self.rows), episodes_file)
+        episodes = pa.Table.from_pylist(self.rows)
+        if self.subtasks:  # typed, also when no episode kept a segment (an inferred list<null> reads badly)
+            column = pa.array([row["sub_tasks"] for row in self.rows], pa.list_(SUB_TASK))
+            episodes = episodes.set_column(episodes.schema.get_field_index("sub_tasks"), "sub_tasks", column)
+        pq.write_table(episodes, episodes_file)
         (self.root / layout.STATS_PATH).write_text(json.dumps(aggregate_stats(self.stats), indent=4) + "\n")
         if self.gr00t:  # GR00T reads v2.x; the file rides along so a v3 → v2.1 conversion keeps it
-            (self.root / layout.MODALITY_PATH).write_text(json.dumps(gr00t_modality(), indent=4) + "\n")
+            modality = self.modality or gr00t_modality()
+            (self.root / layout.MODALITY_PATH).write_text(json.dumps(modality, indent=4) + "\n")
 
 
 def check_v30(root: Path) -> int:
@@ -185,6 +207,20 @@ def check_v30(root: Path) -> int:
         path = root / info["video_path"].format(video_key=VIDEO_KEY, chunk_index=chunk, file_index=file)
         if probe_video(path).n_frames != expected:
             raise ValueError(f"{path}: {probe_video(path).n_frames} frames, its episodes hold {expected}")
+        starts = {round(row[video_column(VIDEO_KEY, "from_timestamp")] * info["fps"]) for row in episodes
+                  if (row[video_column(VIDEO_KEY, "chunk_index")], row[video_column(VIDEO_KEY, "file_index")])
+                  == (chunk, file)}
+        late = sorted(starts - keyframe_frames(path, info["fps"]))
+        if late:
+            raise ValueError(f"{path}: the episodes starting at frames {late} do not start on a keyframe")
     if total != info["total_frames"]:
         raise ValueError(f"{root}: info.json says {info['total_frames']} frames, the episodes hold {total}")
     return total
+
+
+def keyframe_frames(path: Path, fps: float) -> set[int]:
+    """The frame numbers (pts x fps) of a video's keyframes, from its packets (nothing decoded)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return {round(float(p.pts * stream.time_base) * fps) for p in container.demux(stream)
+                if p.size and p.is_keyframe and p.pts is not None}

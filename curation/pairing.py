@@ -6,11 +6,14 @@
 1. Candidates: every (human clip, robot episode) whose normalised task texts are similar enough
    (token-set Jaccard after lower-casing, dropping stop words and plural/verb endings; plus the
    cosine of a sentence-embedding model when one is installed locally, see `load_task_embedder`).
-2. Trajectories: the human clip's `retargets` rows for `PairConfig.embodiment` (22 joint angles and
-   the camera-frame wrist pose per hand) laid out like the robot's 62-D state.
-3. `curation.align.align_states`: banded, subsequence DTW; pairs costlier than `max_cost` are not
-   proposed. A candidate that cannot be aligned (no retargets, a robot with another state layout) is
-   still proposed on its task alone, with no cost and no path.
+2. Trajectories: a robot episode with an embodiment spec (`labeling.embodiment`) is compared in its
+   own hand space (`curation.hand_space`): the spec's joints in radians (plus wrist motion when the
+   spec names wrists) against human clips retargeted to that robot's hand. A robot without a spec
+   whose state is the built-in 62-D layout is compared with the human clip's `retargets` rows for
+   `PairConfig.embodiment` (22 joint angles and the camera-frame wrist pose per hand).
+3. `curation.align.align_sequences`: banded, subsequence DTW; pairs costlier than `max_cost` are not
+   proposed. A candidate that cannot be aligned (no retargets, a robot with another state layout and
+   no spec) is still proposed on its task alone, with no cost and no path; `note` says why.
 4. `curation.pair_store.sync_proposals` writes the proposals; curators' decisions are never touched.
 """
 
@@ -32,6 +35,7 @@ from db.engine import query_engine
 from db.queries.clips import pairing_clips
 from db.queries.frames import robot_state_rows
 from db.queries.retargets import retarget_rows
+from labeling.embodiment.store import episode_specs
 
 from .action_layout import (
     HAND22_EMBODIMENT,
@@ -42,7 +46,8 @@ from .action_layout import (
     layout_from_retarget_order,
     rest_hand,
 )
-from .align import AlignConfig, Alignment, align_states
+from .align import AlignConfig, Alignment, align_sequences, align_states
+from .hand_space import spec_sequences
 from .pair_store import PairProposal, SyncReport, sync_proposals
 
 STOP_WORDS = frozenset({"a", "an", "the", "of", "on", "in", "into", "onto", "to", "from", "with", "and", "or", "it",
@@ -179,7 +184,7 @@ def robot_state(rows: pa.Table) -> npt.NDArray[np.float64] | None:
 class PairReport:
     """What `run_pairing` did."""
 
-    frame: pd.DataFrame  # one row per candidate: ids, task_similarity, cost, human_start/end, outcome
+    frame: pd.DataFrame  # one row per candidate: ids, task_similarity, cost, human_start/end, outcome, note
     sync: SyncReport  # what changed in the store
     embedder_used: bool  # whether a local embedding model helped with task similarity
 
@@ -196,8 +201,15 @@ def run_pairing(root: Path, cfg: PairConfig = PairConfig(), actor: str = "pairin
     embedder = embedder if embedder is not None else load_task_embedder()
     candidates = candidate_pairs(clips, cfg.min_task_similarity, embedder)
     info = clips.set_index("clip_id")
-    human_states = _human_states(engine, candidates["human_clip_id"].unique().tolist(), info, cfg.embodiment)
-    robot_states = _robot_states(engine, candidates["robot_clip_id"].unique().tolist())
+    robot_ids = candidates["robot_clip_id"].unique().tolist()
+    robot_states = _robot_states(engine, robot_ids)
+    specs = episode_specs(engine, robot_ids)
+    spec_pairs = [(h, r) for h, r in zip(candidates["human_clip_id"], candidates["robot_clip_id"], strict=True)
+                  if r in specs]
+    spaced = spec_sequences(root, engine, spec_pairs, info["n_frames"].astype(int).to_dict(), specs,
+                            {r: _names(info.loc[r, "state_names"]) for r in specs}, robot_states)
+    plain = candidates[~candidates["robot_clip_id"].isin(list(specs))]
+    human_states = _human_states(engine, plain["human_clip_id"].unique().tolist(), info, cfg.embodiment)
     records, proposals = [], []
     iterator = candidates.itertuples(index=False)
     if progress:
@@ -205,8 +217,12 @@ def run_pairing(root: Path, cfg: PairConfig = PairConfig(), actor: str = "pairin
 
         iterator = tqdm(iterator, total=len(candidates), desc="egocurate pair", unit="pair")
     for row in iterator:
-        record, alignment = _align_one(row, human_states.get(row.human_clip_id), robot_states.get(row.robot_clip_id),
-                                       cfg)
+        key = (row.human_clip_id, row.robot_clip_id)
+        if key in spaced:
+            record, alignment = _align_spaced(row, spaced[key], cfg)
+        else:
+            record, alignment = _align_one(row, human_states.get(row.human_clip_id),
+                                           robot_states.get(row.robot_clip_id), cfg)
         records.append(record)
         if record["outcome"] == "proposed":
             proposals.append(PairProposal(row.human_clip_id, row.robot_clip_id, float(row.task_similarity),
@@ -214,21 +230,46 @@ def run_pairing(root: Path, cfg: PairConfig = PairConfig(), actor: str = "pairin
                                           alignment.as_pairs() if alignment else None))
     sync = sync_proposals(root, proposals, actor)
     frame = pd.DataFrame(records, columns=["human_clip_id", "robot_clip_id", "task_similarity", "cost",
-                                           "human_start", "human_end", "outcome"])
+                                           "human_start", "human_end", "outcome", "note"])
     return PairReport(frame=frame, sync=sync, embedder_used=embedder is not None)
+
+
+def _names(value: object) -> list[str] | None:
+    names = json.loads(value) if isinstance(value, str) else None
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def _record(row: object, alignment: Alignment | None, cfg: PairConfig, note: str | None = None) -> dict:
+    record = {"human_clip_id": row.human_clip_id, "robot_clip_id": row.robot_clip_id,
+              "task_similarity": float(row.task_similarity), "cost": None, "human_start": None, "human_end": None,
+              "outcome": "proposed", "note": note}
+    if alignment is None:
+        return record
+    return record | {"cost": alignment.cost, "human_start": alignment.human_start, "human_end": alignment.human_end,
+                     "outcome": "proposed" if alignment.cost <= cfg.max_cost else "too_costly"}
+
+
+def _align_spaced(row: object, item: tuple | str, cfg: PairConfig) -> tuple[dict, Alignment | None]:
+    """A robot with a spec: aligned in its hand space, or proposed on its task alone with the reason."""
+    if isinstance(item, str):
+        return _record(row, None, cfg, item), None
+    space, human, robot = item
+    if len(human) < 2 or len(robot) < 2:
+        return _record(row, None, cfg, "a clip has fewer than 2 frames"), None
+    alignment = align_sequences(human, robot, space.features, cfg.align)
+    return _record(row, alignment, cfg), alignment
 
 
 def _align_one(row: object, human: npt.NDArray[np.float64] | None, robot: npt.NDArray[np.float64] | None,
                cfg: PairConfig) -> tuple[dict, Alignment | None]:
-    record = {"human_clip_id": row.human_clip_id, "robot_clip_id": row.robot_clip_id,
-              "task_similarity": float(row.task_similarity), "cost": None, "human_start": None, "human_end": None}
-    if human is None:
-        return record | {"outcome": "proposed"}, None  # "unaligned: no retargets" shows as a null cost
-    if robot is None or robot.shape[1] != STATE_WIDTH:
-        return record | {"outcome": "proposed"}, None
+    if robot is None or robot.shape[1] != STATE_WIDTH:  # first: retargets alone would not fix it
+        width = "no" if robot is None else f"a {robot.shape[1]}-D"
+        return _record(row, None, cfg, f"the robot episode has {width} state and no embodiment spec "
+                                       f"(egocurate embodiment set SPEC.yml --clips ID)"), None
+    if human is None:  # "unaligned: no retargets" shows as a null cost
+        return _record(row, None, cfg, f"the human clip has no {cfg.embodiment} retargets"), None
     alignment = align_states(human, robot, cfg.align)
-    record |= {"cost": alignment.cost, "human_start": alignment.human_start, "human_end": alignment.human_end}
-    return record | {"outcome": "proposed" if alignment.cost <= cfg.max_cost else "too_costly"}, alignment
+    return _record(row, alignment, cfg), alignment
 
 
 def _human_states(engine: object, clip_ids: list[str], info: pd.DataFrame, embodiment: str

@@ -30,6 +30,8 @@ ANNOTATION_TABLES = {
     "views": models.SavedView,
     "exports": models.Export,
     "runs": models.Run,
+    "embodiments": models.EmbodimentRecord,
+    "clip_embodiments": models.ClipEmbodiment,
 }
 assert set(ANNOTATION_TABLES) == models.MIRRORED_TABLES  # a mirrored table must move the revision when written
 DELTA_TABLES = ("flags", "labels")  # caught up by their changed rows (they have `updated_at` and `version`)
@@ -121,11 +123,13 @@ class AnnotationMirror:
             self._fingerprints[name] = self._fingerprint(name)
 
     def _fingerprint(self, name: str) -> Fingerprint:
-        return _as_ints(self.con.execute(f'SELECT count(*), max(id), sum(version) FROM "{name}"').fetchall()[0])
+        highest_id = ", max(id)" if "id" in ANNOTATION_TABLES[name].__table__.c else ""
+        return _as_ints(self.con.execute(f'SELECT count(*), sum(version){highest_id} FROM "{name}"').fetchall()[0])
 
 
 def _fingerprint_of(table: Table) -> list:
-    return [func.count(), func.max(table.c.id), func.sum(table.c.version)]
+    """Rows, sum of versions and (a table keyed by an integer id) the highest id."""
+    return [func.count(), func.sum(table.c.version), *([func.max(table.c.id)] if "id" in table.c else [])]
 
 
 def _as_ints(row: tuple) -> Fingerprint:

@@ -25,7 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The tables the query engine copies into DuckDB (db/engine.py): a write to one of them moves the
 # store revision, which tells every process to reload them.
-MIRRORED_TABLES = frozenset({"flags", "labels", "pairs", "views", "exports", "runs"})
+MIRRORED_TABLES = frozenset({"flags", "labels", "pairs", "views", "exports", "runs", "embodiments",
+                             "clip_embodiments"})
 # The states a flag (below) can be in: a rule or a curator proposes, a curator confirms or dismisses,
 # a re-score withdraws the rule flags that no longer fire.
 FLAG_STATES = ("proposed", "confirmed", "dismissed", "withdrawn")
@@ -98,6 +99,31 @@ class Pair(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __table_args__ = (Index("ix_pairs_human_robot", "human_clip_id", "robot_clip_id", unique=True),)
+
+
+class EmbodimentRecord(Base):
+    """A robot's embodiment spec (labeling/embodiment/spec.py): which dataset dimensions are which URDF joints."""
+
+    __tablename__ = "embodiments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    spec: Mapped[dict] = mapped_column(JSON)  # the checked spec, paths resolved (EmbodimentSpec.to_dict)
+    source: Mapped[str | None] = mapped_column(Text)  # the YAML as the user wrote it
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ClipEmbodiment(Base):
+    """Which embodiment spec a robot episode's state follows (set at ingest or by `egocurate embodiment set`)."""
+
+    __tablename__ = "clip_embodiments"
+    clip_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    embodiment: Mapped[str] = mapped_column(String(128), index=True)  # embodiments.name
+    author: Mapped[str] = mapped_column(String(128))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class SavedView(Base):

@@ -60,6 +60,7 @@ class ExportData:
     tasks: list[str]
     episodes: list[Episode]
     fingerprint: str  # sha256 of the metadata files: names the frame cache and goes into checkpoints
+    weights: dict[str, float] | None = None  # a mixture's sampling weight per embodiment (trainer/mixture.py)
 
     def select(self, split: str | None = None, embodiments: set[str] | None = None) -> list[Episode]:
         """Episodes of one split (or all) and of some embodiments (or all)."""
@@ -251,6 +252,23 @@ class ChunkDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
+    def sample_probs(self, weights: dict[str, float] | None) -> npt.NDArray[np.float64] | None:
+        """Per-sample probabilities giving each embodiment its share `weights` (None: sample uniformly).
+
+        None too when the weights give what uniform sampling does (each embodiment's share of the samples).
+        """
+        if not weights or not len(self.index):
+            return None
+        embodiment = np.array([self.episodes[i].embodiment for i, _ in self.index])
+        names, counts = np.unique(embodiment, return_counts=True)
+        if any(str(n) not in weights for n in names):  # weights for another set of embodiments: ignore them
+            return None
+        share = np.array([max(float(weights[str(n)]), 0.0) for n in names])
+        if share.sum() <= 0 or np.allclose(share / share.sum(), counts / counts.sum(), atol=1e-6):
+            return None
+        per_sample = (share / share.sum() / counts)[np.searchsorted(names, embodiment)]
+        return per_sample / per_sample.sum()
+
     def frames(self, i: int) -> np.ndarray:
         if i not in self._frames:
             path = self.frames_dir / f"episode_{self.episodes[i].index:06d}.npy"
@@ -278,26 +296,29 @@ class StreamSampler(Sampler[list[int]]):
     what makes resume exact. Under DDP each rank takes its `rank::world` slice of every global batch.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1) -> None:
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1,
+                 probs: npt.NDArray[np.float64] | None = None) -> None:
         if n < batch_size:
             raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples")
         self.n, self.batch_size, self.seed, self.start, self.rank, self.world = n, batch_size, seed, start, rank, world
+        self.probs = probs  # a mixture's per-sample probabilities: epochs draw with replacement (None: permute)
 
     def __iter__(self) -> Iterator[list[int]]:
         per_epoch = self.n // self.batch_size
         batch = self.start
         while True:
             epoch, offset = divmod(batch, per_epoch)
-            order = np.random.default_rng(self.seed + epoch).permutation(self.n)
+            rng = np.random.default_rng(self.seed + epoch)
+            order = rng.permutation(self.n) if self.probs is None else rng.choice(self.n, self.n, p=self.probs)
             for b in range(offset, per_epoch):
                 yield order[b * self.batch_size:(b + 1) * self.batch_size][self.rank::self.world].tolist()
             batch = (epoch + 1) * per_epoch
 
 
 def make_loader(dataset: ChunkDataset, batch_size: int, seed: int, start_batch: int, workers: int,
-                rank: int = 0, world: int = 1) -> DataLoader:
+                rank: int = 0, world: int = 1, probs: npt.NDArray[np.float64] | None = None) -> DataLoader:
     """A DataLoader over the endless batch stream, starting after `start_batch` batches."""
-    sampler = StreamSampler(len(dataset), batch_size, seed, start_batch, rank, world)
+    sampler = StreamSampler(len(dataset), batch_size, seed, start_batch, rank, world, probs)
     return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
 

@@ -5,6 +5,7 @@
     stop_run(root, run_id)              # SIGTERM: a checkpoint after the current step, then 'stopped'
     resume_run(root, run_id)            # a new process goes on from the run folder's checkpoints/last
     run_log(run_status(root, run_id))   # log.jsonl as a DataFrame (the Train page's curves)
+    run_here(root, export_dir, "pretrain", "smoke", author="ana")   # `egocurate train`: recorded, trained here
     python -m trainer.runs --root R --run-id N      (what start_run and resume_run start, detached)
 
 A run trains into `<root>/runs/<id>-<stage>-<export name>/` (`train` writes `log.jsonl` and
@@ -53,7 +54,8 @@ from db.jobs import (
 )
 from db.models import Export, Run, utc_now
 from db.store import session_scope
-from labeling.sources.lerobot_layout import INFO_PATH
+
+from .mixture import is_training_data
 
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
 CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
@@ -117,6 +119,8 @@ def start_run(root: Path | str, data_dir: Path | str, stage: str, config_name: s
     `scaling=True` (or stage 'scaling') runs a scaling study. Arguments are checked here, so a bad
     one raises ValueError instead of failing in the background.
     """
+    if init is not None and (scaling or stage != "midtrain"):  # the Train page offers an init for midtrain only
+        raise ValueError("an init checkpoint is for midtrain runs")
     run_id = create_run(root, data_dir, stage, config_name, init, author, scaling=scaling, fractions=fractions)
     _spawn(Path(root).resolve(), run_id)
     return run_id
@@ -124,8 +128,13 @@ def start_run(root: Path | str, data_dir: Path | str, stage: str, config_name: s
 
 def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
                init: Path | str | None = None, author: str = "app", *, scaling: bool = False,
-               fractions: Sequence[float] = SCALING_FRACTIONS) -> int:
-    """The `runs` row of `start_run`, queued, with no process yet (`execute_run` trains it here)."""
+               fractions: Sequence[float] = SCALING_FRACTIONS, out_dir: Path | str | None = None,
+               max_steps: int | None = None, device: str | None = None, resume: bool = True) -> int:
+    """The `runs` row of `start_run`, queued, with no process yet (`execute_run` trains it here).
+
+    `out_dir` (default `<root>/runs/<id>-<stage>-<export>`), `max_steps`, `device` and `resume` override
+    the config the way `egocurate train` does.
+    """
     from .train import config_path
 
     root = Path(root).resolve()
@@ -133,10 +142,10 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     data_dir = Path(data_dir).resolve()
     if stage not in RUN_STAGES:
         raise ValueError(f"stage must be one of {RUN_STAGES}, got {stage!r}")
-    if not (data_dir / INFO_PATH).is_file():
-        raise ValueError(f"{data_dir}: not an export (no meta/info.json)")
-    if init is not None and stage != "midtrain":
-        raise ValueError("an init checkpoint is for midtrain runs")
+    if not is_training_data(data_dir):
+        raise ValueError(f"{data_dir}: not an export (no meta/info.json, nor a mixture.json)")
+    if init is not None and stage == "scaling":
+        raise ValueError("an init checkpoint is for pretrain or midtrain runs, not scaling runs")
     if init is not None and not Path(init).exists():
         raise ValueError(f"{init}: no such checkpoint")
     if stage == "scaling" and (len(set(fractions)) < 2 or not all(0 < f <= 1 for f in fractions)):
@@ -144,14 +153,27 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     config_path(config_name)
     config = {"name": config_name, "init": str(Path(init).resolve()) if init else None,
               "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else []}
+    config |= {k: v for k, v in (("max_steps_override", max_steps), ("device_override", device)) if v is not None}
+    config |= {} if resume else {"resume": False}
     with session_scope(root) as session:
         close_interrupted(session, Run)  # runs killed earlier: their processes cannot close their rows
         run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state=QUEUED, author=author,
                   host=this_host())
         session.add(run)
         session.flush()
-        run.out_dir = str(paths.run_dir(root, run.id, stage, data_dir.name))
+        run.out_dir = str(Path(out_dir).resolve() if out_dir else paths.run_dir(root, run.id, stage, data_dir.name))
         return int(run.id)
+
+
+def run_here(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
+             init: Path | str | None = None, author: str = "cli", **options: object) -> RunStatus:
+    """Record a run and train it in this process (`egocurate train`): the Train page lists it like its own.
+
+    `options` are `create_run`'s keywords (scaling, fractions, out_dir, max_steps, device, resume).
+    """
+    run_id = create_run(root, data_dir, stage, config_name, init, author, **options)
+    execute_run(Path(root).resolve(), run_id)
+    return run_status(root, run_id)
 
 
 def _spawn(root: Path, run_id: int) -> None:
@@ -193,7 +215,7 @@ def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> i
     with session_scope(root) as session:
         run = session.get(Run, run_id)
         steps = {"max_steps_override": max_steps} if max_steps is not None else {}
-        config = {**(run.config or {}), STOP_FLAG: False, "message": "resuming"} | steps
+        config = {**(run.config or {}), STOP_FLAG: False, "message": "resuming", "resume": True} | steps
         # Only the row as it was read turns queued: of two clicks (or two admins), one resumes, the
         # other is refused, so two processes never train into the same folder.
         claimed = session.execute(
@@ -298,7 +320,7 @@ def export_choices(root: Path | str) -> dict[str, str]:
         rows = session.scalars(select(Export).where(Export.state == DONE).order_by(Export.id.desc())).all()
         out = {}
         for row in rows:
-            if (Path(row.out_dir) / INFO_PATH).is_file() and row.out_dir not in out:
+            if is_training_data(row.out_dir) and row.out_dir not in out:
                 counts = (row.manifest or {}).get("counts", {})
                 out[row.out_dir] = (f"{Path(row.out_dir).name} · {row.format} · {counts.get('episodes', '?')} "
                                     f"episodes · {row.created_at:%Y-%m-%d %H:%M}")
@@ -325,8 +347,10 @@ def execute_run(root: Path, run_id: int) -> str:
     if spec.get(STOP_FLAG) or _sigterm.is_set():  # a stop that came before train's flag existed
         request_stop()
     override = {"data_dir": data_dir, "out_dir": out_dir, "stage": "pretrain" if stage == "scaling" else stage,
-                "init": spec.get("init"), "cache_dir": str(root / paths.TRAINER_CACHE_DIR), "resume": True}
+                "init": spec.get("init"), "cache_dir": str(root / paths.TRAINER_CACHE_DIR),
+        "resume": spec.get("resume", True)}  # `egocurate train --no-resume` starts over, a Resume goes on
     override |= {"max_steps": spec["max_steps_override"]} if spec.get("max_steps_override") else {}
+    override |= {"device": spec["device_override"]} if spec.get("device_override") else {}
     state, message = DONE, ""
     # A Stop clicked on another machine (a team store) cannot signal this process: it reads the row.
     finished = watch_stop_flag(root, Run, run_id, request_stop, STOP_POLL_S)

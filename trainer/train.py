@@ -28,7 +28,8 @@ import torch
 from db import paths
 from db.config_files import config_from_dict, load_config
 
-from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset, read_export
+from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset
+from .mixture import read_training_data
 from .policy import ModelConfig, Policy, adapter_key
 from .run_log import append_record, read_log, rewrite_log
 
@@ -55,7 +56,7 @@ def request_stop() -> None:
 class TrainConfig:
     """One training run. Paths are strings so the config round-trips through YAML and checkpoints."""
 
-    data_dir: str | None = None  # the EgoCurate export (LeRobot v2.1 or v3.0) to train on
+    data_dir: str | None = None  # the EgoCurate export (LeRobot v2.1 or v3.0, or a mixture of them) to train on
     out_dir: str = f"{paths.RUNS_DIR}/egocurate"  # run folder: checkpoints/<step>/, checkpoints/last, log.jsonl
     stage: str = "pretrain"  # pretrain: human episodes only; midtrain: human + robot episodes
     init: str | None = None  # checkpoint whose weights start the run (midtrain: the pretrain checkpoint)
@@ -228,7 +229,7 @@ def _log(out_dir: Path, record: dict, cfg: TrainConfig, echo: bool) -> None:
 def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
     """Data, model and optimizer for a run, restored from `checkpoints/last` when resuming."""
     out_dir = Path(cfg.out_dir)
-    export = read_export(Path(cfg.data_dir))
+    export = read_training_data(Path(cfg.data_dir))
     frames = cache_frames(export, Path(cfg.cache_dir or out_dir / paths.RUN_FRAME_CACHE_DIR), cfg.model.image_size)
     wanted = {HUMAN} if cfg.stage == "pretrain" else None
     all_train_eps = export.select("train", wanted)
@@ -302,7 +303,8 @@ def train(cfg: TrainConfig) -> Path:
     loss_fn = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if device.type == "cuda" and cfg.compile:
         loss_fn = torch.compile(loss_fn)
-    batches = iter(make_loader(train_set, cfg.batch_size, cfg.seed, step, cfg.workers, rank, world))
+    batches = iter(make_loader(train_set, cfg.batch_size, cfg.seed, step, cfg.workers, rank, world,
+                               train_set.sample_probs(export.weights)))
     generator = torch.Generator(device)
     stop = cfg.stop_at or cfg.max_steps
     t_window, n_window = time.perf_counter(), 0

@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from app import auth_gate, cache, state
+from app.components import pair_hands
 from app.media import media_url
 from app.state import (
     PAIRS_CURATOR,
@@ -28,6 +29,7 @@ PLAYER_HTML = """<div style="display:flex;gap:8px;font-family:sans-serif;font-si
 <figure style="margin:0;flex:1"><video id="human" src="__HUMAN__" muted playsinline preload="auto"
  style="width:100%;max-height:260px;background:#000"></video><figcaption>Human clip (follows the robot) ·
  frame <b id="hf">0</b></figcaption></figure></div>
+__HANDS__
 <script>
 const cfg = __CONFIG__;
 const robot = document.getElementById('robot'), human = document.getElementById('human');
@@ -38,6 +40,7 @@ function sync() {
   if (Math.abs(human.currentTime - target) > 0.5 / cfg.fpsH) human.currentTime = target;
   document.getElementById('rf').textContent = r;
   document.getElementById('hf').textContent = Math.round(h);
+  if (window.drawHands) window.drawHands(r, h);
   if (robot.currentTime >= cfg.robotTo) robot.pause();
   requestAnimationFrame(sync);
 }
@@ -88,25 +91,29 @@ def decide(state_name: str, pair_id: int, version: int) -> None:
     st.session_state[PAIRS_REASON] = ""
 
 
-cost = "not aligned (no retargets)" if pair.cost is None else f"{pair.cost:.3f} per step"
+cost = "none (not aligned)" if pair.cost is None else f"{pair.cost:.3f} per step"
 st.markdown(f"**{detail.robot.get('task') or '(no task)'}** · state **{pair.state}** · DTW cost {cost} · "
             f"task similarity {pair.task_similarity or 0:.2f}")
+if detail.note:
+    st.info(f"No cost: {detail.note}. Proposed on its task alone.", icon=":material/link_off:")
 human_from, human_to = served_range_s(detail.human)
 robot_from, robot_to = served_range_s(detail.robot)
 config = {"map": detail.human_for_robot, "fpsR": float(detail.robot["fps"]), "fpsH": float(detail.human["fps"]),
           "robotFrom": robot_from, "robotTo": robot_to, "humanFrom": human_from}
 key = auth_gate.media_key()
 player = (PLAYER_HTML.replace("__ROBOT__", media_url(pair.robot_clip_id, key))
-          .replace("__HUMAN__", media_url(pair.human_clip_id, key)).replace("__CONFIG__", json.dumps(config)))
-st.iframe(player, height=PLAYER_HEIGHT_PX)
+          .replace("__HUMAN__", media_url(pair.human_clip_id, key)).replace("__CONFIG__", json.dumps(config))
+          .replace("__HANDS__", pair_hands.hands_html(detail.hands)))
+st.iframe(player, height=PLAYER_HEIGHT_PX + (pair_hands.HANDS_HEIGHT_PX if detail.hands else 0))
 
 charts = st.columns([1, 2])
 if not detail.path.empty:
     path_chart = px.line(detail.path, x="robot_frame", y="human_frame", title="Warping path")
     charts[0].plotly_chart(path_chart, width="stretch")
 if not detail.curves.empty:
-    curves = px.line(detail.curves, x="robot_frame", y="value", color="dimension", line_dash="series",
-                     title="Trajectories on the robot's clock (wrists relative to the start)")
+    title = ("Joint angles (rad) on the robot's clock, in its own hand space" if detail.hands else
+             "Trajectories on the robot's clock (wrists relative to the start)")
+    curves = px.line(detail.curves, x="robot_frame", y="value", color="dimension", line_dash="series", title=title)
     charts[1].plotly_chart(curves, width="stretch")
 
 buttons = st.columns([2, 1, 1, 1])

@@ -1,6 +1,6 @@
-"""Review: decide on a view's flags one by one with the keyboard, or all at once; a clip's audit history.
+"""Review: decide on a view's flags one by one with the keyboard, or all at once; a clip's segments and audit history.
 
-Keys: c confirm · d dismiss · f flag the clip yourself · j or → next · k or ← previous.
+Keys: c confirm · d dismiss · f flag the clip yourself · j or → next · k or ← previous · i / o a segment's in / out.
 """
 
 import json
@@ -9,6 +9,7 @@ import streamlit as st
 
 from app import auth_gate, cache, state
 from app.components import viewer
+from app.components.segments import segment_editor, segment_spans, segments_of
 from app.media import with_media_key
 from app.state import (
     REVIEW_BULK_SURE,
@@ -16,6 +17,7 @@ from app.state import (
     REVIEW_FLAG_FORM,
     REVIEW_FLAG_ID,
     REVIEW_MESSAGE,
+    REVIEW_SEGMENTS,
     REVIEW_STATES,
     REVIEW_VIEW,
 )
@@ -183,10 +185,11 @@ if config:
     marks = {"label": "flagged", "color": FLAG_ROW_COLOR, "score": timeline_marks(n_frames, flags_of_clip)}
     config = {**config, "timeline": [*config["timeline"], marks],  # a copy: the cached config stays as it was
               "src": with_media_key(config["src"], auth_gate.media_key())}
+    config = viewer.with_segment_marks(config, segment_spans(segments_of(root, clip_id)))
     st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
     st.caption("The red 'flagged' row of the timeline marks the frames the clip's open flags point at.")
 
-tabs = st.tabs(["Flags of this clip", "Task text", "History", "Bulk decision"])
+tabs = st.tabs(["Flags of this clip", "Task text", "History", "Bulk decision", "Segments"])
 tabs[0].dataframe(flag_table(flags_of_clip), hide_index=True, width="stretch")
 with tabs[1]:
     correction = task_label(root, clip_id)
@@ -213,3 +216,5 @@ with tabs[3]:
     for col, (label, target) in zip(cols, (("Confirm all", "confirmed"), ("Dismiss all", "dismissed")), strict=True):
         col.button(label, key=f"review_bulk_{target}", on_click=decide_all, args=(target,),
                    disabled=not (sure and curator) or blocked is not None, help=blocked, width="stretch")
+with tabs[4]:
+    segment_editor(root, clip_id, n_frames, curator, auth_gate.why_not(me, "label-text"), REVIEW_SEGMENTS)

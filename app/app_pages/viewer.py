@@ -11,6 +11,7 @@ from app import auth_gate, cache, state
 from app.components import robot3d, viewer
 from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
+from app.components.segments import segment_editor, segment_spans, segments_of
 from app.media import with_key_param, with_media_key
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
@@ -108,14 +109,21 @@ else:
         st.session_state[state.VIEWER_DIMS_CLIP] = clip_id
         for column, key in (("state", state.VIEWER_STATE_DIMS), ("action", state.VIEWER_ACTION_DIMS)):
             st.session_state[key] = choices.get(column, {}).get("default", [])
-    pickers = st.columns(2)
+    own_hands = cache.robot_episode_hands(version, cache.store_revision(), clip_id)  # its embodiment spec's
+    pickers = st.columns([2, 2, 1] if own_hands else 2)
     for picker, (column, key) in zip(pickers, (("state", state.VIEWER_STATE_DIMS),
-                                               ("action", state.VIEWER_ACTION_DIMS)), strict=True):
+                                               ("action", state.VIEWER_ACTION_DIMS)), strict=False):
         if column in choices:
             labels = choices[column]["labels"]
             dims[column] = picker.multiselect(
                 f"{column.capitalize()} curves", range(len(labels)), key=key, format_func=labels.__getitem__,
                 max_selections=viewer.MAX_SERIES_DIMS, persist_state="session")
+    if own_hands:
+        if st.session_state[state.VIEWER_EPISODE_HAND] not in own_hands:
+            st.session_state[state.VIEWER_EPISODE_HAND] = own_hands[-1]
+        robot_hand = pickers[2].segmented_control("Hand in 3D", own_hands, key=state.VIEWER_EPISODE_HAND,
+                                                  required=True, persist_state="session",
+                                                  help="Drawn from the episode's state through its URDF")
 
 try:
     if needs_proxy(clip["codec"]):
@@ -136,16 +144,27 @@ if embodiment != ROBOT_NONE:
         st.warning(f"The {embodiment} retargets of this clip cannot be drawn: the lake does not say which robot "
                    "model they used.", icon=":material/precision_manufacturing:")
     config = viewer.with_robot(config, layer)
-key = auth_gate.media_key()
-config = {**config, "src": with_media_key(config["src"], key)}  # a copy: the cache's is shared
+if clip["kind"] == "robot" and robot_hand is not None:
+    episode_layer = cache.robot_episode_layer(version, cache.store_revision(), clip_id, robot_hand)
+    config = viewer.with_robot(config, episode_layer and {"robot": episode_layer, "series": config["series"]})
+media_key = auth_gate.media_key()
+config = {**config, "src": with_media_key(config["src"], media_key)}  # a copy: the cache's is shared
 if "tracksUrl" in config:
-    config["tracksUrl"] = with_key_param(config["tracksUrl"], key)
+    config["tracksUrl"] = with_key_param(config["tracksUrl"], media_key)
+root = cache.data_root()
+config = viewer.with_segment_marks(config, segment_spans(segments_of(root, clip_id)))
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
 if layer is not None:
     st.caption(f"Robot hand: {embodiment}'s links placed at the human wrist (white, outlined), projected "
                f"through the clip's camera ({layer['robot']['camera']}).")
     with st.expander("Robot hand in 3D at a chosen frame", icon=":material/view_in_ar:"):
         robot_figure(layer["robot"]["view3d"], embodiment, clip["n_frames"])
+
+st.markdown("**Segments** · press `i` and `o` in the player to mark a segment's first and last frame")
+me = auth_gate.current()
+curator = auth_gate.name_field(st, state.VIEWER_CURATOR, me, "Your name", "written with the segments you save")
+segment_editor(root, clip_id, int(clip["n_frames"]), curator, auth_gate.why_not(me, "label-text"),
+               state.VIEWER_SEGMENTS)
 
 with st.expander("Details", icon=":material/info:"):
     # A static table: the interactive grid's scripts would load while the player starts (2 cores).

@@ -155,6 +155,21 @@ def with_robot(config: dict, layer: dict | None) -> dict:
     return {**config, "robot": layer["robot"], "series": layer["series"], "belowHeight": ROBOT_PANEL_HEIGHT_PX}
 
 
+SEGMENT_COLOR = "#0f766e"  # the segments row of the timeline (the in / out band is this colour too)
+
+
+def with_segment_marks(config: dict, segments: list[tuple[int, int]]) -> dict:
+    """A copy of `config` whose player marks a segment's in / out with `i` / `o` (heard by
+    app/components/segments.py) and whose timeline has a row for the clip's `segments` (inclusive ranges)."""
+    n = int(config["nFrames"])
+    score: list[float | None] = [None] * n
+    for start, end in segments:
+        for frame in range(max(0, start), min(n - 1, end) + 1):
+            score[frame] = 1.0
+    row = {"label": "segments", "color": SEGMENT_COLOR, "score": score, "hud": False}
+    return {**config, "marks": True, "timeline": [*config["timeline"], row]}
+
+
 def viewer_height(config: dict) -> int:
     """The iframe height (pixels) that fits the player for this config (and the rows it will fetch)."""
     rows = len(config["timeline"]) + config.get("timelineRowsToLoad", 0)

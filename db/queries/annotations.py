@@ -30,14 +30,26 @@ def flags_of_clips(engine: QueryEngine, spec: ViewSpec, states: list[str]) -> pd
     return fetch_df(engine, sql, [*ids_params, states])
 
 
-def flags_on_clips(engine: QueryEngine, clip_ids: list[str], states: list[str]) -> pd.DataFrame:
-    """Flags in `states` on the named clips: id, clip_id, state, severity, rule, reason."""
+def export_flags(engine: QueryEngine, clip_ids: list[str], states: list[str]) -> pd.DataFrame:
+    """Flags in `states` on the named clips, with their frame ranges (NULL: the whole clip): what an export
+    excludes (whole-clip flags) and cuts (the others). Columns: id, clip_id, state, severity, rule, reason,
+    frame_start, frame_end, hand."""
     sql = """
-        SELECT id, clip_id, state, severity, rule, reason FROM flags
+        SELECT id, clip_id, state, severity, rule, reason, frame_start, frame_end, hand FROM flags
         WHERE clip_id IN (SELECT unnest(?::VARCHAR[])) AND state IN (SELECT unnest(?::VARCHAR[]))
         ORDER BY clip_id, id
     """
     return fetch_df(engine, sql, [list(clip_ids), list(states)])
+
+
+def segment_labels(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:
+    """The segment labels of the named clips (frame ranges inclusive): id, clip_id, frame_start, frame_end, text."""
+    sql = """
+        SELECT id, clip_id, frame_start, frame_end, text FROM labels
+        WHERE kind = 'segment' AND clip_id IN (SELECT unnest(?::VARCHAR[])) AND frame_start IS NOT NULL
+        ORDER BY clip_id, frame_start, id
+    """
+    return fetch_df(engine, sql, [list(clip_ids)])
 
 
 def pair_rows(engine: QueryEngine, states: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:

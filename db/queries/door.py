@@ -27,7 +27,7 @@ SQL_ROW_CAP = 1000  # free-form SQL: rows returned at most; more sets `truncated
 SQL_TIMEOUT_S = 10.0  # free-form SQL: a query running longer is interrupted
 SQL_ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 PUBLIC_VIEWS = ("clips", "frames", "robot_frames", "retargets", "metrics", "flags", "labels", "pairs", "views",
-                "exports", "runs")
+                "exports", "runs", "embodiments", "clip_embodiments")
 
 
 @contextmanager

@@ -189,7 +189,7 @@ def _retargeter(config: RetargetConfig, device: str | None) -> Retargeter:
     return config.build(device)
 
 
-def run_retarget(root: Path | str, hand: str | Path, clip_ids: list[str] | None = None,
+def run_retarget(root: Path | str, hand: str | Path | Embodiment, clip_ids: list[str] | None = None,
                  pose_source: str | None = None, device: str | None = None, progress: bool = True, *,
                  config_dir: Path | str | None = None, urdf_dir: Path | str | None = None,
                  options: SolverOptions | None = None, workers: int = 1, executor: str = "local"
@@ -204,7 +204,8 @@ def run_retarget(root: Path | str, hand: str | Path, clip_ids: list[str] | None 
     """
     started = time.perf_counter()
     root = Path(root)
-    embodiment = resolve_embodiment(hand, config_dir, urdf_dir)
+    # An Embodiment as it is: a robot's embodiment spec names its hands' configs (labeling.embodiment).
+    embodiment = hand if isinstance(hand, Embodiment) else resolve_embodiment(hand, config_dir, urdf_dir)
     for config in embodiment.configs.values():
         _retargeter(config, device)  # fail early on a bad URDF or link name
     report = RetargetReport(embodiment.name)

@@ -140,11 +140,17 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
                     report.failures.append(IngestError(candidate.path, f"unexpected {type(exc).__name__}: {exc}"))
             writer.flush()
         _finish_job(job, report)
-    if make_proxies and report.needing_proxies:
+    if make_proxies:
+        start_proxies(root, report)
+    return report
+
+
+def start_proxies(root: Path, report: IngestReport) -> None:
+    """Start the detached job making the proxies of the new clips a browser cannot play, if there are any."""
+    if report.needing_proxies and report.proxy_job_id is None:
         from labeling.media.proxy_jobs import start_proxy_job
 
         report.proxy_job_id = start_proxy_job(root)
-    return report
 
 
 def _finish_job(job: JobHandle, report: IngestReport) -> None:

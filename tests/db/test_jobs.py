@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from db.jobs import (
@@ -223,7 +224,8 @@ def test_a_store_of_revision_0002_upgrades_in_place_with_owners_copied(root):
     engine.dispose()
     dispose_engine(url)
     with get_engine(root).connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        head = ScriptDirectory.from_config(config).get_current_head()  # 0003 and every later migration ran
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == head
     with session_scope(root) as session:
         rows = [session.scalars(select(model)).one() for model in (Job, Run, Export)]
         assert [(r.pid, r.host, r.pid_start) for r in rows] == [(dead, this_host(), None)] * 3

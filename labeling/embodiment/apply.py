@@ -1,0 +1,119 @@
+"""Apply a spec to robot episodes: check it against every episode's names first, then store it.
+
+    report, applied = ingest_with_spec(root, [Path("g1_dataset")], "g1_inspire.yml")  # egocurate ingest --embodiment
+    applied = set_spec(root, "g1_inspire.yml", dataset="g1_dataset")                    # egocurate embodiment set
+
+A spec that does not fit (an unknown joint, dimension or unit, two dims on one joint, ...) raises
+`SpecError` listing every problem, and nothing is ingested or stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from db.engine import query_engine
+from db.queries.clips import clips_by_id
+from db.queries.embodiments import dataset_robot_clips
+from labeling.sources.detect import discover
+from labeling.sources.ingest import IngestReport, ingest
+from labeling.sources.lerobot_layout import INFO_PATH, STATE_KEY
+
+from .spec import EmbodimentSpec, SpecError, read_spec
+from .store import load_spec, store_spec
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What storing a spec did."""
+
+    name: str
+    version: int  # the stored spec's version
+    episodes: int  # robot episodes that follow it now
+    changed: int  # of those, the ones whose embodiment changed
+
+
+def resolve_spec(root: Path, spec: EmbodimentSpec | Path | str) -> tuple[EmbodimentSpec, str | None]:
+    """A spec object, a YAML file, or the name of a stored spec; with the YAML text when read from a file."""
+    if isinstance(spec, EmbodimentSpec):
+        return spec, None
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in (".yml", ".yaml") or path.is_file():
+        return read_spec(path), path.read_text(encoding="utf-8") if path.is_file() else None
+    try:
+        return load_spec(query_engine(root), str(spec)), None
+    except KeyError as exc:
+        raise SpecError(str(spec), [f"not a spec file, nor a stored spec: {exc.args[0]}"]) from exc
+
+
+def declared_state_names(dataset: Path) -> list[str] | None:
+    """The names a LeRobot dataset's `info.json` gives its state (nested lists and group dicts flattened)."""
+    try:
+        info = json.loads((dataset / INFO_PATH).read_text())
+        names = info["features"][STATE_KEY].get("names")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if isinstance(names, dict):
+        names = [n for group in names.values() for n in (group if isinstance(group, list) else [group])]
+    while isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
+        names = names[0]
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def ingest_with_spec(root: Path, inputs: Sequence[Path], spec: EmbodimentSpec | Path | str, source: str = "auto",
+                     progress: bool = True, author: str = "cli") -> tuple[IngestReport, Applied]:
+    """Check `spec` against every LeRobot dataset among `inputs`, ingest them, make their episodes follow it.
+
+    Raises:
+        SpecError: the spec does not fit (nothing is ingested), or no input is a LeRobot dataset.
+    """
+    checked, text = resolve_spec(root, spec)
+    candidates, _ = discover(list(inputs), source)
+    datasets = [c.path.resolve() for c in candidates if c.reader == "lerobot"]
+    if not datasets:
+        raise SpecError(checked.source, ["--embodiment applies to robot episodes, and no input is a LeRobot dataset"])
+    problems = [f"{dataset}: {p}" for dataset in datasets
+                for p in checked.check_names(declared_state_names(dataset), "its observation.state")]
+    if problems:
+        raise SpecError(checked.source, problems)
+    report = ingest(root, list(inputs), source=source, progress=progress, author=author)
+    engine = query_engine(root)
+    clip_ids = [c for dataset in datasets for c in dataset_robot_clips(engine, str(dataset))["clip_id"]]
+    version, changed = store_spec(root, checked, clip_ids, author, text) if clip_ids else (0, 0)
+    return report, Applied(checked.name, version, len(clip_ids), changed)
+
+
+def set_spec(root: Path, spec: EmbodimentSpec | Path | str, clip_ids: Sequence[str] = (),
+             dataset: Path | str | None = None, author: str = "cli") -> Applied:
+    """Set (or replace) the spec of already-ingested robot episodes: `clip_ids` and/or a dataset's episodes.
+
+    Raises:
+        SpecError: the spec does not fit an episode's names, a clip is unknown or not a robot episode;
+            nothing is stored.
+    """
+    checked, text = resolve_spec(root, spec)
+    engine = query_engine(root)
+    ids = list(dict.fromkeys(clip_ids))
+    if dataset is not None:
+        found = dataset_robot_clips(engine, str(Path(dataset).expanduser().resolve()))["clip_id"].tolist()
+        if not found:
+            raise SpecError(checked.source, [f"no robot episodes of dataset {dataset} in the catalog "
+                                             "(ingest it first)"])
+        ids += [c for c in found if c not in ids]
+    if not ids:
+        raise SpecError(checked.source, ["name the episodes: clip ids or a dataset folder"])
+    clips = clips_by_id(engine, ids).set_index("clip_id")
+    problems = [f"clip {c}: not in the catalog" for c in ids if c not in clips.index]
+    for names, group in clips.groupby("state_names", dropna=False):
+        where = f"clip {group.index[0]}" + (f" (and {len(group) - 1} more)" if len(group) > 1 else "")
+        if (group["kind"] != "robot").any():
+            problems.append(f"{where}: not a robot episode")
+            continue
+        parsed = json.loads(names) if isinstance(names, str) else None
+        problems += [f"{where}: {p}" for p in checked.check_names(parsed, "its observation.state")]
+    if problems:
+        raise SpecError(checked.source, problems)
+    version, changed = store_spec(root, checked, ids, author, text)
+    return Applied(checked.name, version, len(ids), changed)
