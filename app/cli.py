@@ -26,17 +26,15 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
-import math
 import os
 import sys
-from datetime import date, datetime
 from pathlib import Path
 
 import click
 
 from app.cli_embodiments import embodiment
 from app.cli_flags import flag, segment
-from app.cli_output import echo_ingest_report
+from app.cli_output import echo_ingest_report, echo_midtrain_hint, echo_warnings, json_cell
 from app.cli_pairs import pair
 from app.cli_proxies import proxies, proxies_after_ingest
 from app.cli_users import user
@@ -84,20 +82,11 @@ def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, 
         except SpecError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"embodiment {applied.name}: {applied.episodes} robot episodes follow it")
+        echo_warnings(applied.warnings)
     proxies_after_ingest(root, report, enabled=not no_proxies)
     echo_ingest_report(report)
     if not report.ok:
         sys.exit(1)
-
-
-def _json_cell(value: object) -> object:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
 
 
 @main.command()
@@ -119,7 +108,7 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
         raise click.ClickException(str(exc)) from exc
     if as_json:
         for record in result.frame.to_dict(orient="records"):
-            click.echo(json.dumps({k: _json_cell(v) for k, v in record.items()}, default=str))
+            click.echo(json.dumps({k: json_cell(v) for k, v in record.items()}, default=str))
     else:
         click.echo(result.frame.to_string(index=False, max_colwidth=60))
     if result.truncated:
@@ -186,14 +175,14 @@ def retarget(root: Path, hand: str | None, spec: str | None, clip_ids: tuple[str
              urdf_dir: Path | None, pose_source: str | None, device: str | None, workers: int, executor: str,
              quiet: bool) -> None:
     """Retarget human hand poses to a robot hand through its URDF (whole clips, batched)."""
-    from labeling.embodiment.apply import resolve_spec
+    from labeling.embodiment.apply import retarget_spec
     from labeling.retarget.config import ConfigError
     from labeling.retarget.stage import run_retarget
 
     if (hand is None) == (spec is None):
         raise click.UsageError("give --hand or --embodiment (one of them)")
     try:
-        hand_arg = (resolve_spec(root, spec)[0].retarget_target() if spec else
+        hand_arg = (retarget_spec(root, spec).retarget_target() if spec else
                     Path(hand) if hand.endswith((".yml", ".yaml")) else hand)
         report = run_retarget(root, hand_arg, list(clip_ids) or None, pose_source=pose_source, device=device,
                               progress=not quiet, config_dir=config_dir, urdf_dir=urdf_dir, workers=workers,
@@ -282,7 +271,7 @@ def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
     frame = view_clips(engine, spec, limit=limit)
     if as_json:
         for record in frame.to_dict(orient="records"):
-            click.echo(json.dumps({k: _json_cell(v) for k, v in record.items()}, default=str))
+            click.echo(json.dumps({k: json_cell(v) for k, v in record.items()}, default=str))
     else:
         click.echo(frame.to_string(index=False, max_colwidth=40))
     click.secho(f"({len(frame)} of {count_view(engine, spec)} clips)", err=True)
@@ -298,7 +287,8 @@ def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
 @click.option("--unpaired-human", is_flag=True,
               help="Also the view's human clips in no accepted pair (data for human pretraining).")
 @click.option("--codec", type=click.Choice(["h264", "av1"]), default="h264", show_default=True)
-@click.option("--size", default="320x240", show_default=True, help="WIDTHxHEIGHT of the videos (even numbers).")
+@click.option("--size", default=None, help="WIDTHxHEIGHT of the videos (even numbers), letterboxed. Default: 320x240, "
+              "and in a mixed-embodiment export each dataset 320 wide at its clips' aspect.")
 @click.option("--min-episode-s", type=click.FloatRange(0), default=1.0, show_default=True,
               help="A cut splits a clip into episodes at least this long, else keeps the longer piece.")
 @click.option("--trim-idle", is_flag=True, help="Also cut human clips' idle ends (wrists slower than the idle metric).")
@@ -316,11 +306,11 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
     from curation.export_plan import ExportConfig
 
     try:
-        width, height = (int(v) for v in size.lower().split("x"))
+        width, height = (int(v) for v in (size or "320x240").lower().split("x"))
         cfg = ExportConfig(out_dir=out_dir, format=fmt, view_name=view_name, gr00t=gr00t, overwrite=overwrite,
-                           video=VideoSpec(width=width, height=height, codec=codec), author=getpass.getuser(),
-                           unpaired_human=unpaired_human, min_episode_s=min_episode_s, trim_idle=trim_idle,
-                           trim_absent=trim_absent, subtasks=not no_subtasks)
+                           video=VideoSpec(width=width, height=height, codec=codec, keep_aspect=size is None),
+                           author=getpass.getuser(), unpaired_human=unpaired_human, min_episode_s=min_episode_s,
+                           trim_idle=trim_idle, trim_absent=trim_absent, subtasks=not no_subtasks)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     bar = tqdm(desc="egocurate export", unit="episode", disable=quiet)
@@ -347,7 +337,7 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 @click.option("--stage", type=click.Choice(["pretrain", "midtrain"]), default="pretrain", show_default=True,
               help="pretrain: the export's human episodes; midtrain: human + robot episodes.")
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Checkpoint (folder, checkpoint.pt, or a run folder's checkpoints/last) to start from.")
+              help="Checkpoint to start from: a run folder (runs/pretrain-<export>), its checkpoints/last or a .pt.")
 @click.option("--config", "config_name", default="smoke", show_default=True,
               help="smoke | small | paper, or a YAML file (trainer/configs/).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -375,6 +365,8 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
                 "resume": not no_resume}
     override |= {"max_steps": max_steps} if max_steps else {}
     override |= {"device": device} if device else {}
+    if stage == "midtrain" and init is None and not scaling:
+        echo_midtrain_hint(root / paths.RUNS_DIR / f"pretrain-{data_dir.name}")
     try:
         TrainConfig.from_yaml(config_path(config_name), override)  # a bad config or value fails here, in words
         run = run_here(root, data_dir, stage, config_name, init, getpass.getuser(), scaling=scaling, out_dir=out,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import textwrap
 from pathlib import Path
 
 import click
@@ -41,11 +42,14 @@ def embodiment_set(root: Path, spec: str, dataset: Path | None, clip_ids: tuple[
         raise click.ClickException(str(exc)) from exc
     click.echo(f"embodiment {applied.name} (version {applied.version}): {applied.episodes} episodes follow it, "
                f"{applied.changed} changed")
+    for warning in applied.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
 @embodiment.command("propose")
 @click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="A LeRobot dataset folder (catalogued or not): its declared state names are matched.")
+              help="A LeRobot dataset folder (catalogued or not): its declared state names are matched, its values "
+                   "give the units, its GR00T meta/modality.json (if any) says which dims are which hand.")
 @click.option("--hand", required=True, help="A registered hand (inspire, allegro, ...) or a dex-retargeting config "
               "of one side (the other side's file, with left/right swapped, is used too).")
 @click.option("--config-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None)
@@ -54,21 +58,34 @@ def embodiment_set(root: Path, spec: str, dataset: Path | None, clip_ids: tuple[
 @click.pass_obj
 def embodiment_propose(root: Path, dataset: Path, hand: str, config_dir: Path | None, urdf_dir: Path | None,
                        name: str | None) -> None:
-    """Print a spec proposed from the names (fuzzy match of dimension names to joint names) to check and save."""
+    """Print a spec proposed from the names (fuzzy match of dimension names to joint names) to check and save.
+
+    Where names say nothing (GR00T's motor_N), it prints a skeleton: one FILL_IN_<joint> key per joint to
+    replace with that joint's dataset dimension (`# ` lines say where each hand's dimensions are).
+    """
     import yaml
 
-    from labeling.embodiment.apply import declared_state_names
-    from labeling.embodiment.propose import propose_spec
+    from labeling.embodiment.propose import dataset_folder_sample, propose_spec
     from labeling.embodiment.spec import SpecError
 
-    names = declared_state_names(dataset.resolve())
+    names, values, groups = dataset_folder_sample(dataset.resolve())
+    if not names:
+        raise click.ClickException(f"{dataset}: its meta/info.json declares no observation.state names; a spec maps "
+                                   "names, so name the dimensions there first")
     try:
-        proposal = propose_spec(names or [], hand, name or dataset.resolve().name, config_dir, urdf_dir)
+        proposal = propose_spec(names, hand, name or dataset.resolve().name, config_dir, urdf_dir, values, groups)
     except SpecError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(f"cannot propose a spec: {'; '.join(exc.problems)}") from exc
     for line in proposal.table.to_string(index=False).splitlines():
         click.secho(f"# {line}", err=True)
-    click.echo(yaml.safe_dump(proposal.spec, sort_keys=False, width=120), nl=False)
+    if proposal.note:
+        click.secho(f"note: {proposal.note}", fg="yellow", err=True)
+        for line in textwrap.wrap(proposal.note, 110):
+            click.echo(f"# {line}")
+        click.echo("# Replace each FILL_IN_<joint> key with that joint's dimension, then: egocurate embodiment set "
+                   "THIS.yml --dataset DIR")
+    spec = proposal.skeleton() if proposal.note else proposal.spec
+    click.echo(yaml.safe_dump(spec, sort_keys=False, width=120, default_flow_style=None), nl=False)
 
 
 @embodiment.command("list")

@@ -1,7 +1,11 @@
-"""How the command line prints a stage's report: shared by `egocurate ingest` and `egocurate demo`."""
+"""How the command line prints a stage's report and its hints: shared by `egocurate ingest`, `train` and `demo`."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -21,3 +25,26 @@ def echo_ingest_report(report: IngestReport) -> None:
     if report.proxy_job_id is not None:
         click.echo(f"proxies: making the browser proxies of {report.needing_proxies} new clips in the background "
                    f"(job {report.proxy_job_id}); `egocurate proxies --status` shows how far it is")
+
+
+def echo_warnings(warnings: Iterable[str]) -> None:
+    """One `warning:` line each, to stderr (coloured)."""
+    for warning in warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+
+
+def echo_midtrain_hint(pretrain_run: Path) -> None:
+    """`train --stage midtrain` without `--init`: it starts from random weights; say so and name the usual init."""
+    echo_warnings([f"--stage midtrain without --init starts from random weights (from scratch); give the pretrain "
+                   f"run, e.g. --init {pretrain_run}"])
+
+
+def json_cell(value: object) -> object:
+    """A value of a query's row as JSON can hold it (`egocurate sql --json`): dates as ISO text, NaN as null."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

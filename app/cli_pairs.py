@@ -1,6 +1,6 @@
 """The `egocurate pair` commands: propose and align pairs, then decide on them (registered on app.cli's main).
 
-    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]     propose + align (DTW)
+    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F] [--min-speed-ratio F]   propose + align (DTW)
     egocurate [--root DIR] pair list [--state S]... [--json]
     egocurate [--root DIR] pair accept ID [--reason TEXT] [--author NAME]
     egocurate [--root DIR] pair reject ID --reason TEXT [--author NAME]
@@ -23,10 +23,15 @@ import click
 @click.option("--min-similarity", type=click.FloatRange(0, 1), default=None,
               help="Task similarity a candidate pair needs (default: curation.pairing.PairConfig).")
 @click.option("--max-cost", type=click.FloatRange(0, min_open=True), default=None,
-              help="Aligned pairs costlier than this (DTW RMS per step) are not proposed.")
+              help="Aligned pairs costlier than this (DTW cost: RMS radians per joint and step) are not proposed "
+                   "(default: curation.pairing.PairConfig).")
+@click.option("--min-speed-ratio", type=click.FloatRange(0, 1), default=None,
+              help="Pairs whose matched human stretch and robot episode last more than 1/this apart are degenerate, "
+                   "not proposed (default: curation.pairing.PairConfig).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | None, quiet: bool) -> None:
+def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | None, min_speed_ratio: float | None,
+         quiet: bool) -> None:
     """Propose human-robot pairs by task and align them with DTW; curators' decisions are kept.
 
     Robot episodes with an embodiment spec are aligned in their own hand space, against human clips
@@ -39,14 +44,31 @@ def pair(ctx: click.Context, min_similarity: float | None, max_cost: float | Non
     root: Path = ctx.obj
     defaults = PairConfig()
     cfg = PairConfig(min_task_similarity=defaults.min_task_similarity if min_similarity is None else min_similarity,
-                     max_cost=defaults.max_cost if max_cost is None else max_cost)
+                     max_cost=defaults.max_cost if max_cost is None else max_cost,
+                     min_speed_ratio=defaults.min_speed_ratio if min_speed_ratio is None else min_speed_ratio)
     report = run_pairing(root, cfg, actor=getpass.getuser(), progress=not quiet)
-    if report.frame.empty:
+    frame = report.frame
+    if frame.empty:
         click.secho("pair: no human clip and robot episode share a task", fg="yellow", err=True)
-    notes = report.frame["note"].dropna().value_counts()
+    notes = frame.loc[frame["cost"].isna(), "note"].dropna().value_counts()
     for note, count in notes.items():
         click.secho(f"not aligned ({count} candidate{'s' * (count != 1)}): {note}", fg="yellow", err=True)
+    _echo_not_proposed(frame, cfg.max_cost)
     click.echo(f"pair: {report_json(report)}")
+
+
+def _echo_not_proposed(frame: object, max_cost: float, limit: int = 20) -> None:
+    """The aligned candidates that were not proposed, cheapest first: cost, both tasks, why."""
+    rejected = frame[frame["outcome"].isin(["too_costly", "degenerate"])].sort_values("cost")
+    if rejected.empty:
+        return
+    click.secho(f"not proposed ({len(rejected)} aligned candidate{'s' * (len(rejected) != 1)}; cost is RMS rad per "
+                f"joint, --max-cost {max_cost:g}):", fg="yellow", err=True)
+    for row in rejected.head(limit).itertuples():
+        click.secho(f"  cost {row.cost:.3f}  human {str(row.human_task)[:40]!r} ~ robot {str(row.robot_task)[:40]!r}: "
+                    f"{row.note}", err=True)
+    if len(rejected) > limit:
+        click.secho(f"  ... and {len(rejected) - limit} more", err=True)
 
 
 @pair.command("list")
@@ -65,8 +87,8 @@ def pair_list(root: Path, states: tuple[str, ...], as_json: bool) -> None:
             click.echo(json.dumps({k: (None if v != v else v) for k, v in record.items()}, default=str))
     elif table.empty:
         click.echo("(no pairs)")
-    else:
-        click.echo(table.to_string(index=False, max_colwidth=40))
+    else:  # one blank for "none", whatever the column's dtype (NaN, None)
+        click.echo(table.astype(object).where(table.notna(), "").to_string(index=False, max_colwidth=40))
 
 
 def _decide(root: Path, pair_id: int, state: str, author: str, reason: str | None) -> None:
@@ -75,6 +97,10 @@ def _decide(root: Path, pair_id: int, state: str, author: str, reason: str | Non
     current = get_pair(root, pair_id)
     if current is None:
         raise click.ClickException(f"no pair with id {pair_id} (egocurate pair list)")
+    if current.state == state and (reason is None or reason == current.reason):  # nothing to change: no new version
+        by = f" by {current.decided_by}" if current.decided_by else ""
+        click.echo(f"pair {pair_id} is already {state}{by} (version {current.version}); nothing changed")
+        return
     try:
         decided = decide_pair(root, pair_id, state, author, current.version, reason)
     except (StaleUpdateError, ValueError) as exc:

@@ -11,9 +11,11 @@ import sys
 import threading
 
 import streamlit as st
+from starlette.middleware import Middleware
 
 from app.launch import BindRefused, check_bind
 from app.media import media_routes
+from app.page_shell import PageShell
 from app.session_cookie import auth_routes
 from db import paths
 from db.engine import query_engine
@@ -32,4 +34,5 @@ _engine = query_engine(ROOT)
 _engine.keep_resident()
 threading.Thread(target=_engine.refresh, name="build-catalog", daemon=True).start()
 
-app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()])
+shell = Middleware(PageShell, base_path=st.config.get_option("server.baseUrlPath") or "")  # no 404 probes
+app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()], middleware=[shell])

@@ -75,6 +75,7 @@ EMBODIMENTS_URDF_DIR = "embodiments.urdf_dir"  # resolves the configs' relative 
 EMBODIMENTS_PROPOSAL = "embodiments.proposal"  # {dataset, names, spec, table}: the proposal being checked
 EMBODIMENTS_AUTHOR = "embodiments.author"  # the name a spec is stored with in open local mode
 EMBODIMENTS_MESSAGE = "embodiments.message"  # (kind, text) left by a callback for the next run
+EMBODIMENTS_SHOWN = "embodiments.shown"  # the stored spec whose mapping is shown (None = none)
 
 # Export page
 EXPORT_VIEW = "export.view"  # a saved view name, or EXPORT_ALL_CLIPS
@@ -200,6 +201,7 @@ DEFAULTS: dict[str, object] = {
     EMBODIMENTS_PROPOSAL: None,
     EMBODIMENTS_AUTHOR: "",
     EMBODIMENTS_MESSAGE: None,
+    EMBODIMENTS_SHOWN: None,
     EXPORT_MIN_EPISODE_S: 1.0,
     EXPORT_TRIM_IDLE: False,
     EXPORT_TRIM_ABSENT: False,

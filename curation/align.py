@@ -13,7 +13,7 @@ aligned path, and the full accumulated cost matrix with both human ends relaxed 
 
     alignment = align_states(human_state_62, robot_state_62, AlignConfig())
     alignment.path      # (K, 2) [human_frame, robot_frame], monotone
-    alignment.cost      # RMS feature distance per path step
+    alignment.cost      # RMS distance per feature and path step: rad per joint
 
 `align_sequences` runs the same two passes on any layout given its feature function: a robot's own
 hand space (`curation.hand_space`) uses it with the spec's joints and wrists.
@@ -62,7 +62,7 @@ class Alignment:
     """A warping path between a human clip and a robot episode."""
 
     path: Path  # (K, 2) int64 [human_frame, robot_frame], both non-decreasing
-    cost: float  # RMS feature distance per path step (rad-like units), lower is better
+    cost: float  # RMS distance per feature and path step (rad per joint), lower is better; see `align_sequences`
     human_start: int  # first human frame matched
     human_end: int  # last human frame matched (inclusive)
 
@@ -140,7 +140,9 @@ def align_sequences(human: Float, robot: Float, features: FeatureFn, cfg: AlignC
     """Align two `(T, D)` sequences of one layout, whose DTW features `features(segment, joints_only, cfg)` gives.
 
     `joints_only` features must compare from any start (absolute joint angles); the full features
-    may be relative to the segment's first row (wrist motion).
+    may be relative to the segment's first row (wrist motion). The cost is the RMS distance per
+    feature and path step, so a hand of 6 joints and one of 44 that are both off by 0.1 rad on every
+    joint cost the same 0.1 (a sum over the features would grow with the square root of their count).
     """
     start, end = 0, len(human) - 1
     if cfg.subsequence:
@@ -152,7 +154,8 @@ def align_sequences(human: Float, robot: Float, features: FeatureFn, cfg: AlignC
     path, squared = dtw_path(fr, fh, band_samples(len(fr), len(fh), cfg), open_series_ends=False)
     frames = _to_frames(path, sr, sh, len(robot), len(segment))
     human_robot = np.stack([frames[:, 1] + start, frames[:, 0]], axis=1)
-    return Alignment(path=human_robot, cost=math.sqrt(squared / len(path)), human_start=start, human_end=end)
+    cost = math.sqrt(squared / (len(path) * fh.shape[1]))
+    return Alignment(path=human_robot, cost=cost, human_start=start, human_end=end)
 
 
 def locate_subsequence(human: npt.ArrayLike, robot: npt.ArrayLike, cfg: AlignConfig,

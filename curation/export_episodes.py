@@ -57,6 +57,7 @@ class VideoSpec:
     codec: str = "h264"  # h264 (browsers, LeRobot's pyav backend) or av1 (smaller; libsvtav1)
     crf: int = 23  # constant rate factor: lower is better quality and bigger
     gop_frames: int = 15  # a keyframe at least this often (and at every episode start), so readers seek fast
+    keep_aspect: bool = False  # mixtures: each dataset keeps `width`, its height from its clips' aspect (no bars)
 
     def __post_init__(self) -> None:
         """Check values; errors name the field."""

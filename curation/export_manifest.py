@@ -119,6 +119,6 @@ def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: object,
                    "by_embodiment": _totals(episodes, "embodiment"), "by_split": _totals(episodes, "split")},
         "hours": float(episodes["duration_s"].sum()) / 3600, "fps": fps,
         "video": {"width": cfg.video.width, "height": cfg.video.height, "codec": cfg.video.codec,
-                  "crf": cfg.video.crf, "gop_frames": cfg.video.gop_frames},
+                  "crf": cfg.video.crf, "gop_frames": cfg.video.gop_frames, "keep_aspect": cfg.video.keep_aspect},
         "files": hashes, "bytes": sum((root / p).stat().st_size for p in hashes),
     }

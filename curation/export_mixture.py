@@ -26,6 +26,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ from labeling.sources.lerobot import read_lerobot
 
 from .action_layout import next_state_actions, state_names
 from .export_cuts import EpisodesOfClip, pair_parts
-from .export_episodes import EpisodeData, ImageStats, clip_frames, human_episode_arrays
+from .export_episodes import EpisodeData, ImageStats, VideoSpec, clip_frames, human_episode_arrays
 from .export_language import episode_subtasks, segments_by_clip, with_segment_tasks
 from .export_manifest import build_manifest
 from .export_plan import HUMAN_EMBODIMENT, ExportConfig, ExportPlan
@@ -172,6 +173,19 @@ def _layout(root: Path, name: str, episodes: pd.DataFrame) -> tuple[list[str], l
     return names or [], actions or names or [], specs[0] if specs else None
 
 
+def dataset_video(root: Path, episodes: pd.DataFrame, video: VideoSpec) -> VideoSpec:
+    """One dataset's video size: `video` as given, or (`keep_aspect`) its width and the height of the aspect most
+    of its clips have, so 256x256 robot views are not pillarboxed into 320x240."""
+    if not video.keep_aspect:
+        return video
+    sizes = clips_by_id(query_engine(root), episodes["clip_id"].tolist())[["width", "height"]].dropna()
+    sizes = sizes[(sizes["width"] > 0) & (sizes["height"] > 0)]
+    if sizes.empty:
+        return video
+    width, height = sizes.value_counts().index[0]
+    return replace(video, height=max(16, round(video.width * float(height) / float(width) / 2) * 2))
+
+
 def write_mixture(root: Path, cfg: ExportConfig, plan: ExportPlan, tmp: Path, export_id: int,
                   progress: Progress | None = None) -> dict:
     """Write every embodiment's dataset under `tmp`, then `pairs.jsonl`, `mixture.json` and the manifest.
@@ -189,7 +203,8 @@ def write_mixture(root: Path, cfg: ExportConfig, plan: ExportPlan, tmp: Path, ex
         names, actions, spec = _layout(root, embodiment, episodes)
         modality = gr00t_modality() if embodiment == HUMAN_EMBODIMENT else spec_modality(spec, names, actions)
         robot_type = HUMAN_ROBOT_TYPE if embodiment == HUMAN_EMBODIMENT else embodiment
-        writer = writer_cls(tmp / name, fps, cfg.video, names, robot_type, cfg.gr00t, modality, actions,
+        video = dataset_video(root, episodes, cfg.video)
+        writer = writer_cls(tmp / name, fps, video, names, robot_type, cfg.gr00t, modality, actions,
                             subtasks=subtasks)
         tasks = list(dict.fromkeys(episodes["task"]))
         if subtasks and cfg.format == "lerobot-v2.1" and cfg.gr00t:  # GR00T's annotation column points here
@@ -204,7 +219,7 @@ def write_mixture(root: Path, cfg: ExportConfig, plan: ExportPlan, tmp: Path, ex
                 episode.subtasks = episode_subtasks(segments.get(row.clip_id, []), row.frame_from, row.frame_to,
                                                     tasks)
                 stats = ImageStats()
-                frames = clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats, skip=row.frame_from)
+                frames = clip_frames(row.path, row.video_from_s, row.n_frames, video, stats, skip=row.frame_from)
                 writer.add_episode(episode, frames, stats)
                 where.setdefault(row.clip_id, []).append(({"dataset": name, "episode": index}, row.frame_from,
                                                           row.frame_to))
@@ -220,7 +235,8 @@ def write_mixture(root: Path, cfg: ExportConfig, plan: ExportPlan, tmp: Path, ex
                          "episodes": len(episodes), "frames": int(episodes["n_frames"].sum()),
                          "hours": float(episodes["duration_s"].sum()) / 3600.0, "fps": fps, "splits": splits,
                          "state_dim": len(names), "action_dim": len(actions), "state_names": names,
-                         "action_names": actions, "spec": spec.name if spec else None})
+                         "action_names": actions, "spec": spec.name if spec else None,
+                         "video_size": [video.width, video.height]})
     hours = sum(d["hours"] for d in datasets) or 1.0
     for d in datasets:
         d["weight"] = d["hours"] / hours

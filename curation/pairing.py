@@ -11,9 +11,20 @@
    spec names wrists) against human clips retargeted to that robot's hand. A robot without a spec
    whose state is the built-in 62-D layout is compared with the human clip's `retargets` rows for
    `PairConfig.embodiment` (22 joint angles and the camera-frame wrist pose per hand).
-3. `curation.align.align_sequences`: banded, subsequence DTW; pairs costlier than `max_cost` are not
-   proposed. A candidate that cannot be aligned (no retargets, a robot with another state layout and
-   no spec) is still proposed on its task alone, with no cost and no path; `note` says why.
+3. `curation.align.align_sequences`: banded, subsequence DTW. The cost is the RMS distance per joint
+   and path step (radians), so hands of any number of joints share one threshold: pairs costlier than
+   `max_cost` are not proposed (`too_costly`), nor are pairs whose path collapses one side (`degenerate`:
+   the matched human stretch and the robot episode last more than `1 / min_speed_ratio` times apart).
+   A candidate that cannot be aligned (no retargets, a robot with another state layout and no spec) is
+   still proposed on its task alone, with no cost and no path; `note` says why, or why one was not proposed.
+
+The defaults were measured on the shared EgoDex clips retargeted to Inspire, Allegro and Ability
+hands, against robot episodes built from the same motion (time-warped 0.8-1.5x, plus 0.05-0.1 rad noise,
+a 0.1 rad offset, 50-70% of the amplitude or a 5-frame lag): every true pair costs at most 0.10 and
+keeps a speed ratio of 0.32 or more. Robot episodes built from another clip's motion cost 0.127 or more
+(Allegro; 0.18 on Inspire) and all but none collapse to a ratio under 0.2; the GR00T PickNPlace episodes
+against EgoDex cost 0.49 or more. On the synthetic demo (62-D layout) the replayed takes cost at most
+0.022 and wrong-task pairs 0.109 or more.
 4. `curation.pair_store.sync_proposals` writes the proposals; curators' decisions are never touched.
 """
 
@@ -61,7 +72,8 @@ class PairConfig:
     """What `egocurate pair` proposes."""
 
     min_task_similarity: float = 0.5  # candidate pairs need at least this task similarity, in [0, 1]
-    max_cost: float = 0.6  # aligned pairs costlier than this (RMS per step, rad-like) are not proposed
+    max_cost: float = 0.1  # aligned pairs costlier than this (RMS per joint and path step, rad) are not proposed
+    min_speed_ratio: float = 0.2  # shorter / longer of the matched human stretch and the robot episode (seconds)
     embodiment: str = HAND22_EMBODIMENT  # retargets embodiment compared with the robot's joints
     align: AlignConfig = field(default_factory=AlignConfig)  # the DTW settings
 
@@ -71,6 +83,8 @@ class PairConfig:
             raise ValueError(f"PairConfig.min_task_similarity must be in [0, 1], got {self.min_task_similarity}")
         if not self.max_cost > 0:
             raise ValueError(f"PairConfig.max_cost must be > 0, got {self.max_cost}")
+        if not 0.0 <= self.min_speed_ratio <= 1.0:
+            raise ValueError(f"PairConfig.min_speed_ratio must be in [0, 1], got {self.min_speed_ratio}")
         if not self.embodiment:
             raise ValueError("PairConfig.embodiment must name a retargets embodiment")
 
@@ -184,7 +198,7 @@ def robot_state(rows: pa.Table) -> npt.NDArray[np.float64] | None:
 class PairReport:
     """What `run_pairing` did."""
 
-    frame: pd.DataFrame  # one row per candidate: ids, task_similarity, cost, human_start/end, outcome, note
+    frame: pd.DataFrame  # one row per candidate: ids, task_similarity, cost, human_start/end, outcome, note, tasks
     sync: SyncReport  # what changed in the store
     embedder_used: bool  # whether a local embedding model helped with task similarity
 
@@ -218,11 +232,12 @@ def run_pairing(root: Path, cfg: PairConfig = PairConfig(), actor: str = "pairin
         iterator = tqdm(iterator, total=len(candidates), desc="egocurate pair", unit="pair")
     for row in iterator:
         key = (row.human_clip_id, row.robot_clip_id)
+        fps = (_fps(info.loc[row.human_clip_id, "fps"]), _fps(info.loc[row.robot_clip_id, "fps"]))
         if key in spaced:
-            record, alignment = _align_spaced(row, spaced[key], cfg)
+            record, alignment = _align_spaced(row, spaced[key], cfg, fps)
         else:
             record, alignment = _align_one(row, human_states.get(row.human_clip_id),
-                                           robot_states.get(row.robot_clip_id), cfg)
+                                           robot_states.get(row.robot_clip_id), cfg, fps)
         records.append(record)
         if record["outcome"] == "proposed":
             proposals.append(PairProposal(row.human_clip_id, row.robot_clip_id, float(row.task_similarity),
@@ -231,7 +246,13 @@ def run_pairing(root: Path, cfg: PairConfig = PairConfig(), actor: str = "pairin
     sync = sync_proposals(root, proposals, actor)
     frame = pd.DataFrame(records, columns=["human_clip_id", "robot_clip_id", "task_similarity", "cost",
                                            "human_start", "human_end", "outcome", "note"])
+    frame["human_task"] = info["task"].reindex(frame["human_clip_id"]).to_numpy()
+    frame["robot_task"] = info["task"].reindex(frame["robot_clip_id"]).to_numpy()
     return PairReport(frame=frame, sync=sync, embedder_used=embedder is not None)
+
+
+def _fps(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and value == value and value > 0 else 0.0
 
 
 def _names(value: object) -> list[str] | None:
@@ -239,17 +260,44 @@ def _names(value: object) -> list[str] | None:
     return [str(n) for n in names] if isinstance(names, list) else None
 
 
-def _record(row: object, alignment: Alignment | None, cfg: PairConfig, note: str | None = None) -> dict:
+def speed_ratio(alignment: Alignment, fps: tuple[float, float]) -> tuple[float, float, float]:
+    """(shorter / longer duration, matched human seconds, robot seconds) of an alignment; `fps` is (human, robot).
+
+    A frame rate that is unknown (0) counts as the other side's, so frame counts are compared.
+    """
+    fps_h, fps_r = fps
+    fps_h, fps_r = (fps_h or fps_r or 1.0), (fps_r or fps_h or 1.0)
+    human_s = (alignment.human_end - alignment.human_start + 1) / fps_h
+    robot_s = (int(alignment.path[:, 1].max()) + 1) / fps_r
+    return min(human_s, robot_s) / max(human_s, robot_s), human_s, robot_s
+
+
+def _record(row: object, alignment: Alignment | None, cfg: PairConfig, note: str | None = None,
+            fps: tuple[float, float] = (0.0, 0.0)) -> dict:
     record = {"human_clip_id": row.human_clip_id, "robot_clip_id": row.robot_clip_id,
               "task_similarity": float(row.task_similarity), "cost": None, "human_start": None, "human_end": None,
               "outcome": "proposed", "note": note}
     if alignment is None:
         return record
+    outcome, note = judge_alignment(alignment, cfg, fps)
     return record | {"cost": alignment.cost, "human_start": alignment.human_start, "human_end": alignment.human_end,
-                     "outcome": "proposed" if alignment.cost <= cfg.max_cost else "too_costly"}
+                     "outcome": outcome, "note": note}
 
 
-def _align_spaced(row: object, item: tuple | str, cfg: PairConfig) -> tuple[dict, Alignment | None]:
+def judge_alignment(alignment: Alignment, cfg: PairConfig, fps: tuple[float, float]) -> tuple[str, str | None]:
+    """`proposed`, `degenerate` or `too_costly`, and why not proposed; `fps` is (human, robot)."""
+    ratio, human_s, robot_s = speed_ratio(alignment, fps)
+    if ratio < cfg.min_speed_ratio:  # a path that collapses one side matches nothing, however cheap
+        return "degenerate", (f"the warping path collapses one side: robot frames 0-{int(alignment.path[:, 1].max())} "
+                              f"({robot_s:.1f} s) onto human frames {alignment.human_start}-{alignment.human_end} "
+                              f"({human_s:.1f} s), speed ratio {ratio:.2f} < {cfg.min_speed_ratio:g}")
+    if alignment.cost > cfg.max_cost:
+        return "too_costly", f"cost {alignment.cost:.3f} > max {cfg.max_cost:g} (rad per joint)"
+    return "proposed", None
+
+
+def _align_spaced(row: object, item: tuple | str, cfg: PairConfig, fps: tuple[float, float]
+                  ) -> tuple[dict, Alignment | None]:
     """A robot with a spec: aligned in its hand space, or proposed on its task alone with the reason."""
     if isinstance(item, str):
         return _record(row, None, cfg, item), None
@@ -257,11 +305,11 @@ def _align_spaced(row: object, item: tuple | str, cfg: PairConfig) -> tuple[dict
     if len(human) < 2 or len(robot) < 2:
         return _record(row, None, cfg, "a clip has fewer than 2 frames"), None
     alignment = align_sequences(human, robot, space.features, cfg.align)
-    return _record(row, alignment, cfg), alignment
+    return _record(row, alignment, cfg, fps=fps), alignment
 
 
 def _align_one(row: object, human: npt.NDArray[np.float64] | None, robot: npt.NDArray[np.float64] | None,
-               cfg: PairConfig) -> tuple[dict, Alignment | None]:
+               cfg: PairConfig, fps: tuple[float, float]) -> tuple[dict, Alignment | None]:
     if robot is None or robot.shape[1] != STATE_WIDTH:  # first: retargets alone would not fix it
         width = "no" if robot is None else f"a {robot.shape[1]}-D"
         return _record(row, None, cfg, f"the robot episode has {width} state and no embodiment spec "
@@ -269,7 +317,7 @@ def _align_one(row: object, human: npt.NDArray[np.float64] | None, robot: npt.ND
     if human is None:  # "unaligned: no retargets" shows as a null cost
         return _record(row, None, cfg, f"the human clip has no {cfg.embodiment} retargets"), None
     alignment = align_states(human, robot, cfg.align)
-    return _record(row, alignment, cfg), alignment
+    return _record(row, alignment, cfg, fps=fps), alignment
 
 
 def _human_states(engine: object, clip_ids: list[str], info: pd.DataFrame, embodiment: str
@@ -299,5 +347,6 @@ def report_json(report: PairReport) -> str:
     costs = report.frame["cost"].dropna()
     return json.dumps({"candidates": len(report.frame), "proposed": report.proposed,
                        "aligned": int(costs.size), "too_costly": int((report.frame["outcome"] == "too_costly").sum()),
+                       "degenerate": int((report.frame["outcome"] == "degenerate").sum()),
                        "created": report.sync.created, "updated": report.sync.updated, "kept": report.sync.kept,
                        "withdrawn": report.sync.withdrawn, "embedder": report.embedder_used})

@@ -218,8 +218,16 @@ def _decode_into(path: Path, episodes: list[Episode], size: int, out: Path) -> N
         os.replace(tmp, out / f"episode_{e.index:06d}.npy")
 
 
+STD_FLOOR = 0.05  # the least std a dimension is divided by, in its own unit (0.05 rad ~ 3 deg, 5 cm, 5% of 0..1)
+
+
 def fit_norm(episodes: list[Episode]) -> dict[str, dict[str, list[float]]]:
-    """Per-embodiment mean and std of state and action over `episodes` (std floored: constant dims)."""
+    """Per-embodiment mean and std of state and action over `episodes`, std floored at `STD_FLOOR`.
+
+    A dimension that barely moves in the training episodes (a finger held still) would otherwise be
+    divided by its tiny std, and the validation loss would be its first real motion blown up a
+    thousandfold, not comparable to the training loss.
+    """
     out: dict[str, dict[str, list[float]]] = {}
     for name in sorted({e.embodiment for e in episodes}):
         mine = [e for e in episodes if e.embodiment == name]
@@ -227,7 +235,7 @@ def fit_norm(episodes: list[Episode]) -> dict[str, dict[str, list[float]]]:
         for key in ("state", "action"):
             values = np.concatenate([getattr(e, key) for e in mine]).astype(np.float64)
             stats[f"{key}_mean"] = values.mean(0).tolist()
-            stats[f"{key}_std"] = np.maximum(values.std(0), 1e-3).tolist()
+            stats[f"{key}_std"] = np.maximum(values.std(0), STD_FLOOR).tolist()
         out[name] = stats
     return out
 

@@ -14,12 +14,14 @@ from app.state import (
     EMBODIMENTS_MESSAGE,
     EMBODIMENTS_NAME,
     EMBODIMENTS_PROPOSAL,
+    EMBODIMENTS_SHOWN,
     EMBODIMENTS_URDF_DIR,
 )
 from db.queries.embodiments import embodiment_table, robot_datasets
 from labeling.embodiment.apply import set_spec
-from labeling.embodiment.propose import dataset_sample, propose_spec, spec_from_table
+from labeling.embodiment.propose import dataset_sample, mapping_table, propose_spec, spec_from_table
 from labeling.embodiment.spec import UNITS, SpecError, spec_from_dict
+from labeling.embodiment.store import load_spec
 
 state.init(st.session_state)
 st.title("Embodiments")
@@ -37,6 +39,19 @@ if stored.empty:
     st.caption("None yet: `egocurate ingest DATASET --embodiment SPEC.yml`, or propose one below.")
 else:
     st.dataframe(stored, hide_index=True, width="stretch")
+    shown = st.selectbox("Show a stored spec's mapping", stored["name"].tolist(), key=EMBODIMENTS_SHOWN,
+                         index=None, placeholder="pick a spec")
+    if shown:
+        try:
+            spec = load_spec(engine, shown)
+        except (KeyError, SpecError) as exc:
+            st.error(f"{shown} cannot be used: {exc}")
+        else:
+            st.dataframe(mapping_table(spec), hide_index=True, width="stretch",
+                         column_config={"lower": st.column_config.NumberColumn("lower (rad)", format="%.3f"),
+                                        "upper": st.column_config.NumberColumn("upper (rad)", format="%.3f")})
+            with st.expander(f"{shown} as stored (JSON, paths resolved)", icon=":material/description:"):
+                st.json(spec.to_dict())
 
 st.subheader("Propose a spec from the names")
 datasets = robot_datasets(engine)
@@ -64,15 +79,15 @@ def propose() -> None:
     """Match the dataset's names to the hand's joints; the result waits in the session for the curator."""
     hand = st.session_state[EMBODIMENTS_HAND].strip()
     try:
-        names, values = dataset_sample(engine, dataset)
+        names, values, groups = dataset_sample(engine, dataset)
         proposal = propose_spec(names, hand, st.session_state[EMBODIMENTS_NAME].strip() or Path(dataset).name,
                                 st.session_state[EMBODIMENTS_CONFIG_DIR].strip() or None,
-                                st.session_state[EMBODIMENTS_URDF_DIR].strip() or None, values)
+                                st.session_state[EMBODIMENTS_URDF_DIR].strip() or None, values, groups)
     except SpecError as exc:
-        st.session_state[EMBODIMENTS_MESSAGE] = ("error", str(exc))
+        st.session_state[EMBODIMENTS_MESSAGE] = ("error", f"Cannot propose a spec: {'; '.join(exc.problems)}")
         return
-    st.session_state[EMBODIMENTS_PROPOSAL] = {"dataset": dataset, "names": names, "spec": proposal.spec,
-                                              "table": proposal.table}
+    st.session_state[EMBODIMENTS_PROPOSAL] = {"dataset": dataset, "names": names, "spec": proposal.skeleton(),
+                                              "table": proposal.table, "note": proposal.note}
 
 
 st.button("Propose", icon=":material/auto_fix_high:", on_click=propose, disabled=not st.session_state[EMBODIMENTS_HAND])
@@ -80,6 +95,8 @@ proposal = st.session_state[EMBODIMENTS_PROPOSAL]
 if not proposal or proposal["dataset"] != dataset:
     st.stop()
 
+if proposal.get("note"):
+    st.info(f"{proposal['note']} Pick each joint's dimension in the table.", icon=":material/edit_note:")
 st.markdown("**The mapping, side by side**: each URDF joint (left) and the dataset dimension proposed for it "
             "(right). Change a dimension, its unit or `invert` where the names misled; `invert` cannot be told "
             "from names: tick it when the dataset's 1 is the joint's lower limit (e.g. 1 = open).")
@@ -92,9 +109,9 @@ edited = st.data_editor(
                    "invert": st.column_config.CheckboxColumn("invert"),
                    "score": st.column_config.NumberColumn("name match", format="%.2f")})
 spec_values = spec_from_table(proposal["spec"], edited)
-problems = []
+problems = ["no joint has a dataset dimension yet: pick them in the table"] if not spec_values["hands"] else []
 try:
-    problems = spec_from_dict(spec_values).check_names(proposal["names"])
+    problems = problems or spec_from_dict(spec_values).check_names(proposal["names"])
 except SpecError as exc:
     problems = exc.problems
 if problems:
@@ -118,9 +135,11 @@ def confirm() -> None:
     except (SpecError, auth_gate.AuthError, ValueError) as exc:
         st.session_state[EMBODIMENTS_MESSAGE] = ("error", str(exc))
         return
+    checks = "".join(f"\n- check: {w}" for w in applied.warnings)
     st.session_state[EMBODIMENTS_MESSAGE] = ("success", f"{applied.name} (version {applied.version}) stored: "
                                                         f"{applied.episodes} episodes follow it. Next: `egocurate "
-                                                        f"retarget --embodiment {applied.name}`, `egocurate pair`.")
+                                                        f"retarget --embodiment {applied.name}`, `egocurate pair`."
+                                                        + checks)
     st.session_state[EMBODIMENTS_PROPOSAL] = None
 
 

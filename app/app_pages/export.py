@@ -99,15 +99,17 @@ if st.session_state[EXPORT_MESSAGE]:
     kind, text = st.session_state[EXPORT_MESSAGE]
     (st.error if kind == "error" else st.success)(text)
 blocked = auth_gate.why_not(me, "export")  # a courtesy: the click asks the store again below
-if st.button("Export", type="primary", icon=":material/download:", disabled=plan.episodes.empty or bool(blocked),
-             key="export_run", help=blocked):
+if not typed_author and not blocked:
+    st.caption("Type your name above to export; it is recorded with the export (as on the Pairs page).")
+if st.button("Export", type="primary", icon=":material/download:", key="export_run", help=blocked,
+             disabled=plan.episodes.empty or bool(blocked) or not typed_author):
     bar = st.progress(0.0, text="starting")
     try:
-        author = auth_gate.author("export", typed_author or "app")
+        author = auth_gate.author("export", typed_author)
         config = ExportConfig(out_dir=Path(st.session_state[EXPORT_OUT_DIR].strip() or suggested),
                               format=st.session_state[EXPORT_FORMAT], view_name=view_name,
                               gr00t=st.session_state[EXPORT_GR00T], overwrite=st.session_state[EXPORT_OVERWRITE],
-                              video=VideoSpec(codec=st.session_state[EXPORT_CODEC]),
+                              video=VideoSpec(codec=st.session_state[EXPORT_CODEC], keep_aspect=True),
                               author=author, unpaired_human=unpaired, subtasks=st.session_state[EXPORT_SUBTASKS],
                               **cutting)
         result = run_export(root, config, progress=lambda done, total, text: bar.progress(done / max(total, 1),

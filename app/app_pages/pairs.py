@@ -1,5 +1,6 @@
 """Pairs: a human clip and a robot episode side by side, synchronised through the warping path; accept or reject."""
 
+import contextlib
 import json
 
 import plotly.express as px
@@ -16,8 +17,9 @@ from app.state import (
     PAIRS_STATES,
 )
 from curation.pair_store import DECISION_STATES, PAIR_STATES, StaleUpdateError, decide_pair
-from curation.pair_view import pair_detail, pair_label, pair_table
-from labeling.media.proxy import served_range_s
+from curation.pair_view import pair_detail, pair_label, pair_table, pair_tasks
+from labeling.media.proxy import clip_playable_path, proxy_missing, served_range_s
+from labeling.media.video import VideoError
 
 PLAYER_HEIGHT_PX = 330
 # The robot episode plays; the human clip follows it through the path (it seeks whenever it is off
@@ -91,11 +93,17 @@ def decide(state_name: str, pair_id: int, version: int) -> None:
     st.session_state[PAIRS_REASON] = ""
 
 
-cost = "none (not aligned)" if pair.cost is None else f"{pair.cost:.3f} per step"
-st.markdown(f"**{detail.robot.get('task') or '(no task)'}** · state **{pair.state}** · DTW cost {cost} · "
-            f"task similarity {pair.task_similarity or 0:.2f}")
+cost = "none (not aligned)" if pair.cost is None else f"{pair.cost:.3f} rad per joint"
+st.markdown(f"**{pair_tasks(detail.robot.get('task'), detail.human.get('task'))}** · state **{pair.state}** · "
+            f"DTW cost {cost} · task similarity {pair.task_similarity or 0:.2f}")
 if detail.note:
     st.info(f"No cost: {detail.note}. Proposed on its task alone.", icon=":material/link_off:")
+pending = [clip for clip in (detail.robot, detail.human) if proxy_missing(root, clip)]
+if pending:  # made here, with a word, rather than behind two grey players
+    with st.spinner("Making browser-playable copies of these clips (H.264; first view only)…"):
+        for clip in pending:
+            with contextlib.suppress(VideoError):  # the player then says it cannot play the clip
+                clip_playable_path(root, clip)
 human_from, human_to = served_range_s(detail.human)
 robot_from, robot_to = served_range_s(detail.robot)
 config = {"map": detail.human_for_robot, "fpsR": float(detail.robot["fps"]), "fpsH": float(detail.human["fps"]),

@@ -193,8 +193,9 @@ def viewer_html(config: dict) -> str:
     return page.replace("/*__EGO_JS__*/", script).replace("__EGO_CONFIG__", data)
 
 
-def vector_labels(clip: dict, column: str, size: int) -> list[str]:
-    """Names of a robot vector's dims: `group.i` from GR00T modality groups, else the dataset's names."""
+def vector_labels(clip: dict, column: str, size: int, joints: dict[str, str] | None = None) -> list[str]:
+    """Names of a robot vector's dims: `group.i` from GR00T modality groups, else the dataset's names; state dims
+    that an embodiment spec maps (`joints`: dimension -> `side joint`) are named for their URDF joint."""
     extra = json.loads(clip.get("extra") or "{}")
     groups = (extra.get("modality") or {}).get(column) or {}
     labels = [f"{column}[{d}]" for d in range(size)]
@@ -207,7 +208,22 @@ def vector_labels(clip: dict, column: str, size: int) -> list[str]:
         start, end = int(span.get("start", 0)), int(span.get("end", 0))
         for d in range(start, min(end, size)):
             labels[d] = f"{group}.{d - start}"
+    if column == "state":  # a spec describes the state only: actions may be in other units
+        for d, name in enumerate(names[:size]):
+            if str(name) in (joints or {}):
+                labels[d] = f"{joints[str(name)]} ({name})"
     return labels
+
+
+def spec_joint_labels(engine: QueryEngine, clip_id: str) -> dict[str, str]:
+    """Dimension -> `side joint` for a robot episode that follows an embodiment spec (empty without one)."""
+    from labeling.embodiment.spec import EmbodimentSpec
+    from labeling.embodiment.store import episode_specs
+
+    spec = episode_specs(engine, [clip_id]).get(clip_id)
+    if not isinstance(spec, EmbodimentSpec):
+        return {}
+    return {m.dim: f"{side} {m.joint}" for side, hand in spec.hands.items() for m in hand.joints}
 
 
 def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, list]]:
@@ -215,6 +231,7 @@ def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, 
     clip = get_clip(engine, clip_id)
     frames = clip_robot_frames(engine, clip_id)
     choices: dict[str, dict[str, list]] = {}
+    joints = spec_joint_labels(engine, clip_id)
     for column in ROBOT_COLUMNS:
         vectors = [v for v in frames[column] if v is not None] if column in frames else []
         if not vectors or clip is None:
@@ -222,7 +239,7 @@ def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, 
         matrix = np.asarray(vectors, dtype=np.float64)
         spread = np.nan_to_num(matrix.std(axis=0), nan=0.0)
         top = sorted(int(d) for d in np.argsort(-spread, kind="stable")[:DEFAULT_SERIES_DIMS])
-        choices[column] = {"labels": vector_labels(clip, column, matrix.shape[1]), "default": top}
+        choices[column] = {"labels": vector_labels(clip, column, matrix.shape[1], joints), "default": top}
     return choices
 
 

@@ -56,3 +56,10 @@ def dataset_robot_clips(engine: QueryEngine, dataset: str) -> pd.DataFrame:
     sql = """SELECT clip_id, episode_index, state_names FROM clips
              WHERE kind = 'robot' AND dataset = ? ORDER BY episode_index"""
     return fetch_df(engine, sql, [dataset])
+
+
+def embodiment_clips(engine: QueryEngine, name: str) -> pd.DataFrame:
+    """The robot episodes that follow the embodiment spec `name`: clip_id, state_names."""
+    sql = """SELECT c.clip_id, c.state_names FROM clip_embodiments e JOIN clips c USING (clip_id)
+             WHERE e.embodiment = ? ORDER BY c.clip_id"""
+    return fetch_df(engine, sql, [name])

@@ -20,7 +20,9 @@ groups: {left_arm: [...]}  # optional: GR00T modality groups (contiguous dims); 
 
 Units: `rad`, `deg`, `normalized` (0..1 over the joint's URDF limits; `invert: true` when 1 is the
 lower limit). Paths are relative to the spec file. Every problem is collected and reported at once,
-one line each naming the field, the dimension or the joint (`SpecError.problems`).
+one line each naming the field, the dimension or the joint (`SpecError.problems`), the dataset's names
+included when `against` gives them; only a hand that cannot be resolved (its URDF or config not found)
+leaves its joint names unchecked, since they are the URDF's.
 """
 
 from __future__ import annotations
@@ -136,19 +138,7 @@ class EmbodimentSpec:
 
     def check_names(self, names: Sequence[str] | None, what: str = "the dataset's observation.state") -> list[str]:
         """Problems of this spec against a dataset's declared dimension names (empty when it fits)."""
-        if not names:
-            return [f"{what} declares no dimension names: a spec maps names, so the dataset must name them"]
-        known, problems = list(names), []
-        for dim in self.dims():
-            if dim not in known:
-                close = difflib.get_close_matches(dim, known, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"{where_dim(self, dim)}: unknown dimension {dim!r}: {what} has no such name{hint}")
-        for group, dims in self.groups.items():
-            at = [known.index(d) for d in dims if d in known]
-            if len(at) == len(dims) and at != list(range(at[0], at[0] + len(at))):
-                problems.append(f"groups.{group}: dimensions must be contiguous in {what}")
-        return problems
+        return name_problems([(where_dim(self, d), d) for d in self.dims()], self.groups, names, what)
 
     def retarget_target(self) -> Embodiment:
         """What `egocurate retarget --embodiment` retargets human clips to: this spec's hands, under its name."""
@@ -162,6 +152,42 @@ class EmbodimentSpec:
         return {"name": self.name, "description": self.description, "urdf_dir": self.urdf_dir,
                 "config_dir": self.config_dir, "hands": hands, "wrist": wrist or None,
                 "groups": {g: list(d) for g, d in self.groups.items()}}
+
+
+def name_problems(dims: Sequence[tuple[str, str]], groups: Mapping[str, Sequence[str]], names: Sequence[str] | None,
+                  what: str) -> list[str]:
+    """Problems of (field, dimension) pairs and groups against a dataset's declared names (empty when they fit)."""
+    if not names:
+        return [f"{what} declares no dimension names: a spec maps names, so the dataset must name them"]
+    known, problems = list(names), []
+    for where, dim in dict.fromkeys(dims):
+        if dim not in known:
+            close = difflib.get_close_matches(dim, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{where}: unknown dimension {dim!r}: {what} has no such name{hint}")
+    for group, members in groups.items():
+        at = [known.index(d) for d in members if d in known]
+        if len(at) == len(members) and at != list(range(at[0], at[0] + len(at))):
+            problems.append(f"groups.{group}: dimensions must be contiguous in {what}")
+    return problems
+
+
+def raw_dims(values: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """The (field, dimension) pairs and groups a spec's YAML mapping names, read as written (even when the rest
+    of it does not check), so a dataset's names can be checked in the same pass."""
+    dims: list[tuple[str, str]] = []
+    hands = values.get("hands") if isinstance(values.get("hands"), dict) else {}
+    for side, entry in hands.items():
+        joints = entry.get("joints") if isinstance(entry, dict) else None
+        dims += [(f"hands.{side}.joints.{d}", str(d)) for d in (joints if isinstance(joints, dict) else {})]
+    wrists = values.get("wrist") if isinstance(values.get("wrist"), dict) else {}
+    for side, entry in wrists.items():
+        listed = entry.get("dims") if isinstance(entry, dict) else entry
+        dims += [(f"wrist.{side}", d) for d in (listed if isinstance(listed, list) else []) if isinstance(d, str)]
+    raw_groups = values.get("groups") if isinstance(values.get("groups"), dict) else {}
+    groups = {str(g): [d for d in v if isinstance(d, str)] for g, v in raw_groups.items() if isinstance(v, list)}
+    dims += [(f"groups.{g}", d) for g, members in groups.items() for d in members]
+    return dims, groups
 
 
 def where_dim(spec: EmbodimentSpec, dim: str) -> str:
@@ -180,20 +206,31 @@ def urdf_tree(urdf_path: str) -> KinematicTree:
     return load_urdf(urdf_path)
 
 
-def read_spec(path: Path | str) -> EmbodimentSpec:
-    """Read and check a spec file (relative paths in it are relative to its folder).
+Against = Mapping[str, Sequence[str] | None]  # where a dataset's names come from -> its declared state names
+
+
+def read_spec(path: Path | str, against: Against | None = None) -> EmbodimentSpec:
+    """Read and check a spec file (relative paths in it are relative to its folder), and against datasets' names.
 
     Raises:
-        SpecError: every problem found, one line each; ConfigError: the file is unreadable.
+        SpecError: every problem found, one line each, the names' included (a file that is not YAML, or not a
+            mapping, is one problem).
     """
     path = Path(path).expanduser().resolve()
-    values = read_yaml_mapping(path, "embodiment spec")
-    return spec_from_dict(values, base_dir=path.parent, source=str(path))
+    try:
+        values = read_yaml_mapping(path, "embodiment spec")
+    except ConfigError as exc:
+        raise SpecError(str(path), [str(exc).removeprefix(f"{path}: ")]) from exc
+    return spec_from_dict(values, base_dir=path.parent, source=str(path), against=against)
 
 
-def spec_from_dict(values: Mapping[str, Any], base_dir: Path | str | None = None, source: str = "<dict>"
-                   ) -> EmbodimentSpec:
-    """Build and check a spec from its YAML mapping (not mutated); see `read_spec`."""
+def spec_from_dict(values: Mapping[str, Any], base_dir: Path | str | None = None, source: str = "<dict>",
+                   against: Against | None = None) -> EmbodimentSpec:
+    """Build and check a spec from its YAML mapping (not mutated); see `read_spec`.
+
+    `against` maps a label (a dataset folder, a clip) to its declared state names: the spec's dimensions are
+    checked against each in the same pass, so one report holds every problem.
+    """
     problems: list[str] = [f"{key}: unknown field (fields: {sorted(TOP_FIELDS)})" for key in values
                            if key not in TOP_FIELDS]
     base = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -224,6 +261,9 @@ def spec_from_dict(values: Mapping[str, Any], base_dir: Path | str | None = None
         if dim in seen:
             problems.append(f"{where_dim(spec, dim)}: dimension {dim!r} is used twice")
         seen[dim] = dim
+    dims, raw_groups = raw_dims(values)
+    for label, names in (against or {}).items():
+        problems += [f"{label}: {p}" for p in name_problems(dims, raw_groups, names, "its observation.state")]
     if problems:
         raise SpecError(source, problems)
     return spec
@@ -261,11 +301,15 @@ def _hand(side: str, entry: object, base: Path, urdf_dir: str | None, config_dir
             resolved, config = str(path), RetargetConfig.from_yaml(path, urdf_dir=urdf_dir)
         tree = urdf_tree(config.urdf_path)
     except (ConfigError, URDFError, OSError) as exc:  # OSError: a search under a urdf_dir that moves underfoot
-        problems.append(f"{where}.hand: {exc}")
-        return None
+        problems.append(f"{where}.hand: {exc} (its joint names are checked once the hand resolves)")
+        config = tree = None
     joints = entry.get("joints")
     if not isinstance(joints, dict) or not joints:
         problems.append(f"{where}.joints: must map dataset dimension names to {{joint, unit}}, got {joints!r}")
+        return None
+    if config is None or tree is None:  # the units and fields can still be checked
+        for dim, value in joints.items():
+            _joint_map(f"{where}.joints.{dim}", str(dim), value, None, None, problems)
         return None
     maps, by_joint = [], {}
     for dim, value in joints.items():
@@ -281,28 +325,30 @@ def _hand(side: str, entry: object, base: Path, urdf_dir: str | None, config_dir
     return HandSpec(side, resolved, config, tuple(maps))
 
 
-def _joint_map(where: str, dim: str, value: object, tree: KinematicTree, config: RetargetConfig,
+def _joint_map(where: str, dim: str, value: object, tree: KinematicTree | None, config: RetargetConfig | None,
                problems: list[str]) -> JointMap | None:
+    """One dimension's mapping, checked (without a tree: its fields and unit only, and no JointMap)."""
     if not isinstance(value, dict):
         problems.append(f"{where}: must be {{joint: NAME, unit: rad|deg|normalized}}, got {value!r}")
         return None
     found = [f"{where}: unknown field {k!r} (fields: joint, unit, invert)" for k in value
              if k not in ("joint", "unit", "invert")]
     joint, unit, invert = value.get("joint"), value.get("unit"), value.get("invert", False)
-    movable = {j.name: j for j in tree.joints if j.movable}
-    if not isinstance(joint, str) or joint not in movable:
-        close = difflib.get_close_matches(str(joint), list(movable), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        found.append(f"{where}: unknown joint {joint!r} in {Path(tree.source).name}{hint}")
-    elif movable[joint].mimic is not None and not config.ignore_mimic_joint:
-        found.append(f"{where}: joint {joint!r} follows {movable[joint].mimic.joint!r} (<mimic>): map that one")
+    movable = {j.name: j for j in tree.joints if j.movable} if tree is not None else {}
+    if tree is not None and config is not None:
+        if not isinstance(joint, str) or joint not in movable:
+            close = difflib.get_close_matches(str(joint), list(movable), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            found.append(f"{where}: unknown joint {joint!r} in {Path(tree.source).name}{hint}")
+        elif movable[joint].mimic is not None and not config.ignore_mimic_joint:
+            found.append(f"{where}: joint {joint!r} follows {movable[joint].mimic.joint!r} (<mimic>): map that one")
     if unit not in UNITS:
         found.append(f"{where}: unit {unit!r} is not one of {', '.join(UNITS)}")
     if not isinstance(invert, bool):
         found.append(f"{where}: invert must be true or false, got {invert!r}")
     elif invert and unit in ("rad", "deg"):
         found.append(f"{where}: invert applies to unit normalized only")
-    if found:
+    if found or tree is None:
         problems += found
         return None
     lower, upper = movable[joint].lower, movable[joint].upper

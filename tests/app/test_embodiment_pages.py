@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import state
 from app.cli import main
+from app.components.viewer import robot_dim_choices
 from db.engine import query_engine
 from db.queries.annotations import pair_rows
 from db.queries.clips import pairing_clips
@@ -94,6 +95,8 @@ def test_the_pairs_page_draws_both_hands_stepping_along_the_path(specced, monkey
     at.session_state["pairs.states"] = []
     at.run()
     assert not at.exception and not at.info
+    header = next(m.value for m in at.markdown if "DTW cost" in m.value)
+    assert "(both)" in header and "rad per joint" in header  # both clips' task, said once when it is the same
     player = _player(at)
     assert "hand-robot" in player and "hand-human" in player and "window.drawHands(r, h)" in player
     hands = json.loads(player.split("const H = ")[1].split(";\n")[0])
@@ -138,3 +141,43 @@ def test_the_embodiments_page_on_a_catalog_without_specs(app_root, monkeypatch):
     assert not at.exception and "None yet" in at.caption[1].value
     at.button[0].click().run()  # Propose: the registered hand needs a config folder
     assert not at.exception and "config" in at.error[0].value
+
+
+def test_names_that_say_nothing_get_a_table_to_fill_in_and_a_stored_spec_shows_its_mapping(tmp_path, shared_data,
+                                                                                          monkeypatch):
+    """GR00T's motor_N: the proposal is every joint with no dimension, and where modality.json puts each hand;
+    the curator picks the dimensions in the table; a stored spec's mapping can be looked at afterwards."""
+    root = tmp_path / "root"
+    cli(root, "ingest", str(shared_data / "lerobot" / "gr00t_robot_sim.PickNPlace"), "--quiet")
+    at = page(root, monkeypatch, PAGES / "embodiments.py")
+    at.session_state[state.EMBODIMENTS_HAND] = "inspire"
+    at.session_state[state.EMBODIMENTS_CONFIG_DIR] = str(shared_data / "retargeting_configs" / "dex-retargeting")
+    at.session_state[state.EMBODIMENTS_URDF_DIR] = str(shared_data / "urdf" / "dex-urdf" / "hands")
+    at.session_state[state.EMBODIMENTS_NAME] = "gr1"
+    at.run()
+    at.button[0].click().run()  # Propose
+    assert not at.exception and all("does not check yet" in e.value for e in at.error)  # not filled in yet
+    assert any("the left hand is motor_7..motor_12" in i.value for i in at.info)
+    proposal = at.session_state[state.EMBODIMENTS_PROPOSAL]
+    table = proposal["table"]
+    assert len(table) == 12 and table["dimension"].isna().all()  # every joint offered, none guessed
+    joints = ["index_proximal_joint", "middle_proximal_joint", "ring_proximal_joint", "pinky_proximal_joint",
+              "thumb_proximal_pitch_joint", "thumb_proximal_yaw_joint"]
+    filled = table.copy()
+    for side, first in (("left", 7), ("right", 29)):
+        for k, joint in enumerate(joints):
+            filled.loc[(filled.side == side) & (filled.joint == joint), "dimension"] = f"motor_{first + k}"
+    at.session_state[state.EMBODIMENTS_PROPOSAL] = {**proposal, "table": filled}
+    at.text_input(key=state.EMBODIMENTS_AUTHOR).input("ann").run()
+    assert any("checks against the URDF" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Confirm for every episode").click().run()
+    message = next(s.value for s in at.success if "episodes follow it" in s.value)
+    assert "5 episodes follow it" in message and "check: hands.left.joints.motor_12" in message
+    at.selectbox(key=state.EMBODIMENTS_SHOWN).set_value("gr1").run()
+    shown = at.dataframe[1].value
+    assert not at.exception and len(shown) == 12
+    assert shown.set_index(["side", "dimension"]).loc[("left", "motor_12"), "joint"] == "thumb_proximal_yaw_joint"
+    robot = pairing_clips(query_engine(root)).query("kind == 'robot'")["clip_id"].iloc[0]
+    labels = robot_dim_choices(query_engine(root), robot)  # the viewer's curves: the spec's joints, not modality's
+    assert labels["state"]["labels"][12] == "left thumb_proximal_yaw_joint (motor_12)"
+    assert labels["state"]["labels"][0] == "left_arm.0" and labels["action"]["labels"][12] == "left_hand.5"

@@ -31,6 +31,8 @@ def test_preview_run_and_past_exports(export_root, monkeypatch, tmp_path):
     summary = at.dataframe[0].value
     assert sorted(summary["embodiment"]) == ["egocurate_hand22_bimanual", "human"]
     at.text_input(key="export.out_dir").input(str(tmp_path / "drawer")).run()
+    assert at.button(key="export_run").disabled  # no name yet, as on the Pairs page
+    at.text_input(key="export.author").input("ann").run()
     at.button(key="export_run").click().run()
     assert not at.exception and "Wrote 2 episodes" in at.success[0].value
     assert (tmp_path / "drawer" / "meta" / "info.json").is_file()
@@ -61,5 +63,6 @@ def test_preview_shows_the_frames_cut_per_reason_and_exports_with_them(tmp_path_
     assert cut.loc["flag", "frames"] == 20 and cut.loc["flag", "clips"] == 1 and "idle" in cut.index
     assert [m.value for m in at.metric][:2] == ["2", "1"]  # the clip is cut, not left out
     at.text_input(key="export.out_dir").input(str(tmp_path / "drawer")).run()
+    at.text_input(key="export.author").input("ann").run()  # Export needs a name, as Pairs does
     at.button(key="export_run").click().run()
     assert not at.exception and "Wrote 2 episodes" in at.success[0].value

@@ -55,6 +55,22 @@ def test_pair_aligns_every_candidate_in_the_robot_hand_space(g1):
     assert len(report.frame) == 6 and report.frame["cost"].notna().all() and report.frame["note"].isna().all()
 
 
+def test_the_default_threshold_passes_true_pairs_and_not_wrong_task_ones(g1):
+    """Every robot episode against every human clip: only the clip it was built from is proposed, and `pair`
+    shows what the others cost (RMS rad per joint) and why they were not proposed."""
+    report = run_pairing(g1["root"], PairConfig(min_task_similarity=0.0))
+    frame = report.frame
+    true = frame["human_task"] == frame["robot_task"]  # each robot episode replays the one clip of its task
+    assert len(frame) == 18 and true.sum() == 6
+    assert (frame.loc[true, "outcome"] == "proposed").all() and frame.loc[true, "cost"].max() < 0.02
+    assert frame.loc[~true, "outcome"].isin(["too_costly", "degenerate"]).all()
+    assert frame.loc[frame["outcome"] == "too_costly", "cost"].min() > PairConfig().max_cost
+    output = cli(g1["root"], "pair", "--min-similarity", "0", "--quiet")
+    assert "not proposed (12 aligned candidates; cost is RMS rad per joint, --max-cost 0.1)" in output
+    shown = [line for line in output.splitlines() if line.startswith("  cost ")]
+    assert len(shown) == 12 and all(("> max 0.1" in line) or ("collapses one side" in line) for line in shown)
+
+
 def test_each_robot_episode_recovers_its_time_warp_against_its_human_clip(g1):
     pairs = pair_rows(query_engine(g1["root"]))
     clips = pairing_clips(query_engine(g1["root"])).set_index("clip_id")
@@ -129,6 +145,28 @@ def test_accept_from_the_command_line_is_audited(g1, exported):
     assert actions and all(actor == "tester" for actor, _ in actions)
     result = CliRunner().invoke(main, ["--root", str(g1["root"]), "pair", "reject", "999", "--reason", "x"])
     assert result.exit_code != 0 and "no pair with id 999" in result.output
+
+
+def test_deciding_again_changes_nothing_and_the_list_has_no_nan(g1, exported):
+    first = json.loads(cli(g1["root"], "pair", "list", "--json", "--state", "accepted").splitlines()[0])
+    again = cli(g1["root"], "pair", "accept", str(first["id"]), "--author", "someone")
+    assert f"pair {first['id']} is already accepted by tester (version {first['version']}); nothing changed" in again
+    assert get_pair(g1["root"], int(first["id"])).version == first["version"]
+    listed = cli(g1["root"], "pair", "list")  # accepted and proposed pairs: reasons and deciders partly empty
+    assert "accepted" in listed and "proposed" in listed and "NaN" not in listed and "None" not in listed
+
+
+def test_mixed_exports_keep_each_datasets_aspect_unless_a_size_is_given(g1):
+    from curation.export_episodes import VideoSpec
+    from curation.export_mixture import dataset_video
+
+    clips = pairing_clips(query_engine(g1["root"]))
+    humans, robots = clips[clips.kind == "human"], clips[clips.kind == "robot"]
+    fitted = VideoSpec(keep_aspect=True)
+    assert (dataset_video(g1["root"], humans, fitted).width, dataset_video(g1["root"], humans, fitted).height) == (
+        320, 180)  # EgoDex is 1920x1080: no letterbox bars
+    assert dataset_video(g1["root"], robots, fitted).height == 240  # the robot's 64x48 camera is 4:3
+    assert dataset_video(g1["root"], humans, VideoSpec(width=64, height=48)) == VideoSpec(width=64, height=48)
 
 
 @pytest.mark.parametrize("fmt", ["lerobot-v3", "lerobot-v2.1"])
