@@ -1,6 +1,7 @@
 """The `egocurate` command line: thin over the packages, the same functions the app calls.
 
-    egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot] [--embodiment SPEC.yml]
+    egocurate [--root DIR] ingest PATH... [--source ...] [--embodiment SPEC.yml] [--task TEXT] [--state-key K]
+    egocurate [--root DIR] task set CLIP_ID TEXT | import FILE.csv | list --missing [--csv]
     egocurate [--root DIR] sql [--json] "SELECT ..."
     egocurate [--root DIR] label [--clips ID]... [--stride K] [--workers N] [--executor local|ray]
     egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR] | --embodiment SPEC
@@ -18,7 +19,8 @@
     egocurate [--root DIR] flag list | add CLIP_ID --frames A:B --reason TEXT | confirm ID | dismiss ID
     egocurate [--root DIR] segment add CLIP_ID --frames A:B --text TEXT | list CLIP_ID
 
-`--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`.
+`--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`. A failure prints one line naming what
+failed and why; `--verbose` adds the traceback and third-party logs (app/cli_errors.py).
 """
 
 from __future__ import annotations
@@ -33,20 +35,25 @@ from pathlib import Path
 import click
 
 from app.cli_embodiments import embodiment
+from app.cli_errors import GuardedGroup, set_verbose
 from app.cli_flags import flag, segment
-from app.cli_output import echo_ingest_report, echo_midtrain_hint, echo_warnings, json_cell
+from app.cli_ingest import ingest
+from app.cli_output import echo_midtrain_hint, json_cell
 from app.cli_pairs import pair
-from app.cli_proxies import proxies, proxies_after_ingest
+from app.cli_proxies import proxies
+from app.cli_tasks import task
 from app.cli_users import user
 from db import paths
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Data root (default: $EGOCURATE_HOME, else ./egocurate-data).")
+@click.option("--verbose", is_flag=True, help="Show tracebacks and third-party (MediaPipe, TensorFlow Lite) logs.")
 @click.pass_context
-def main(ctx: click.Context, root: Path | None) -> None:
+def main(ctx: click.Context, root: Path | None, verbose: bool) -> None:
     """EgoCurate: egocentric hand video to robot-ready training data."""
+    set_verbose(verbose)
     ctx.obj = paths.resolve_root(root)
 
 
@@ -55,38 +62,9 @@ main.add_command(pair)  # app/cli_pairs.py: propose + align pairs, then list, ac
 main.add_command(embodiment)  # app/cli_embodiments.py: robot embodiment specs
 main.add_command(flag)  # app/cli_flags.py: a curator's flag decisions from a script
 main.add_command(segment)  # app/cli_flags.py: segment labels (exported as subtasks)
+main.add_command(task)  # app/cli_tasks.py: task text for clips whose media has none
+main.add_command(ingest)  # app/cli_ingest.py: catalogue videos, EgoDex pairs, LeRobot datasets
 main.add_command(proxies)  # app/cli_proxies.py: browser proxies of clips a browser cannot play
-
-
-@main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--source", type=click.Choice(["auto", "video", "egodex", "lerobot"]), default="auto",
-              show_default=True, help="Force a reader instead of detecting one per input.")
-@click.option("--embodiment", "spec", default=None,
-              help="An embodiment spec (YAML, or a stored spec's name) for the LeRobot datasets' robot episodes; "
-                   "checked against their names first: a spec that does not fit ingests nothing.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--no-proxies", is_flag=True, help="Do not start making browser proxies of new MPEG-4/AV1 clips.")
-@click.pass_obj
-def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, quiet: bool, no_proxies: bool) -> None:
-    """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
-    from labeling.embodiment.apply import ingest_with_spec
-    from labeling.embodiment.spec import SpecError
-    from labeling.sources.ingest import ingest as run_ingest
-
-    if spec is None:
-        report = run_ingest(root, list(inputs), source=source, progress=not quiet)
-    else:
-        try:
-            report, applied = ingest_with_spec(root, list(inputs), spec, source, not quiet, getpass.getuser())
-        except SpecError as exc:
-            raise click.ClickException(str(exc)) from exc
-        click.echo(f"embodiment {applied.name}: {applied.episodes} robot episodes follow it")
-        echo_warnings(applied.warnings)
-    proxies_after_ingest(root, report, enabled=not no_proxies)
-    echo_ingest_report(report)
-    if not report.ok:
-        sys.exit(1)
 
 
 @main.command()
@@ -209,8 +187,11 @@ def score(root: Path, rules_path: Path | None, clip_ids: tuple[str, ...], quiet:
 
     cfg = ScoreConfig(rules_path=rules_path) if rules_path else ScoreConfig()
     report = run_score(root, cfg, clip_ids=list(clip_ids) or None, progress=not quiet)
+    for clip_id, reason in report.failures:
+        click.secho(f"error: clip {clip_id}: {reason}", fg="red", err=True)
     flags = report.flags
-    click.echo(f"score: {report.scored} clips scored; flags: {flags.created} proposed, {flags.reproposed} "
+    click.echo(f"score: {report.scored} clips scored ({report.retarget_rows} embodiment-hand rows), "
+               f"{len(report.failures)} failed; flags: {flags.created} proposed, {flags.reproposed} "
                f"proposed again, {flags.kept} unchanged, {flags.withdrawn} withdrawn")
 
 

@@ -20,8 +20,13 @@ def echo_ingest_report(report: IngestReport) -> None:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     for failure in report.failures:
         click.secho(f"error: {failure.item}: {failure.reason}", fg="red", err=True)
-    click.echo(f"ingest: {len(report.added)} clips added, {report.skipped} already catalogued, "
-               f"{len(report.failures)} failed")
+    for note in report.notes:
+        click.secho(f"note: {note}", fg="cyan", err=True)
+    video_only = (f" ({len(report.video_only)} of them video-only: no state or action vector)"
+                  if report.video_only else "")
+    revectored = (f", {len(report.revectored)} re-read with the vector keys given" if report.revectored else "")
+    click.echo(f"ingest: {len(report.added)} clips added{video_only}, {report.skipped} already catalogued"
+               f"{revectored}, {len(report.failures)} failed")
     if report.proxy_job_id is not None:
         click.echo(f"proxies: making the browser proxies of {report.needing_proxies} new clips in the background "
                    f"(job {report.proxy_job_id}); `egocurate proxies --status` shows how far it is")

@@ -65,6 +65,8 @@ PAIRS_STATES = "pairs.states"  # pair states listed
 PAIRS_PAIR_ID = "pairs.pair_id"  # the pair on screen
 PAIRS_REASON = "pairs.reason"  # the reason typed for a decision (required to reject)
 PAIRS_MESSAGE = "pairs.message"  # (kind, text) left by a callback for the next run
+PAIRS_BY_HAND_HUMAN = "pairs.by_hand_human"  # "Pair by hand": the human clip chosen (clip id)
+PAIRS_BY_HAND_ROBOT = "pairs.by_hand_robot"  # "Pair by hand": the robot episode chosen (clip id)
 
 # Embodiments page
 EMBODIMENTS_DATASET = "embodiments.dataset"  # the robot dataset (its `clips.dataset` folder) a spec is proposed for
@@ -184,6 +186,8 @@ DEFAULTS: dict[str, object] = {
     PAIRS_PAIR_ID: None,
     PAIRS_REASON: "",
     PAIRS_MESSAGE: None,
+    PAIRS_BY_HAND_HUMAN: None,
+    PAIRS_BY_HAND_ROBOT: None,
     EXPORT_VIEW: EXPORT_ALL_CLIPS,
     EXPORT_FORMAT: "lerobot-v3",
     EXPORT_GR00T: False,

@@ -51,7 +51,7 @@ from .export_manifest import build_manifest
 from .export_plan import ExportConfig, ExportPlan, plan_export
 from .export_v21 import V21Writer, check_v21
 from .export_v30 import V30Writer, check_v30
-from .pairing import human_state_62
+from .pairing import human_state_62, robot_state
 
 Progress = Callable[[int, int, str], None]  # (episodes done, episodes in all, what is happening)
 WRITERS = {"lerobot-v2.1": (V21Writer, check_v21), "lerobot-v3": (V30Writer, check_v30)}
@@ -220,12 +220,17 @@ def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Pat
         for index, row in enumerate(plan.episodes.itertuples()):
             if progress:
                 progress(index, total, f"episode {index + 1}/{total}: {row.kind} {row.clip_id[:12]}")
-            episode = _episode(root, row, cfg)
-            episode.episode_index, episode.task_index = index, tasks.index(row.task)
-            episode.subtasks = episode_subtasks(segments.get(row.clip_id, []), row.frame_from, row.frame_to, tasks)
-            stats = ImageStats()
-            frames = clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats, skip=row.frame_from)
-            writer.add_episode(episode, frames, stats)
+            try:
+                episode = _episode(root, row, cfg)
+                episode.episode_index, episode.task_index = index, tasks.index(row.task)
+                episode.subtasks = episode_subtasks(segments.get(row.clip_id, []), row.frame_from, row.frame_to, tasks)
+                stats = ImageStats()
+                frames = clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats, skip=row.frame_from)
+                writer.add_episode(episode, frames, stats)
+            except ExportError:
+                raise
+            except Exception as exc:  # name the clip: "nothing was written" alone does not say what to fix
+                raise RuntimeError(f"{row.kind} clip {row.clip_id} ({row.path}): {type(exc).__name__}: {exc}") from exc
             episodes_of_clip.setdefault(row.clip_id, []).append((index, row.frame_from, row.frame_to))
     finally:
         if hasattr(writer, "close_files"):
@@ -259,12 +264,14 @@ def _episode(root: Path, row: object, cfg: ExportConfig) -> EpisodeData:
 
 def _robot_arrays(rows: pa.Table, n_frames: int, clip_id: str, kept: slice = slice(None)
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """The `kept` frames' state and action (without recorded actions: the next kept frame's state)."""
-    state = np.asarray(rows.column("state").to_pylist(), dtype=np.float32)
+    """The `kept` frames' state (frames stored without one interpolated) and action (without recorded
+    actions: the next kept frame's state)."""
+    filled = robot_state(rows)
+    state = np.zeros((0, 0), np.float32) if filled is None else filled.astype(np.float32)
     if state.shape != (n_frames, STATE_WIDTH):
         raise ExportError(f"robot episode {clip_id}: state is {state.shape}, expected ({n_frames}, {STATE_WIDTH})")
     actions = rows.column("action").to_pylist()
-    if any(a is None for a in actions):
+    if any(a is None or len(a) != STATE_WIDTH for a in actions):
         return state[kept], next_state_actions(state[kept]).astype(np.float32)
     return state[kept], np.asarray(actions, dtype=np.float32).reshape(n_frames, STATE_WIDTH)[kept]
 

@@ -19,7 +19,7 @@ import pandas as pd
 from labeling.sources.lerobot_layout import MANIFEST_PATH
 
 from .export_cuts import EpisodesOfClip
-from .export_plan import ExportConfig, ExportPlan
+from .export_plan import NO_TASK_PLACEHOLDER, ExportConfig, ExportPlan
 
 HASH_CHUNK_BYTES = 1 << 20
 
@@ -117,6 +117,8 @@ def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: object,
                    "pair_groups": int(episodes.loc[episodes["pair_id"] >= 0, "pair_id"].nunique()),
                    "unpaired_human": int((episodes["pair_id"] < 0).sum()), "tasks": int(episodes["task"].nunique()),
                    "by_embodiment": _totals(episodes, "embodiment"), "by_split": _totals(episodes, "split")},
+        "no_task": {"placeholder": NO_TASK_PLACEHOLDER,
+                    "episodes": int((episodes["task"] == NO_TASK_PLACEHOLDER).sum())},
         "hours": float(episodes["duration_s"].sum()) / 3600, "fps": fps,
         "video": {"width": cfg.video.width, "height": cfg.video.height, "codec": cfg.video.codec,
                   "crf": cfg.video.crf, "gop_frames": cfg.video.gop_frames, "keep_aspect": cfg.video.keep_aspect},

@@ -13,6 +13,9 @@ A pair goes in only if both of its clips do (the others are listed in `dropped_p
 excluded can come back in through a pair). Pairs that share a clip form one group; the train /
 validation split is drawn per group from a hash of its clips, so no pair straddles it and re-exports
 keep the split; the pieces of a clip share its group.
+
+An episode's task is the clip's task text (a curator's correction wins); a clip without one is
+written with `NO_TASK_PLACEHOLDER`, because every LeRobot episode needs a task string.
 """
 
 from __future__ import annotations
@@ -38,13 +41,16 @@ from .action_layout import HAND22_EMBODIMENT
 from .export_cuts import Cut, absent_cuts, flag_cuts, idle_end_cuts, kept_pieces, merged_cuts, tracked_hands
 from .export_episodes import VideoSpec
 from .metrics import MetricsConfig
-from .pairing import human_state_62
+from .pairing import has_task_text, human_state_62
 from .views import load_view
 
 FORMATS = ("lerobot-v2.1", "lerobot-v3")
 CUT_COLUMNS = ["clip_id", "frame_from", "frame_to", "frames", "seconds", "reason", "flag_id"]
 UNPAIRED = -1  # the `pair_id` of a human episode in no pair (ExportConfig.unpaired_human)
 HUMAN_EMBODIMENT = "human"  # the `embodiment` of human episodes (their joints are egocurate_hand22)
+# The task of an episode whose clip has no task text: LeRobot needs one per episode, and an empty
+# string would read as a real (empty) instruction. The manifest counts the episodes that carry it.
+NO_TASK_PLACEHOLDER = "(no task text)"
 EXPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # the export folder's own name
 
 
@@ -141,7 +147,8 @@ def plan_export(root: Path, cfg: ExportConfig) -> ExportPlan:
     solo = [clip_id for clip_id in solo if clip_id not in out]
     reasons = [_drop_reason(row, raw, usable) for row, usable in
                zip(pairs.itertuples(), _usable(engine, pairs, cfg.embodiment), strict=True)]
-    candidates = pairs[[r is None for r in reasons]]
+    # A boolean Series, not a list: with no accepted pair an empty list would select columns, not rows.
+    candidates = pairs[pd.Series([r is None for r in reasons], index=pairs.index, dtype=bool)]
     clips = clips_by_id(engine, sorted(set(candidates["human_clip_id"]) | set(candidates["robot_clip_id"])
                                        | set(solo))).set_index("clip_id")
     pieces, cuts = _pieces(engine, clips, flags[~whole], cfg)
@@ -272,7 +279,7 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
             rows.append({"clip_id": clip_id, "frame_from": frame_from, "frame_to": frame_to, "kind": clip["kind"],
                          "embodiment": HUMAN_EMBODIMENT if human else (specs.get(clip_id) or clip["robot_type"]
                                                                        or "robot"),
-                         "task": tasks.get(clip_id) or clip["task"] or "",
+                         "task": episode_task(tasks.get(clip_id)),
                          "pair_id": max(group_of[clip_id], UNPAIRED), "pair_ids": sorted(pair_ids[clip_id]),
                          "split": split[group_of[clip_id]], "n_frames": frame_to - frame_from,
                          "clip_n_frames": int(clip["n_frames"]),
@@ -285,6 +292,11 @@ def _episodes(engine: object, kept: pd.DataFrame, member_ids: list[str], cfg: Ex
     frame["order"] = (frame["split"] == "validation").astype(int)
     return frame.sort_values(["order", "pair_id", "kind", "clip_id", "frame_from"],
                              ignore_index=True).drop(columns="order")
+
+
+def episode_task(text: object) -> str:
+    """The task an episode is written with: the clip's text, or `NO_TASK_PLACEHOLDER` when it has none."""
+    return text.strip() if has_task_text(text) else NO_TASK_PLACEHOLDER
 
 
 def _ensure_both_splits(split: dict[int, str], fraction: float) -> None:

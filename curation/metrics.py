@@ -66,7 +66,7 @@ class HandSeries:
     width_px: float | None = None  # image size, for out-of-frame keypoints
     height_px: float | None = None
     hand: str = "right"
-    retarget_residual_m: float | None = None  # mean retargeting residual, when retargets exist
+    retarget_residual_m: float | None = None  # mean egocurate_hand22 retargeting residual, when retargeted to it
 
     @property
     def points_m(self) -> FloatArray:
@@ -301,8 +301,9 @@ BUILTIN_METRICS = (
     MetricDef("idle_frac", "fraction of frames with wrist speed below `idle_speed_m_s`", "fraction", idle_frac),
     MetricDef("motion_energy_m2_s2", "mean squared wrist speed (camera frame); the clip value is the sum "
               "over hands", "m^2/s^2", motion_energy_m2_s2, clip_agg="sum", worse="none"),
-    MetricDef("retarget_residual_mm", "mean keypoint error left after retargeting to a robot hand; null "
-              "until the clip is retargeted", "mm", retarget_residual_mm),
+    MetricDef("retarget_residual_mm", "mean keypoint error left after retargeting to egocurate_hand22, the "
+              "hand of exported human episodes; null until the clip is retargeted to it (every embodiment's own: "
+              "the retarget_metrics view)", "mm", retarget_residual_mm),
 )
 for _metric in BUILTIN_METRICS:
     register_metric(_metric)

@@ -43,14 +43,16 @@ def pair_table(engine: QueryEngine, states: tuple[str, ...] = ()) -> pd.DataFram
 
 def pair_label(row: pd.Series) -> str:
     cost = "no cost" if pd.isna(row["cost"]) else f"cost {row['cost']:.3f}"
-    return f"#{row['id']} · {row['state']} · {cost} · {pair_tasks(row['robot_task'], row['human_task'])}"
+    return f"#{row['id']} · {row['state']} · {cost} · {pair_tasks(row.get('robot_task'), row.get('human_task'))}"
 
 
 def pair_tasks(robot_task: object, human_task: object) -> str:
     """Both clips' tasks, once when they are the same text."""
-    robot = robot_task if isinstance(robot_task, str) and robot_task else "(no task)"
-    human = human_task if isinstance(human_task, str) and human_task else "(no task)"
-    return f"{robot} (both)" if robot == human else f"robot: {robot} · human: {human}"
+    robot = robot_task if isinstance(robot_task, str) and robot_task else "(no task text)"
+    human = human_task if isinstance(human_task, str) and human_task else "(no task text)"
+    if robot == human:
+        return robot if robot == "(no task text)" else f"{robot} (both)"
+    return f"robot: {robot} · human: {human}"
 
 
 @dataclass(frozen=True)

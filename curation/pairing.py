@@ -15,8 +15,11 @@
    and path step (radians), so hands of any number of joints share one threshold: pairs costlier than
    `max_cost` are not proposed (`too_costly`), nor are pairs whose path collapses one side (`degenerate`:
    the matched human stretch and the robot episode last more than `1 / min_speed_ratio` times apart).
-   A candidate that cannot be aligned (no retargets, a robot with another state layout and no spec) is
-   still proposed on its task alone, with no cost and no path; `note` says why, or why one was not proposed.
+   A candidate that cannot be aligned (no retargets, a robot with another state layout and no spec, clips
+   too short or too different in length for the band) is still proposed on its task alone, with no cost and
+   no path; `note` says why, or why one was not proposed. A clip without task text (`None` or blank: raw
+   video nobody described yet) is never a candidate, whatever the threshold; a curator pairs it by hand
+   (`curation.manual_pairs`).
 
 The defaults were measured on the shared EgoDex clips retargeted to Inspire, Allegro and Ability
 hands, against robot episodes built from the same motion (time-warped 0.8-1.5x, plus 0.05-0.1 rad noise,
@@ -96,9 +99,17 @@ def _stem(token: str) -> str:
     return token
 
 
+def has_task_text(text: object) -> bool:
+    """Whether a clip has task text to compare: a string with more than white space (None is absent)."""
+    return isinstance(text, str) and bool(text.strip())
+
+
 def task_tokens(text: str | None) -> frozenset[str]:
-    """Normalised content words of a task text: lower case, no punctuation or stop words, crude stems."""
-    words = re.findall(r"[a-z0-9]+", (text or "").lower())
+    """Normalised content words of a task text: lower case, no punctuation or stop words, crude stems.
+
+    An absent text (None, or anything that is not a string) has no words.
+    """
+    words = re.findall(r"[a-z0-9]+", text.lower()) if isinstance(text, str) else []
     return frozenset(_stem(w) for w in words if w not in STOP_WORDS)
 
 
@@ -140,8 +151,13 @@ def similarity_matrix(human_tasks: Sequence[str | None], robot_tasks: Sequence[s
 
 
 def candidate_pairs(clips: pd.DataFrame, min_similarity: float, embedder: Embedder | None = None) -> pd.DataFrame:
-    """(human_clip_id, robot_clip_id, task_similarity) of every pair at or above `min_similarity`."""
-    humans, robots = clips[clips["kind"] == "human"], clips[clips["kind"] == "robot"]
+    """(human_clip_id, robot_clip_id, task_similarity) of every pair at or above `min_similarity`.
+
+    Clips without task text are left out first: a threshold of 0 (or an embedding of the empty
+    string) must not pair every silent clip with every robot episode.
+    """
+    described = clips[[has_task_text(t) for t in clips["task"]]] if len(clips) else clips
+    humans, robots = described[described["kind"] == "human"], described[described["kind"] == "robot"]
     sims = similarity_matrix(humans["task"].tolist(), robots["task"].tolist(), embedder)
     hi, ri = np.nonzero(sims >= min_similarity)
     return pd.DataFrame({"human_clip_id": humans["clip_id"].to_numpy()[hi],
@@ -162,7 +178,7 @@ def human_state_62(rows: pa.Table, n_frames: int) -> tuple[npt.NDArray[np.float6
     hands = rows.column("hand").to_numpy(zero_copy_only=False)
     for h, side in enumerate(SIDES):
         mine = rows.filter(pa.array(hands == side))
-        if mine.num_rows == 0:
+        if mine.num_rows == 0 or mine.column("q_rad").null_count == mine.num_rows:  # never seen: it rests
             state[:, h * 31:(h + 1) * 31] = rest_hand(n_frames)
             filled += n_frames
             continue
@@ -187,11 +203,19 @@ def _fixed_rows(column: pa.ChunkedArray, width: int, name: str) -> npt.NDArray[n
 
 
 def robot_state(rows: pa.Table) -> npt.NDArray[np.float64] | None:
-    """`(T, D)` state of one robot episode from its `robot_frames` rows, or None without states."""
+    """`(T, D)` state of one robot episode from its `robot_frames` rows, or None without states.
+
+    Frames stored without a state (NaN at ingest) are interpolated from their neighbours; an episode
+    with no state at all (video-only) or with vectors of different widths has none.
+    """
     values = rows.column("state").to_pylist()
-    if not values or any(v is None for v in values):
+    present = [v for v in values if v is not None]
+    if not present or len({len(v) for v in present}) != 1:
         return None
-    return np.asarray(values, dtype=np.float64)
+    valid = np.array([v is not None for v in values])
+    matrix = np.full((len(values), len(present[0])), np.nan)
+    matrix[valid] = np.asarray(present, dtype=np.float64)
+    return fill_gaps(matrix, valid)[0]
 
 
 @dataclass
@@ -304,7 +328,10 @@ def _align_spaced(row: object, item: tuple | str, cfg: PairConfig, fps: tuple[fl
     space, human, robot = item
     if len(human) < 2 or len(robot) < 2:
         return _record(row, None, cfg, "a clip has fewer than 2 frames"), None
-    alignment = align_sequences(human, robot, space.features, cfg.align)
+    try:
+        alignment = align_sequences(human, robot, space.features, cfg.align)
+    except ValueError as exc:  # too short or too different in length for the band: proposed on its task alone
+        return _record(row, None, cfg, f"cannot be aligned ({exc})"), None
     return _record(row, alignment, cfg, fps=fps), alignment
 
 
@@ -316,7 +343,10 @@ def _align_one(row: object, human: npt.NDArray[np.float64] | None, robot: npt.ND
                                        f"(egocurate embodiment set SPEC.yml --clips ID)"), None
     if human is None:  # "unaligned: no retargets" shows as a null cost
         return _record(row, None, cfg, f"the human clip has no {cfg.embodiment} retargets"), None
-    alignment = align_states(human, robot, cfg.align)
+    try:
+        alignment = align_states(human, robot, cfg.align)
+    except ValueError as exc:  # too short or too different in length for the band: proposed on its task alone
+        return _record(row, None, cfg, f"cannot be aligned ({exc})"), None
     return _record(row, alignment, cfg, fps=fps), alignment
 
 
@@ -327,7 +357,10 @@ def _human_states(engine: object, clip_ids: list[str], info: pd.DataFrame, embod
     states = {}
     for clip_id in np.unique(ids):
         mine = rows.filter(pa.array(ids == clip_id))
-        states[str(clip_id)], _ = human_state_62(mine, int(info.loc[clip_id, "n_frames"]))
+        try:
+            states[str(clip_id)], _ = human_state_62(mine, int(info.loc[clip_id, "n_frames"]))
+        except ValueError:  # retargets of another joint layout under this name: the clip stays unaligned
+            continue
     return states
 
 

@@ -174,7 +174,10 @@ def describe_flag(flag: dict) -> str:
     hand = "both hands" if hand is None or pd.isna(hand) else f"{hand} hand"
     rule = flag.get("rule")
     rule = "curator" if rule is None or pd.isna(rule) else rule
-    return f"`{flag['severity']}` · {rule} · {hand} · {frames} · state **{flag['state']}** · v{int(flag['version'])}"
+    embodiment = flag.get("embodiment")
+    robot = f" · robot hand {embodiment}" if isinstance(embodiment, str) and embodiment else ""
+    return (f"`{flag['severity']}` · {rule} · {hand}{robot} · {frames} · state **{flag['state']}** · "
+            f"v{int(flag['version'])}")
 
 
 def history_table(root: Path, clip_id: str) -> pd.DataFrame:

@@ -124,7 +124,7 @@ class QueryEngine:
                 define_catalog_view(self._con)
             return False
         return self._resident.sync(self._stage_files["clips"], self._stage_files["metrics"],
-                            lambda chosen: self._stage_sql("clips", chosen))
+                                   lambda chosen: self._stage_sql("clips", chosen))
 
     def _stage_sql(self, stage: str, files: Sequence[Path]) -> str:
         # Partition values are also stored as columns (sanitised in directory names): read the

@@ -59,6 +59,8 @@ class Flag(Base):
     severity: Mapped[str] = mapped_column(String(16), default="warning")  # info|warning|error
     origin: Mapped[str] = mapped_column(String(16), default="curator")  # rule|curator
     rule: Mapped[str | None] = mapped_column(String(128))
+    # The robot hand a retargeting-quality flag is about (retargets.embodiment); null for other flags.
+    embodiment: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -6,16 +6,19 @@ import json
 import plotly.express as px
 import streamlit as st
 
-from app import auth_gate, cache, state
+from app import auth_gate, cache, guard, state
 from app.components import pair_hands
 from app.media import media_url
 from app.state import (
+    PAIRS_BY_HAND_HUMAN,
+    PAIRS_BY_HAND_ROBOT,
     PAIRS_CURATOR,
     PAIRS_MESSAGE,
     PAIRS_PAIR_ID,
     PAIRS_REASON,
     PAIRS_STATES,
 )
+from curation.manual_pairs import hand_pair_choices, pair_by_hand
 from curation.pair_store import DECISION_STATES, PAIR_STATES, StaleUpdateError, decide_pair
 from curation.pair_view import pair_detail, pair_label, pair_table, pair_tasks
 from labeling.media.proxy import clip_playable_path, proxy_missing, served_range_s
@@ -65,8 +68,46 @@ if st.session_state[PAIRS_MESSAGE]:
     kind, text = st.session_state[PAIRS_MESSAGE]
     (st.error if kind == "error" else st.success)(text)
     st.session_state[PAIRS_MESSAGE] = None
+
+
+def make_pair() -> None:
+    """Pair the two chosen clips as this curator's decision (accepted), aligned when they can be."""
+    human, robot = st.session_state[PAIRS_BY_HAND_HUMAN], st.session_state[PAIRS_BY_HAND_ROBOT]
+    try:
+        actor = auth_gate.author("pair", curator)
+        record = pair_by_hand(root, human, robot, actor, st.session_state[PAIRS_REASON].strip() or None)
+    except (auth_gate.AuthError, ValueError) as exc:
+        st.session_state[PAIRS_MESSAGE] = ("error", str(exc))
+        return
+    aligned = "aligned" if record.cost is not None else "not aligned (the human clip has no retargets or the "\
+        "robot no 62-D state)"
+    st.session_state[PAIRS_MESSAGE] = ("success", f"Pair {record.id} made by hand and accepted by {actor}, {aligned}.")
+    st.session_state[PAIRS_STATES] = []
+    st.session_state[PAIRS_PAIR_ID] = record.id
+
+
+with st.expander("Pair by hand", icon=":material/add_link:", expanded=table.empty):
+    st.caption("Clips without task text are never proposed by `egocurate pair`; pair one here with the robot "
+               "episode it matches (stored as accepted, aligned when both clips can be).")
+    choices = guard.attempt(hand_pair_choices, engine, what="list the clips to pair", default=None)
+    if choices is not None and not choices["human"].empty and not choices["robot"].empty:
+        pickers = st.columns(2)
+        for column, kind, key in ((pickers[0], "human", PAIRS_BY_HAND_HUMAN),
+                                  (pickers[1], "robot", PAIRS_BY_HAND_ROBOT)):
+            labels = dict(zip(choices[kind]["clip_id"], choices[kind]["label"], strict=True))
+            if st.session_state[key] not in labels:
+                st.session_state[key] = next(iter(labels))
+            column.selectbox(f"{kind.capitalize()} clip", list(labels), key=key, format_func=labels.get)
+        blocked = auth_gate.why_not(me, "pair")
+        st.button("Pair and accept", icon=":material/add_link:", on_click=make_pair, type="primary",
+                  disabled=not curator or blocked is not None, help=blocked)
+        if not curator and blocked is None:
+            st.caption("Type your name above to pair; the pair is written with it.")
+    elif choices is not None:
+        st.caption("Pairing needs at least one human clip and one robot episode in the catalog.")
 if table.empty:
-    st.info("No pairs in these states. Propose some with `egocurate pair`.", icon=":material/link_off:")
+    st.info("No pairs in these states. Propose some with `egocurate pair`, or pair clips by hand above.",
+            icon=":material/link_off:")
     st.stop()
 
 ids = [int(i) for i in table["id"]]
@@ -74,7 +115,10 @@ if st.session_state[PAIRS_PAIR_ID] not in ids:
     st.session_state[PAIRS_PAIR_ID] = ids[0]
 labels = {int(r["id"]): pair_label(r) for _, r in table.iterrows()}
 st.selectbox("Pair", ids, key=PAIRS_PAIR_ID, format_func=labels.get)
-detail = pair_detail(root, engine, st.session_state[PAIRS_PAIR_ID])
+detail = guard.attempt(pair_detail, root, engine, st.session_state[PAIRS_PAIR_ID],
+                       what=f"load pair {st.session_state[PAIRS_PAIR_ID]}", default=False)
+if detail is False:
+    st.stop()
 if detail is None:
     st.warning("This pair or one of its clips is gone.", icon=":material/error:")
     st.stop()

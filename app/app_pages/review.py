@@ -7,7 +7,7 @@ import json
 
 import streamlit as st
 
-from app import auth_gate, cache, state
+from app import auth_gate, cache, guard, state
 from app.components import viewer
 from app.components.segments import segment_editor, segment_spans, segments_of
 from app.media import with_media_key
@@ -151,7 +151,7 @@ elif not curator:
 
 clip_id = flag["clip_id"]
 n_frames = int(flag["n_frames"] or 1)
-flags_of_clip = clip_flags(root, clip_id)
+flags_of_clip = guard.attempt(clip_flags, root, clip_id, what="read the clip's flags", clip_id=clip_id, default=[])
 if st.session_state[REVIEW_FLAG_FORM]:
     with st.form("review.flag_form_widget", border=True):
         st.markdown(f"Flag clip `{clip_id}` yourself (saved as confirmed, by {curator or '?'})")
@@ -181,6 +181,9 @@ try:
 except VideoError as exc:
     st.warning(f"This clip's video cannot be played: {exc}", icon=":material/error:")
     config = None
+except Exception as exc:  # noqa: BLE001 (one message naming the clip; the queue and its buttons still work)
+    guard.show_failure("load the clip's video and poses", exc, clip_id)
+    config = None
 if config:
     marks = {"label": "flagged", "color": FLAG_ROW_COLOR, "score": timeline_marks(n_frames, flags_of_clip)}
     config = {**config, "timeline": [*config["timeline"], marks],  # a copy: the cached config stays as it was
@@ -207,7 +210,10 @@ with tabs[1]:
             except (StaleUpdateError, auth_gate.AuthError, ValueError) as exc:
                 st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
             st.rerun()
-tabs[2].dataframe(history_table(root, clip_id), hide_index=True, width="stretch")
+with tabs[2]:
+    history = guard.attempt(history_table, root, clip_id, what="read the clip's history", clip_id=clip_id)
+    if history is not None:
+        st.dataframe(history, hide_index=True, width="stretch")
 with tabs[3]:
     st.markdown(f"Decide on all **{item.total}** listed flags of this view at once (each at the version listed; "
                 "flags someone changed meanwhile are left alone and reported).")

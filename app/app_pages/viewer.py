@@ -7,7 +7,7 @@ can be shared.
 
 import streamlit as st
 
-from app import auth_gate, cache, state
+from app import auth_gate, cache, guard, state
 from app.components import robot3d, viewer
 from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
@@ -95,7 +95,9 @@ if clip["kind"] == "human":
             st.session_state[state.VIEWER_ROBOT_HAND] = hands[-1]
         robot_hand = pickers[1].segmented_control("In 3D and curves", hands, key=state.VIEWER_ROBOT_HAND,
                                                   required=True, persist_state="session")
-        joints = cache.robot_joint_choices(version, clip_id, robot_hand, embodiment)
+        joints = guard.attempt(cache.robot_joint_choices, version, clip_id, robot_hand, embodiment,
+                               what=f"read the {embodiment} joint angles", clip_id=clip_id,
+                               default={"labels": [], "default": []})
         if st.session_state[state.VIEWER_JOINTS_FOR] != (clip_id, embodiment, robot_hand):
             st.session_state[state.VIEWER_JOINTS_FOR] = (clip_id, embodiment, robot_hand)
             st.session_state[state.VIEWER_JOINT_DIMS] = joints["default"]
@@ -104,7 +106,14 @@ if clip["kind"] == "human":
             format_func=joints["labels"].__getitem__, max_selections=viewer.MAX_SERIES_DIMS,
             persist_state="session", help="The robot joints drawn as curves under the video (radians)")
 else:
-    choices = cache.robot_dim_choices(version, clip_id)
+    choices = guard.attempt(cache.robot_dim_choices, version, clip_id, what="read this episode's state and action",
+                            clip_id=clip_id, default={})
+    note = viewer.robot_vectors_note(clip)
+    if note:
+        st.info(note, icon=":material/videocam:")
+    elif not choices:
+        st.info("No state or action values to draw for this episode (every frame's vector is missing or NaN).",
+                icon=":material/show_chart:")
     if st.session_state[state.VIEWER_DIMS_CLIP] != clip_id:  # a new episode starts with its busiest dims
         st.session_state[state.VIEWER_DIMS_CLIP] = clip_id
         for column, key in (("state", state.VIEWER_STATE_DIMS), ("action", state.VIEWER_ACTION_DIMS)):
@@ -132,15 +141,24 @@ try:
 except VideoError as exc:
     st.error(f"This clip's video cannot be played: {exc}", icon=":material/error:")
     st.stop()
+except Exception as exc:  # noqa: BLE001 (a message naming the clip, not a traceback)
+    guard.show_failure("make a browser-playable copy of the video", exc, clip_id)
+    st.stop()
 # The keypoints load while the first frame is on screen; with a robot hand (placed in this run
 # anyway) they come along with it.
-config = cache.viewer_config(version, clip_id, pose_sources, tuple(dims["state"]), tuple(dims["action"]),
-                             fetch_tracks=embodiment == ROBOT_NONE)
+config = guard.attempt(cache.viewer_config, version, clip_id, pose_sources, tuple(dims["state"]),
+                       tuple(dims["action"]), fetch_tracks=embodiment == ROBOT_NONE,
+                       what="load the clip's poses and curves", clip_id=clip_id)
+if config is None:
+    st.stop()
 layer = None
 if embodiment != ROBOT_NONE:
-    layer = cache.robot_layer(version, clip_id, embodiment, robot_hand, pose_sources[0] if pose_sources else None,
-                              tuple(joint_dims))
-    if layer is None:
+    layer = guard.attempt(cache.robot_layer, version, clip_id, embodiment, robot_hand,
+                          pose_sources[0] if pose_sources else None, tuple(joint_dims),
+                          what=f"draw the {embodiment} hand", clip_id=clip_id, default=False)
+    if layer is False:  # the guard said why
+        layer = None
+    elif layer is None:
         st.warning(f"The {embodiment} retargets of this clip cannot be drawn: the lake does not say which robot "
                    "model they used.", icon=":material/precision_manufacturing:")
     config = viewer.with_robot(config, layer)

@@ -193,13 +193,46 @@ def viewer_html(config: dict) -> str:
     return page.replace("/*__EGO_JS__*/", script).replace("__EGO_CONFIG__", data)
 
 
+def clip_extra(clip: dict) -> dict:
+    """The clip's `extra` JSON as a dict ({} when absent or unreadable: it is metadata, never required)."""
+    try:
+        extra = json.loads(clip.get("extra") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def robot_vectors_note(clip: dict) -> str | None:
+    """Words for a robot episode read without a state or action vector (None when it has both, or for
+    episodes catalogued before ingest recorded which features it read)."""
+    vectors = clip_extra(clip).get("vectors")
+    if clip.get("kind") != "robot" or not isinstance(vectors, dict):
+        return None
+    state, action = clip.get("state_key"), clip.get("action_key")
+    if state and action:
+        return None
+    found = ", ".join(str(k) for k in vectors.get("float_vectors") or []) or "none"
+    if not state and not action:
+        return ("Video-only episode: its dataset has no state or action vector EgoCurate recognises (float vector "
+                f"features: {found}). It plays, but has no curves, cannot be aligned with a human clip and is "
+                "exported without its data. Re-ingest the dataset with `egocurate ingest DATASET --state-key KEY "
+                "--action-key KEY` to read them.")
+    missing = "action" if state else "state"
+    return (f"This episode has no {missing} vector: its dataset has none EgoCurate recognises (float vector "
+            f"features: {found}); `--{missing}-key KEY` at ingest names it.")
+
+
 def vector_labels(clip: dict, column: str, size: int, joints: dict[str, str] | None = None) -> list[str]:
     """Names of a robot vector's dims: `group.i` from GR00T modality groups, else the dataset's names; state dims
     that an embodiment spec maps (`joints`: dimension -> `side joint`) are named for their URDF joint."""
-    extra = json.loads(clip.get("extra") or "{}")
+    extra = clip_extra(clip)
     groups = (extra.get("modality") or {}).get(column) or {}
     labels = [f"{column}[{d}]" for d in range(size)]
-    names = json.loads(clip.get(f"{column}_names") or "[]")
+    try:
+        names = json.loads(clip.get(f"{column}_names") or "[]")
+    except (TypeError, ValueError):
+        names = []
+    names = names if isinstance(names, list) else []
     while names and isinstance(names[0], list):  # some datasets nest the list once
         names = names[0]
     for d, name in enumerate(names[:size]):
@@ -234,9 +267,11 @@ def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, 
     joints = spec_joint_labels(engine, clip_id)
     for column in ROBOT_COLUMNS:
         vectors = [v for v in frames[column] if v is not None] if column in frames else []
-        if not vectors or clip is None:
+        if not vectors or clip is None:  # a video-only episode, or frames whose vector was NaN at ingest
             continue
-        matrix = np.asarray(vectors, dtype=np.float64)
+        widths = pd.Series([len(v) for v in vectors])
+        width = int(widths.mode().iloc[0])  # a dataset that changed its vector mid-episode: the usual width
+        matrix = np.asarray([v for v in vectors if len(v) == width], dtype=np.float64)
         spread = np.nan_to_num(matrix.std(axis=0), nan=0.0)
         top = sorted(int(d) for d in np.argsort(-spread, kind="stable")[:DEFAULT_SERIES_DIMS])
         choices[column] = {"labels": vector_labels(clip, column, matrix.shape[1], joints), "default": top}
@@ -248,7 +283,7 @@ def played_frame_times_s(clip: dict) -> tuple[float, ...] | None:
 
     A proxy (made for codecs browsers cannot play) is written at a constant rate, so f / fps holds there.
     """
-    extra = json.loads(clip.get("extra") or "{}")
+    extra = clip_extra(clip)
     if not extra.get("vfr") or needs_proxy(clip.get("codec")):
         return None
     try:
@@ -294,7 +329,8 @@ def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[st
         sizes = {c: max((len(v) for v in frames[c] if v is not None), default=0) for c in ROBOT_COLUMNS
                  if c in frames}
         names = {c: vector_labels(clip, c, size) for c, size in sizes.items()}
-        series = robot_series(frames, n_frames, dims, names)
+        drawable = {c: d for c, d in dims.items() if sizes.get(c)}  # a video-only episode has no curves to draw
+        series = robot_series(frames, n_frames, drawable, names)
     return {**viewer_config(video, tracks, series), **deferred}
 
 

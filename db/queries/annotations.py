@@ -20,8 +20,8 @@ def flags_of_clips(engine: QueryEngine, spec: ViewSpec, states: list[str]) -> pd
     """Flags in `states` on the clips of a view, worst first, with clip info."""
     ids_sql, ids_params = compile_view_ids(spec)
     sql = f"""
-        SELECT f.id, f.clip_id, f.frame_start, f.frame_end, f.hand, f.reason, f.severity, f.origin, f.rule,
-               f.state, f.author, f.updated_at, f.version, c.path, c.fps, c.n_frames, c.task, c.task_slug
+        SELECT f.id, f.clip_id, f.frame_start, f.frame_end, f.hand, f.embodiment, f.reason, f.severity, f.origin,
+               f.rule, f.state, f.author, f.updated_at, f.version, c.path, c.fps, c.n_frames, c.task, c.task_slug
         FROM flags f JOIN ({ids_sql}) v ON v.clip_id = f.clip_id JOIN clips c ON c.clip_id = f.clip_id
         WHERE f.state IN (SELECT unnest(?::VARCHAR[]))
         ORDER BY CASE f.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, f.clip_id,

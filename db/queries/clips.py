@@ -13,14 +13,14 @@ import pandas as pd
 
 from db.engine import QueryEngine
 
-from .door import fetch_all, fetch_df, fetch_one
+from .door import fetch_all, fetch_df, fetch_one, fetch_row
 
 GROUP_COLUMNS = ("kind", "source")  # what clip_totals may group by
 
 
 def get_clip(engine: QueryEngine, clip_id: str) -> dict | None:
-    frame = fetch_df(engine, "SELECT * FROM clips WHERE clip_id = ?", [clip_id])
-    return None if frame.empty else frame.iloc[0].to_dict()
+    """One `clips` row as a dict (absent values `None`), or None for an unknown clip."""
+    return fetch_row(engine, "SELECT * FROM clips WHERE clip_id = ?", [clip_id])
 
 
 def clips_with_codecs_other_than(engine: QueryEngine, codecs: list[str], after_clip_id: str = "",
@@ -58,6 +58,12 @@ def known_files(engine: QueryEngine) -> list[tuple[str, int, int, int | None, st
     sql = """SELECT hashed_file, file_size, file_mtime_ns, episode_index, clip_id FROM clips
              WHERE hashed_file IS NOT NULL AND file_size IS NOT NULL"""
     return fetch_all(engine, sql)
+
+
+def vector_keys(engine: QueryEngine) -> dict[str, tuple[str | None, str | None]]:
+    """clip_id -> (state_key, action_key) of every robot episode: the LeRobot features ingest read as vectors."""
+    sql = "SELECT clip_id, state_key, action_key FROM clips WHERE kind = 'robot'"
+    return {row[0]: (row[1], row[2]) for row in fetch_all(engine, sql)}
 
 
 def clip_summary(engine: QueryEngine) -> pd.DataFrame:

@@ -7,6 +7,12 @@ formatted into SQL text; the only identifiers built into SQL come from fixed all
 
 The free-form SQL page (`run_readonly_sql`) is the one other way in: exactly one SELECT or
 EXPLAIN over the public views, capped in rows and time.
+
+Absent values leave here as `None` (`absent_as_none`): a NULL text, vector, JSON, integer or boolean
+is `None` in a DataFrame column and in a row dict, never the float NaN or `pd.NA` pandas would make
+of it (a later `.lower()` or `len()` trips on those). Only float columns keep NaN, pandas' missing
+number, so arithmetic on them stays vectorised; a row dict (`fetch_row`) has `None` there too.
+Timestamps keep `NaT`.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ from db.engine import QueryEngine
 SQL_ROW_CAP = 1000  # free-form SQL: rows returned at most; more sets `truncated`
 SQL_TIMEOUT_S = 10.0  # free-form SQL: a query running longer is interrupted
 SQL_ALLOWED_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
-PUBLIC_VIEWS = ("clips", "frames", "robot_frames", "retargets", "metrics", "flags", "labels", "pairs", "views",
-                "exports", "runs", "embodiments", "clip_embodiments")
+PUBLIC_VIEWS = ("clips", "frames", "robot_frames", "retargets", "metrics", "retarget_metrics", "flags", "labels",
+                "pairs", "views", "exports", "runs", "embodiments", "clip_embodiments")
 
 
 @contextmanager
@@ -40,10 +46,42 @@ def cursor_of(engine: QueryEngine) -> Iterator[duckdb.DuckDBPyConnection]:
         cursor.close()
 
 
+def absent_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with NULLs as `None` in every column that is not float or timestamp (see the module docstring).
+
+    Columns without a NULL keep their dtype; a column with one becomes `object` (its values stay the
+    same Python objects, and Arrow still reads it as the same type).
+    """
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype) or pd.api.types.is_datetime64_any_dtype(column.dtype):
+            continue
+        missing = column.isna()
+        if missing.any():
+            frame[name] = column.astype(object).where(~missing, None)
+    return frame
+
+
 def fetch_df(engine: QueryEngine, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
-    """Every row of one statement, as a DataFrame."""
+    """Every row of one statement, as a DataFrame (absent values as `absent_as_none` says)."""
     with cursor_of(engine) as cursor:
-        return cursor.execute(sql, list(params)).df()
+        return absent_as_none(cursor.execute(sql, list(params)).df())
+
+
+def row_dict(frame: pd.DataFrame, position: int = 0) -> dict[str, object]:
+    """One row of a fetched frame as a dict: every absent value (NaN, NA, NaT) is `None`."""
+    return {name: (None if _is_absent(value) else value) for name, value in frame.iloc[position].items()}
+
+
+def _is_absent(value: object) -> bool:
+    # Lists and arrays are values even when they hold NaN; only a scalar can be "absent".
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def fetch_row(engine: QueryEngine, sql: str, params: Sequence[object] = ()) -> dict[str, object] | None:
+    """The first row of one statement as a dict (absent values `None`), or None when it has none."""
+    frame = fetch_df(engine, sql, params)
+    return None if frame.empty else row_dict(frame)
 
 
 def fetch_arrow(engine: QueryEngine, sql: str, params: Sequence[object] = ()) -> pa.Table:
@@ -126,5 +164,5 @@ def run_readonly_sql(engine: QueryEngine, sql: str, row_cap: int = SQL_ROW_CAP,
         finally:
             timer.cancel()
     truncated = len(rows) > row_cap
-    frame = pd.DataFrame(rows[:row_cap], columns=columns)
+    frame = absent_as_none(pd.DataFrame(rows[:row_cap], columns=columns))
     return SqlResult(frame=frame, truncated=truncated, elapsed_s=time.perf_counter() - started)

@@ -40,14 +40,36 @@ def retarget_embodiments(engine: QueryEngine, clip_id: str) -> pd.DataFrame:
     return fetch_df(engine, sql, [clip_id])
 
 
-def retarget_residuals(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:
-    """Mean retargeting residual (metres) per clip and hand, over every embodiment retargeted."""
+def retarget_residuals(engine: QueryEngine, clip_ids: list[str], embodiment: str) -> pd.DataFrame:
+    """Mean retargeting residual (metres) per clip and hand, for one embodiment (never mixed across hands)."""
     sql = """
         SELECT clip_id, hand, avg(residual) AS residual_m FROM retargets
-        WHERE clip_id IN (SELECT unnest(?::VARCHAR[])) AND residual IS NOT NULL
+        WHERE clip_id IN (SELECT unnest(?::VARCHAR[])) AND embodiment = ? AND residual IS NOT NULL
         GROUP BY clip_id, hand
     """
-    return fetch_df(engine, sql, [clip_ids])
+    return fetch_df(engine, sql, [clip_ids, embodiment])
+
+
+def retarget_quality(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:
+    """Per clip, embodiment and hand with a solution: frames, mean residual and fingertip error (mm), the
+    joint vector's width, and the clip's task and task_slug."""
+    sql = """
+        SELECT r.clip_id, r.embodiment, r.hand, count(r.q_rad) AS frames,
+               avg(r.residual) * 1000.0 AS retarget_residual_mm, avg(r.fingertip_error) * 1000.0 AS fingertip_error_mm,
+               max(len(r.q_rad)) AS width, any_value(c.task) AS task, any_value(c.task_slug) AS task_slug
+        FROM retargets r JOIN clips c USING (clip_id)
+        WHERE r.clip_id IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY r.clip_id, r.embodiment, r.hand HAVING count(r.q_rad) > 0
+        ORDER BY r.clip_id, r.embodiment, r.hand
+    """
+    return fetch_df(engine, sql, [list(clip_ids)])
+
+
+def scored_retarget_metrics(engine: QueryEngine) -> pd.DataFrame:
+    """Every `retarget_metrics` row with its task group (task_slug, else task): what embodiment rules check."""
+    sql = """SELECT *, coalesce(task_slug, task) AS task_group FROM retarget_metrics
+             ORDER BY clip_id, embodiment, hand"""
+    return fetch_df(engine, sql)
 
 
 def retarget_rows(engine: QueryEngine, clip_ids: list[str], embodiment: str) -> pa.Table:

@@ -22,7 +22,7 @@ from db.engine import QueryEngine
 from db.schemas import CLIPS
 from db.view_spec import CLIP_COLUMNS, METRIC_COLUMNS, RANGE_COLUMNS, SORT_COLUMNS, ViewSpec
 
-from .door import cursor_of, fetch_df, fetch_value
+from .door import absent_as_none, cursor_of, fetch_df, fetch_value
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")  # a second guard: allow-listed names are plain identifiers
 LISTED_VALUES_MAX = 64  # a list this long or shorter is bound one `?` per value (DuckDB then filters in its scan)
@@ -154,9 +154,10 @@ def _fetch_page(engine: QueryEngine, spec: ViewSpec, limit: int | None, offset: 
                 f"SELECT c._key FROM {BASE} WHERE {where} ORDER BY {_order_by(spec)} LIMIT ? OFFSET ?",
                 [*params, int(limit), int(offset)]).fetchall()]
             if not keys:
-                return cursor.execute(f"SELECT {select_list} FROM {BASE} WHERE FALSE").df()
-            return cursor.execute(f"SELECT {select_list} FROM {BASE} WHERE c._key IN (SELECT unnest($keys)) "
-                                  "ORDER BY list_position($keys, c._key)", {"keys": keys}).df()
+                return absent_as_none(cursor.execute(f"SELECT {select_list} FROM {BASE} WHERE FALSE").df())
+            return absent_as_none(cursor.execute(
+                f"SELECT {select_list} FROM {BASE} WHERE c._key IN (SELECT unnest($keys)) "
+                "ORDER BY list_position($keys, c._key)", {"keys": keys}).df())
         finally:
             cursor.rollback()
 

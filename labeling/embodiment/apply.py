@@ -23,7 +23,7 @@ from db.queries.clips import clips_by_id
 from db.queries.embodiments import dataset_robot_clips, embodiment_clips
 from db.queries.frames import robot_state_rows
 from labeling.sources.detect import discover
-from labeling.sources.ingest import IngestReport, ingest
+from labeling.sources.ingest import IngestOptions, IngestReport, ingest
 from labeling.sources.lerobot_layout import INFO_PATH, STATE_KEY
 
 from .ranges import range_warnings
@@ -84,7 +84,8 @@ def declared_state_names(dataset: Path) -> list[str] | None:
 
 
 def ingest_with_spec(root: Path, inputs: Sequence[Path], spec: EmbodimentSpec | Path | str, source: str = "auto",
-                     progress: bool = True, author: str = "cli") -> tuple[IngestReport, Applied]:
+                     progress: bool = True, author: str = "cli", options: IngestOptions | None = None
+                     ) -> tuple[IngestReport, Applied]:
     """Check `spec` against every LeRobot dataset among `inputs`, ingest them, make their episodes follow it.
 
     Raises:
@@ -95,7 +96,8 @@ def ingest_with_spec(root: Path, inputs: Sequence[Path], spec: EmbodimentSpec | 
     if not datasets:
         raise SpecError(str(spec), ["--embodiment applies to robot episodes, and no input is a LeRobot dataset"])
     checked, text = resolve_spec(root, spec, {str(d): declared_state_names(d) for d in datasets})
-    report = ingest(root, list(inputs), source=source, progress=progress, author=author)
+    report = ingest(root, list(inputs), source=source, progress=progress, author=author,
+                    options=options or IngestOptions())
     engine = query_engine(root)
     clip_ids = [c for dataset in datasets for c in dataset_robot_clips(engine, str(dataset))["clip_id"]]
     version, changed = store_spec(root, checked, clip_ids, author, text) if clip_ids else (0, 0)

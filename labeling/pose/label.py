@@ -30,6 +30,7 @@ from db.queries.clips import label_candidates
 from db.queries.frames import clips_with_pose
 from labeling.executor import EXECUTORS, Outcome, make_executor
 from labeling.media.video import VideoError
+from labeling.native_logs import native_stderr_quiet
 
 from .camera import CameraIntrinsics
 from .label_worker import POSE_SOURCE, ClipResult, ClipTask, LabelConfig, label_clip
@@ -235,7 +236,8 @@ def run_label(root: Path | str, clip_ids: Sequence[str] | None = None, *, stride
     started = time.perf_counter()
     committer = _Committer(root, config, report)
     try:
-        with make_executor(executor, workers) as pool, \
+        # MediaPipe's native log lines would bury the progress bar and the summary (labeling/native_logs.py).
+        with native_stderr_quiet(), make_executor(executor, workers) as pool, \
                 tqdm(total=frames_total, unit="frame", desc="label", disable=not progress) as bar:
             for outcome in pool.map_unordered(label_clip, tasks):
                 committed = _take(outcome, committer, report, bar)

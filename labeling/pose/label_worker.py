@@ -21,6 +21,7 @@ import pyarrow as pa
 from db.config_files import check_field_types
 from labeling.executor import prefetch
 from labeling.media.video import VideoError, displayed_size, upright_rgb, vfr_frame_times_s
+from labeling.native_logs import quiet_worker_process
 from labeling.sources.base import frames_table
 
 from .camera import DEFAULT_HFOV_DEG, CameraIntrinsics, compute_camera_keypoints, match_chirality
@@ -102,6 +103,7 @@ def _estimator(config: LabelConfig) -> HandPoseEstimator:
     key = (config.model_complexity, config.max_num_hands, config.min_detection_confidence,
            config.min_tracking_confidence, config.mirrored)
     if key not in _estimator_cache:
+        quiet_worker_process()  # MediaPipe's graph threads log to fd 2 (labeling/native_logs.py)
         for stale in _estimator_cache.values():
             stale.close()
         _estimator_cache.clear()

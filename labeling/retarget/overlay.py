@@ -93,6 +93,13 @@ def retarget_joint_names(root: Path | str, embodiment: str, hand: str) -> tuple[
     return tuple(kin.joint_names)
 
 
+def retarget_dof(root: Path | str, embodiment: str) -> dict[str, int]:
+    """Per hand, the independent finger joints the newest retarget commit of `embodiment` recorded
+    (commits written before it was recorded say nothing: an empty dict)."""
+    sides = _side_meta_from_commits(Path(root), embodiment)
+    return {hand: int(meta["dof"]) for hand, meta in sides.items() if isinstance(meta.get("dof"), int)}
+
+
 @lru_cache(maxsize=16)
 def _overlay_model(urdf_path: str, free_joint: bool, ignore_mimic: bool, side: str
                    ) -> tuple[HandKinematics, tuple[str, ...], tuple[tuple[int, int], ...]]:

@@ -4,6 +4,11 @@ per episode, its task text, video (path and time range inside the file) and stat
 Metadata that disagrees with the files is reported, not trusted: an episode whose data file is
 missing, or whose every declared camera has no video, fails alone with its reason; counts that
 differ from what the files hold become warnings.
+
+Which features are the state and action vectors is decided once per dataset
+(`labeling.sources.lerobot_features`); the chosen keys and one name per dimension are stored
+with every episode (`clips.state_key`, `state_names`, ...). A frame whose vector holds NaN or
+infinity is stored without that vector (NULL), and the episode's warning counts such frames.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from .base import (
     make_clip_id,
     stamp_columns,
 )
+from .lerobot_features import FeatureMap, choose_vectors
 from .lerobot_layout import (
-    ACTION_KEY,
     CHUNKS_SIZE,
     DATA_CHUNK_COLUMN,
     DATA_FILE_COLUMN,
@@ -40,7 +45,6 @@ from .lerobot_layout import (
     EPISODES_JSONL_PATH,
     INFO_PATH,
     MODALITY_PATH,
-    STATE_KEY,
     TASKS_JSONL_PATH,
     TASKS_PARQUET_PATH,
     TIMESTAMP_KEY,
@@ -63,6 +67,7 @@ class DatasetRead:
     failures: list[IngestError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0  # episodes already catalogued
+    vectors: FeatureMap | None = None  # which features are the state and action (None: metadata unreadable)
 
 
 @dataclass
@@ -94,16 +99,6 @@ def _load_jsonl(path: Path, root: Path) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise IngestError(root, f"{path.relative_to(root)} line {number}: invalid JSON ({exc})") from exc
     return rows
-
-
-def _flat_names(feature: dict | None) -> list[str] | None:
-    """Feature `names` may be a list, a nested list, or a dict of lists; flatten to strings."""
-    names = (feature or {}).get("names")
-    if isinstance(names, dict):
-        names = [n for group in names.values() for n in (group if isinstance(group, list) else [group])]
-    while isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
-        names = names[0]
-    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 def _format(template: str, root: Path, **values: object) -> Path:
@@ -167,16 +162,21 @@ def _task_table(root: Path, version: str) -> dict[int, str]:
     return {int(r["task_index"]): str(r["task"]) for r in rows}
 
 
-def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
+def read_lerobot(root: Path, known: KnownFiles | None = None, state_key: str | None = None,
+                 action_key: str | None = None) -> DatasetRead:
     """Read every episode of a dataset; failures of single episodes do not stop the others.
 
+    `state_key` / `action_key` name the vectors where the dataset's own names do not say
+    (`labeling.sources.lerobot_features`).
+
     Raises:
-        IngestError: the dataset itself is unreadable (info.json missing/invalid, unknown version).
+        IngestError: the dataset itself is unreadable (info.json missing/invalid, unknown version),
+            or an override names no float vector feature of it.
     """
     root = root.resolve()
     result = DatasetRead()
     try:
-        context, episodes = _open_dataset(root, result)
+        context, episodes = _open_dataset(root, result, state_key, action_key)
     except IngestError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, OSError, pa.ArrowException) as exc:
@@ -199,7 +199,8 @@ def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
     return result
 
 
-def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, list[_Episode]]:
+def _open_dataset(root: Path, result: DatasetRead, state_key: str | None = None,
+                  action_key: str | None = None) -> tuple[_DatasetContext, list[_Episode]]:
     """Read and check the dataset's metadata; count mismatches go to `result.warnings`."""
     info = _load_json(root / INFO_PATH, root)
     if not isinstance(info, dict):
@@ -217,7 +218,8 @@ def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, lis
         raise IngestError(root, "meta/info.json 'features' must be an object and 'data_path' a string")
     video_keys = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"]
     episodes = (_episodes_v3 if version == V30 else _episodes_v2)(root, info, video_keys)
-    context = _DatasetContext(root, info, version, _task_table(root, version), features)
+    context = _DatasetContext(root, info, version, _task_table(root, version), features, state_key, action_key)
+    result.vectors = context.vectors
     declared = info.get("total_episodes")
     if declared is not None and declared != len(episodes):
         result.warnings.append(f"{root}: info.json says {declared} episodes, the episode index lists {len(episodes)}")
@@ -227,13 +229,13 @@ def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, lis
 class _DatasetContext:
     """Per-dataset caches (file digests, video probes, data tables) while reading episodes."""
 
-    def __init__(self, root: Path, info: dict, version: str, tasks: dict[int, str], features: dict) -> None:
+    def __init__(self, root: Path, info: dict, version: str, tasks: dict[int, str], features: dict,
+                 state_key: str | None = None, action_key: str | None = None) -> None:
         self.root, self.info, self.version, self.tasks = root, info, version, tasks
         self.fps = float(info["fps"])
-        self.state_names = _flat_names(features.get(STATE_KEY))
-        self.action_names = _flat_names(features.get(ACTION_KEY))
         modality = root / MODALITY_PATH
         self.modality = json.loads(modality.read_text()) if modality.is_file() else None
+        self.vectors = choose_vectors(features, self.modality, state_key, action_key, root)
         self._digests: dict[Path, str] = {}
         self._probes: dict[Path, VideoInfo] = {}
         self._tables: dict[Path, pa.Table] = {}
@@ -269,6 +271,12 @@ class _DatasetContext:
         warnings = []
         if episode.length is not None and int(episode.length) != n:
             warnings.append(f"{label}: metadata says {episode.length} frames, the data file holds {n}")
+        state, state_bad = vector_column(table, self.vectors.state.key, n)
+        action, action_bad = vector_column(table, self.vectors.action.key, n)
+        for name, bad in (("state", state_bad), ("action", action_bad)):
+            if bad:
+                warnings.append(f"{label}: {bad} of {n} frames have NaN or infinite values in the {name} vector "
+                                f"({getattr(self.vectors, name).key!r}); those frames are stored without it")
         if episode.data_file not in self._digests:
             self._digests[episode.data_file] = file_digest(episode.data_file)
         clip_id = make_clip_id("lerobot", self._digests[episode.data_file], episode.index)
@@ -281,10 +289,13 @@ class _DatasetContext:
             codec=probe.codec, task=self._task_text(table, episode), task_slug=self.root.name,
             dataset=str(self.root), episode_index=episode.index, video_key=video_key,
             video_from_s=from_s, video_to_s=to_s, robot_type=self.info.get("robot_type"),
-            state_names=json.dumps(self.state_names), action_names=json.dumps(self.action_names),
-            extra=json.dumps({"codebase_version": self.version, "modality": self.modality}),
+            state_key=self.vectors.state.key, action_key=self.vectors.action.key,
+            state_names=_names_json(self.vectors.state, state), action_names=_names_json(self.vectors.action, action),
+            extra=json.dumps({"codebase_version": self.version, "modality": self.modality,
+                              "vectors": self.vectors.as_json()}),
             **stamp_columns(stamp))
-        return SourceItem(clip=clip, robot_frames=self._robot_frames(clip_id, table), warnings=warnings)
+        frames = self._robot_frames(clip_id, table, state, action)
+        return SourceItem(clip=clip, robot_frames=frames, warnings=warnings)
 
     def _pick_video(self, episode: _Episode, label: str) -> tuple[str, tuple[Path, float | None, float | None]]:
         for key, entry in episode.videos.items():
@@ -309,7 +320,7 @@ class _DatasetContext:
                 return self.tasks[most_common]
         return episode.tasks[0] if episode.tasks else None
 
-    def _robot_frames(self, clip_id: str, table: pa.Table) -> pa.Table:
+    def _robot_frames(self, clip_id: str, table: pa.Table, state: pa.Array, action: pa.Array) -> pa.Table:
         n = table.num_rows
         frame_index = np.arange(n, dtype=np.int32)
         source_ts = table[TIMESTAMP_KEY].to_numpy() if TIMESTAMP_KEY in table.column_names else np.full(n, np.nan)
@@ -319,15 +330,39 @@ class _DatasetContext:
             # The video starts at 0 even where a dataset's own timestamps start at 1/fps (GR00T).
             "timestamp_s": frame_index / self.fps,
             "source_timestamp_s": np.asarray(source_ts, np.float64),
-            "state": _float_lists(table, STATE_KEY, n),
-            "action": _float_lists(table, ACTION_KEY, n),
+            "state": state,
+            "action": action,
         })
 
 
-def _float_lists(table: pa.Table, key: str, n: int) -> pa.Array:
-    if key not in table.column_names:
-        return pa.nulls(n, pa.list_(pa.float32()))
+VECTOR_TYPE = pa.list_(pa.float32())
+
+
+def vector_column(table: pa.Table, key: str | None, n: int) -> tuple[pa.Array, int]:
+    """A vector column as `list<float32>`, and how many rows were set NULL for a NaN or infinite value.
+
+    A missing key gives all NULLs; a scalar float column becomes one-element lists.
+    """
+    if key is None or key not in table.column_names:
+        return pa.nulls(n, VECTOR_TYPE), 0
     column = table[key].combine_chunks()
     if pa.types.is_fixed_size_list(column.type):
         column = column.cast(pa.list_(column.type.value_type))
-    return column.cast(pa.list_(pa.float32()))
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        column = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), column)
+    column = column.cast(VECTOR_TYPE)
+    values = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+    bad_values = ~np.isfinite(np.asarray(values, dtype=np.float64))
+    if not bad_values.any():
+        return column, 0
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_rows[pc.list_parent_indices(column).to_numpy()[bad_values]] = True
+    return pc.if_else(pa.array(bad_rows), pa.scalar(None, VECTOR_TYPE), column), int(bad_rows.sum())
+
+
+def _names_json(choice: object, column: pa.Array) -> str | None:
+    """JSON list of one name per dimension of the stored vectors (None when the episode has none)."""
+    widths = pc.list_value_length(column).drop_null()
+    if choice.key is None or len(widths) == 0:
+        return None
+    return json.dumps(choice.names(int(pc.max(widths).as_py())))

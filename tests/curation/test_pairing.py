@@ -163,4 +163,4 @@ def test_a_pair_names_both_tasks():
 
     assert pair_tasks("Open the drawer.", "Open the drawer.") == "Open the drawer. (both)"
     assert pair_tasks("Pick the pear", "Place the lid") == "robot: Pick the pear · human: Place the lid"
-    assert pair_tasks(None, float("nan")) == "(no task) (both)"
+    assert pair_tasks(None, float("nan")) == "(no task text)"

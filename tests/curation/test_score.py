@@ -67,10 +67,10 @@ def test_retarget_residual_is_null_until_retargets_exist(root):
     engine = QueryEngine(root)
     assert engine.cursor().execute("SELECT count(retarget_residual_mm) FROM metrics").fetchone()[0] == 0
     rows = {"clip_id": ["a"] * 4, "frame_index": [0, 1, 0, 1], "hand": ["left", "left", "right", "right"],
-            "embodiment": ["hand22"] * 4, "q_rad": [[0.0]] * 4, "wrist_pose": [[0.0] * 9] * 4,
+            "embodiment": ["egocurate_hand22"] * 4, "q_rad": [[0.0]] * 4, "wrist_pose": [[0.0] * 9] * 4,
             "residual": [0.004, 0.006, 0.010, 0.010]}
     with Lake(root).batch() as batch:
-        batch.write("retargets", pa.table(rows), {"embodiment": "hand22"})
+        batch.write("retargets", pa.table(rows), {"embodiment": "egocurate_hand22"})
     run_score(root)
     got = engine.cursor().execute("SELECT left_retarget_residual_mm, right_retarget_residual_mm, "
                                   "retarget_residual_mm FROM metrics WHERE clip_id = 'a'").fetchone()

@@ -1,14 +1,14 @@
 """updated_at indexes (issue 18): the query engine fetches the flags and labels changed since its last copy
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06 05:20:00
 """
 
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
