@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -103,11 +103,14 @@ def build(root: Path, n_clips: int, n_flags: int) -> None:
     print(f"lake: {n_clips:,} clips + metrics written in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     flagged = rng.choice(n_clips, n_flags, replace=False)
-    now = datetime.now(UTC)
+    # Stamped over the past month, as a corpus's flags are: flags all stamped within the engine's
+    # late-commit margin (a rule run a moment ago) are all fetched again by the first catch-up.
+    now, ages_s = datetime.now(UTC), rng.integers(60, 30 * 86_400, n_flags)
     rows = [{"clip_id": f"{int(i):016x}", "frame_start": None, "frame_end": None, "hand": None, "reason": "bench",
              "severity": "warning", "origin": "rule", "rule": RULES[k % len(RULES)],
-             "state": FLAG_STATES[int(rng.integers(0, len(FLAG_STATES)))], "author": "bench", "created_at": now,
-             "updated_at": now, "version": 1} for k, i in enumerate(flagged)]
+             "state": FLAG_STATES[int(rng.integers(0, len(FLAG_STATES)))], "author": "bench",
+             "created_at": now - timedelta(seconds=int(age)), "updated_at": now - timedelta(seconds=int(age)),
+             "version": 1} for k, (i, age) in enumerate(zip(flagged, ages_s, strict=True))]
     get_engine(root)
     with session_scope(root) as session:
         session.execute(insert(Flag), rows)
