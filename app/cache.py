@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from app.components import robot_episode, robot_overlay, viewer
+from app.media import poses_url
 from db import paths
 from db.engine import QueryEngine, query_engine
 from db.queries import clips, door, frames, views
@@ -20,7 +21,9 @@ from db.view_spec import ViewSpec
 
 @st.cache_resource
 def _engine_for(root: str) -> QueryEngine:
-    return query_engine(Path(root))
+    engine = query_engine(Path(root))
+    engine.keep_resident()  # the app lives long: its catalog is kept in memory (db/catalog.py)
+    return engine
 
 
 def engine() -> QueryEngine:
@@ -68,10 +71,11 @@ def pose_sources(version: tuple[str, int, int], clip_id: str) -> list[str]:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def viewer_config(version: tuple[str, int, int], clip_id: str, sources: tuple[str, ...],
-                  state_dims: tuple[int, ...], action_dims: tuple[int, ...]) -> dict | None:
-    """The player's JSON for a clip (None for an unknown clip)."""
+                  state_dims: tuple[int, ...], action_dims: tuple[int, ...], fetch_tracks: bool = False) -> dict | None:
+    """The player's JSON for a clip (None for an unknown clip); `fetch_tracks`: the player fetches the keypoints."""
+    tracks_url = poses_url(clip_id, sources, version) if fetch_tracks else None
     return viewer.clip_viewer_config(engine(), clip_id, sources, {"state": list(state_dims),
-                                                                   "action": list(action_dims)})
+                                                                   "action": list(action_dims)}, tracks_url)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

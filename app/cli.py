@@ -28,11 +28,9 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
-import math
 import os
 import sys
 from collections import Counter
-from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -41,8 +39,9 @@ from app.cli_embodiments import embodiment
 from app.cli_errors import GuardedGroup, set_verbose
 from app.cli_flags import flag, segment
 from app.cli_ingest import ingest
-from app.cli_output import echo_midtrain_hint
+from app.cli_output import echo_midtrain_hint, json_cell
 from app.cli_pairs import pair
+from app.cli_proxies import proxies
 from app.cli_tasks import task
 from app.cli_users import user
 from db import paths
@@ -66,16 +65,7 @@ main.add_command(flag)  # app/cli_flags.py: a curator's flag decisions from a sc
 main.add_command(segment)  # app/cli_flags.py: segment labels (exported as subtasks)
 main.add_command(task)  # app/cli_tasks.py: task text for clips whose media has none
 main.add_command(ingest)  # app/cli_ingest.py: catalogue videos, EgoDex pairs, LeRobot datasets
-
-
-def _json_cell(value: object) -> object:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
+main.add_command(proxies)  # app/cli_proxies.py: browser proxies of clips a browser cannot play
 
 
 @main.command()
@@ -97,7 +87,7 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
         raise click.ClickException(str(exc)) from exc
     if as_json:
         for record in result.frame.to_dict(orient="records"):
-            click.echo(json.dumps({k: _json_cell(v) for k, v in record.items()}, default=str))
+            click.echo(json.dumps({k: json_cell(v) for k, v in record.items()}, default=str))
     else:
         click.echo(result.frame.to_string(index=False, max_colwidth=60))
     if result.truncated:
@@ -263,7 +253,7 @@ def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
     frame = view_clips(engine, spec, limit=limit)
     if as_json:
         for record in frame.to_dict(orient="records"):
-            click.echo(json.dumps({k: _json_cell(v) for k, v in record.items()}, default=str))
+            click.echo(json.dumps({k: json_cell(v) for k, v in record.items()}, default=str))
     else:
         click.echo(frame.to_string(index=False, max_colwidth=40))
     click.secho(f"({len(frame)} of {count_view(engine, spec)} clips)", err=True)

@@ -1,7 +1,9 @@
 """The `egocurate ingest` command (registered on app.cli's main): catalogue videos, EgoDex pairs, LeRobot datasets.
 
     egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot] [--embodiment SPEC.yml]
-                                  [--task TEXT] [--state-key KEY] [--action-key KEY] [--quiet]
+                                  [--task TEXT] [--state-key KEY] [--action-key KEY] [--no-proxies] [--quiet]
+
+Last, it starts the background job making the browser proxies of its new MPEG-4/AV1 clips (app/cli_proxies.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import click
 
 from app.cli_output import echo_ingest_report, echo_warnings
+from app.cli_proxies import proxies_after_ingest
 from app.cli_tasks import apply_ingest_task
 
 
@@ -27,9 +30,10 @@ from app.cli_tasks import apply_ingest_task
 @click.option("--state-key", default=None, help="LeRobot feature to read as the state vector (default: found).")
 @click.option("--action-key", default=None, help="LeRobot feature to read as the action vector (default: found).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--no-proxies", is_flag=True, help="Do not start making browser proxies of new MPEG-4/AV1 clips.")
 @click.pass_obj
 def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, task_text: str | None,
-           state_key: str | None, action_key: str | None, quiet: bool) -> None:
+           state_key: str | None, action_key: str | None, quiet: bool, no_proxies: bool) -> None:
     """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
     from labeling.embodiment.apply import ingest_with_spec
     from labeling.embodiment.spec import SpecError
@@ -49,6 +53,7 @@ def ingest(root: Path, inputs: tuple[Path, ...], source: str, spec: str | None, 
             raise click.ClickException(str(exc)) from exc
         click.echo(f"embodiment {applied.name}: {applied.episodes} robot episodes follow it")
         echo_warnings(applied.warnings)
+    proxies_after_ingest(root, report, enabled=not no_proxies)
     echo_ingest_report(report)
     apply_ingest_task(root, report.already, options.task)
     if not report.ok:

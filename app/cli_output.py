@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,9 @@ def echo_ingest_report(report: IngestReport) -> None:
     revectored = (f", {len(report.revectored)} re-read with the vector keys given" if report.revectored else "")
     click.echo(f"ingest: {len(report.added)} clips added{video_only}, {report.skipped} already catalogued"
                f"{revectored}, {len(report.failures)} failed")
+    if report.proxy_job_id is not None:
+        click.echo(f"proxies: making the browser proxies of {report.needing_proxies} new clips in the background "
+                   f"(job {report.proxy_job_id}); `egocurate proxies --status` shows how far it is")
 
 
 def echo_warnings(warnings: Iterable[str]) -> None:
@@ -37,3 +42,14 @@ def echo_midtrain_hint(pretrain_run: Path) -> None:
     """`train --stage midtrain` without `--init`: it starts from random weights; say so and name the usual init."""
     echo_warnings([f"--stage midtrain without --init starts from random weights (from scratch); give the pretrain "
                    f"run, e.g. --init {pretrain_run}"])
+
+
+def json_cell(value: object) -> object:
+    """A value of a query's row as JSON can hold it (`egocurate sql --json`): dates as ISO text, NaN as null."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value

@@ -2,6 +2,7 @@
 
     GET /egocurate/media/<clip_id>          the clip's video (H.264 source or cached proxy), Range-able
     GET /egocurate/thumbs/<clip_id>.jpg     the clip's middle-frame thumbnail, made on first request
+    GET /egocurate/poses/<clip_id>?sources=a,b&v=<lake version>   the player's keypoint tracks (JSON)
 
 Once the store has users (db/auth.py), both answer 401 unless the URL carries a live session's
 read-only media key (`?key=`, which the pages add through `media_url(..., key)`); in open local mode
@@ -15,11 +16,12 @@ the event loop (and every other session) keeps going meanwhile.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,6 +37,8 @@ from labeling.media.video import VideoError
 
 MEDIA_PREFIX = "/egocurate/media"
 THUMB_PREFIX = "/egocurate/thumbs"
+POSES_PREFIX = "/egocurate/poses"
+POSE_CACHE_SIZE = 16  # clips' pose tracks remembered (a clip's tracks are read once per view)
 CLIP_ID_PATTERN = re.compile(r"[0-9a-zA-Z_-]{1,64}")  # ids are hex digests; anything else is refused
 LOOKUP_CACHE_SIZE = 4096  # clip rows remembered per lake version (a video makes many Range requests)
 THUMB_WORKERS = 2  # thumbnails decoded at once: the machines have 2 cores
@@ -59,6 +63,19 @@ def media_url(clip_id: str, key: str | None = None) -> str:
 def thumb_url(clip_id: str, key: str | None = None) -> str:
     """The URL of a clip's thumbnail."""
     return with_media_key(f"{THUMB_PREFIX}/{clip_id}.jpg", key)
+
+
+def poses_url(clip_id: str, pose_sources: tuple[str, ...], version: tuple[object, ...]) -> str:
+    """The URL of a clip's keypoint tracks; `version` (the lake's) keeps a browser from reusing older ones."""
+    query = urlencode({"sources": ",".join(pose_sources), "v": "-".join(str(part) for part in version[1:])})
+    return f"{POSES_PREFIX}/{clip_id}?{query}"
+
+
+def with_key_param(url: str, key: str | None) -> str:
+    """`url`, which may have a query already, carrying a session's media key."""
+    if not key:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{MEDIA_KEY_PARAM}={quote(key, safe='')}"
 
 
 class MediaGate:
@@ -119,6 +136,20 @@ def media_routes(root: Path) -> list[Route]:
             raise VideoError(f"{path}: the clip's video file is missing")
         return path
 
+    poses_cache: OrderedDict[tuple, bytes] = OrderedDict()
+
+    def poses_json(row: dict, sources: tuple[str, ...]) -> bytes:
+        from app.components.viewer import clip_pose_layer  # lazily: the viewer component links to these routes
+
+        engine = query_engine(root)
+        cache_key = (engine.lake.version(), row["clip_id"], sources)
+        if cache_key not in poses_cache:
+            layer = clip_pose_layer(engine, row["clip_id"], sources, int(row.get("n_frames") or 0))
+            poses_cache[cache_key] = json.dumps(layer, separators=(",", ":"), allow_nan=False).encode()
+            while len(poses_cache) > POSE_CACHE_SIZE:
+                poses_cache.popitem(last=False)
+        return poses_cache[cache_key]
+
     def thumb_file(row: dict) -> Path:
         with thumb_slots:
             at_s = middle_time_s(row.get("video_from_s"), row.get("video_to_s"), row.get("duration_s"))
@@ -161,7 +192,15 @@ def media_routes(root: Path) -> list[Route]:
             return Response(PLACEHOLDER_SVG, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
         return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
+    async def poses(request: Request) -> Response:
+        if isinstance(row := await permitted_row(request), Response):
+            return row
+        sources = tuple(s for s in request.query_params.get("sources", "").split(",") if s)
+        body = await run_in_threadpool(poses_json, row, sources)
+        return Response(body, media_type="application/json", headers={"Cache-Control": "private, max-age=3600"})
+
     return [
         Route(MEDIA_PREFIX + "/{clip_id}", video, methods=["GET", "HEAD"]),
+        Route(POSES_PREFIX + "/{clip_id}", poses, methods=["GET"]),
         Route(THUMB_PREFIX + "/{clip_id}.jpg", thumbnail, methods=["GET", "HEAD"]),
     ]

@@ -8,6 +8,7 @@ reach the data root, so clip videos and thumbnails are served by `app/media.py` 
 from __future__ import annotations
 
 import sys
+import threading
 
 import streamlit as st
 from starlette.middleware import Middleware
@@ -17,6 +18,7 @@ from app.media import media_routes
 from app.page_shell import PageShell
 from app.session_cookie import auth_routes
 from db import paths
+from db.engine import query_engine
 
 ROOT = paths.resolve_root()
 # Also here, not only in `egocurate app`: `streamlit run app/serve.py --server.address=...` skips the CLI.
@@ -26,6 +28,11 @@ try:
 except BindRefused as refused:  # the reason, not a traceback
     print(f"error: {refused}", file=sys.stderr, flush=True)
     raise SystemExit(2) from None
+
+# The catalog is built in memory while the server starts, not on the first page anyone opens.
+_engine = query_engine(ROOT)
+_engine.keep_resident()
+threading.Thread(target=_engine.refresh, name="build-catalog", daemon=True).start()
 
 shell = Middleware(PageShell, base_path=st.config.get_option("server.baseUrlPath") or "")  # no 404 probes
 app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()], middleware=[shell])

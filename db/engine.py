@@ -2,67 +2,74 @@
 
 DuckDB locks a database file per process, and the app, the CLI jobs and the trainer are separate
 processes, so nothing is stored in DuckDB itself: the lake stages are views over the committed
-Parquet files, and the annotation-store tables are copied in as Arrow whenever the store's
-revision moves. The connection may only read files under the lake (`allowed_directories`, with
-external access off and the configuration locked), so even the free-form SQL page cannot read
-or write anything else.
+Parquet files, and the annotation-store tables are mirrored in as Arrow, caught up whenever the
+store's revision moves (`db.mirror`). A long-lived process (the app) keeps the catalog resident
+(`keep_resident`, `db.catalog`): `clips` with their metrics in a compressed in-memory table,
+appended to or rebuilt on the lake's next commit, so a view is a scan of memory; the next query
+after any write, from any process, sees it. DuckDB's memory is capped (`DUCKDB_MEMORY_LIMIT_MB`):
+beyond it the resident tables spill to a temporary folder of this process instead of growing.
+
+The connection may only read files under the lake (`allowed_directories`, with external access
+off and the configuration locked), so even the free-form SQL page cannot read or write anything else.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
+import tempfile
 import threading
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer, select
 
-from . import models, paths
+from . import paths
+from .catalog import RESIDENT_DB, ResidentCatalog, define_catalog_view
 from .lake import Lake
+from .mirror import AnnotationMirror
 from .schemas import STAGES
-from .store import get_engine, store_revision
+from .store import store_revision
 
 DUCKDB_THREADS = 2  # the machines this runs on have 2 cores; more threads only contend
-ANNOTATION_TABLES = {
-    "flags": models.Flag,
-    "labels": models.Label,
-    "pairs": models.Pair,
-    "views": models.SavedView,
-    "exports": models.Export,
-    "runs": models.Run,
-    "embodiments": models.EmbodimentRecord,
-    "clip_embodiments": models.ClipEmbodiment,
-}
-assert set(ANNOTATION_TABLES) == models.MIRRORED_TABLES  # a mirrored table must move the revision when written
-
-
-def _arrow_type(column) -> pa.DataType:  # noqa: ANN001 (a SQLAlchemy Column)
-    kind = column.type
-    if isinstance(kind, (Integer, BigInteger)):
-        return pa.int64()
-    if isinstance(kind, Float):
-        return pa.float64()
-    if isinstance(kind, Boolean):
-        return pa.bool_()
-    if isinstance(kind, DateTime):
-        return pa.timestamp("us", tz="UTC")
-    return pa.string()  # strings, text, and JSON (serialised)
+DUCKDB_MEMORY_LIMIT_MB = int(os.environ.get("EGOCURATE_DUCKDB_MEMORY_MB", "1536"))  # past it DuckDB spills to disk
 
 
 class QueryEngine:
     """DuckDB over one data root. Thread-safe: every query takes its own cursor."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, resident: bool = False) -> None:
         self.root = root
         self.lake = Lake(root)
-        self._con = duckdb.connect(config={"threads": DUCKDB_THREADS})
-        self._lock = threading.Lock()
+        # A folder of this process's own: DuckDB's spill files must not meet another process's.
+        self._spill_dir = tempfile.mkdtemp(prefix="egocurate-duckdb-")
+        weakref.finalize(self, shutil.rmtree, self._spill_dir, True)
+        self._con = duckdb.connect(config={"threads": DUCKDB_THREADS, "memory_limit": f"{DUCKDB_MEMORY_LIMIT_MB}MB",
+                                           "temp_directory": self._spill_dir})
+        self._con.execute(f"ATTACH ':memory:' AS {RESIDENT_DB} (COMPRESS)")
+        self._lock = threading.RLock()
         self._lake_version: tuple[int, int] | None = None
         self._store_revision: int | None = None
+        self._stage_files: dict[str, tuple[Path, ...]] = {}
         self._lock_down()
         for stage, schema in STAGES.items():
             self._create_table(f"_empty_{stage}", schema.empty_table())
+        self._mirror = AnnotationMirror(self._con, root)
+        self._resident = ResidentCatalog(self._con) if resident else None
+
+    @property
+    def resident(self) -> bool:
+        """Whether the catalog is kept in memory (`keep_resident`)."""
+        return self._resident is not None
+
+    def keep_resident(self) -> None:
+        """Keep the catalog in memory from now on (a long-lived process: the app); built on the next query."""
+        with self._lock:
+            if self._resident is None:
+                self._resident = ResidentCatalog(self._con)
+                self._lake_version = None
 
     def _lock_down(self) -> None:
         allowed = str(self.lake.dir).replace("'", "''")
@@ -86,20 +93,40 @@ class QueryEngine:
         self._con.interrupt()
 
     def refresh(self, force: bool = False) -> None:
-        """Rebuild lake views after a commit, reload annotation tables after a store write."""
+        """Catch the mirrored annotation tables up after a store write, the lake's views after a commit."""
         with self._lock:
+            revision = store_revision(self.root)
+            changes = {}
+            if force or revision != self._store_revision:
+                changes = self._mirror.sync(force)
+                self._store_revision = revision
+            rebuilt = False
             version = self.lake.version()
             if force or version != self._lake_version:
-                for stage in STAGES:
-                    self._define_stage_view(stage)
+                rebuilt = self._sync_lake(force)  # a rebuilt catalog summarises the annotations as they are now
                 self._lake_version = version
-            revision = store_revision(self.root)
-            if force or revision != self._store_revision:
-                self._load_annotation_tables()
-                self._store_revision = revision
+            if self._resident is not None and not rebuilt:
+                for table, clip_ids in changes.items():
+                    self._resident.update_summaries(table, clip_ids)
 
-    def _define_stage_view(self, stage: str) -> None:
-        files = self.lake.files(stage)
+    def _sync_lake(self, force: bool) -> bool:
+        """Views over each stage's visible files; the resident catalog caught up. True when it was rebuilt."""
+        files = self.lake.visible_files()
+        first = not self._stage_files
+        for stage in STAGES:
+            listed = tuple(files.get(stage, []))
+            if force or first or listed != self._stage_files.get(stage):
+                if not (stage == "clips" and self._resident is not None):  # then `clips` reads the resident table
+                    self._con.execute(f'CREATE OR REPLACE VIEW "{stage}" AS {self._stage_sql(stage, listed)}')
+                self._stage_files[stage] = listed
+        if self._resident is None:
+            if first or force:
+                define_catalog_view(self._con)
+            return False
+        return self._resident.sync(self._stage_files["clips"], self._stage_files["metrics"],
+                                   lambda chosen: self._stage_sql("clips", chosen))
+
+    def _stage_sql(self, stage: str, files: Sequence[Path]) -> str:
         # Partition values are also stored as columns (sanitised in directory names): read the
         # columns, never re-derive them from `key=value` paths.
         # The empty table of the stage's current schema goes first, so a column added after some
@@ -109,24 +136,7 @@ class QueryEngine:
             listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
             source += (f" UNION ALL BY NAME SELECT * FROM "
                        f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)")
-        self._con.execute(f'CREATE OR REPLACE VIEW "{stage}" AS {source}')
-
-    def _load_annotation_tables(self) -> None:
-        engine = get_engine(self.root)
-        with engine.connect() as conn:
-            for name, model in ANNOTATION_TABLES.items():
-                table = model.__table__
-                rows = conn.execute(select(table)).mappings().all()
-                schema = pa.schema([(c.name, _arrow_type(c)) for c in table.columns])
-                json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-                data = {c: [_cell(row[c], c in json_columns) for row in rows] for c in schema.names}
-                self._create_table(name, pa.table(data, schema=schema))
-
-
-def _cell(value: object, is_json: bool) -> object:
-    if is_json and value is not None:
-        return json.dumps(value)
-    return value
+        return source
 
 
 _engines: dict[Path, QueryEngine] = {}

@@ -76,6 +76,7 @@ class Lake:
         self.root = root
         self.dir = paths.lake_dir(root)
         (self.dir / paths.COMMITS_DIR).mkdir(parents=True, exist_ok=True)
+        self._parsed: dict[str, dict] = {}  # commit entries read so far, by file name (an entry never changes)
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
@@ -118,27 +119,37 @@ class Lake:
     def entries(self) -> list[dict]:
         """Every commit entry, oldest first (batch_id, created_at, adds, removes, meta)."""
         commit_dir = self.dir / paths.COMMITS_DIR
-        entries = []
-        for path in sorted(commit_dir.glob("*.json")):
-            entries.append(json.loads(path.read_text()))
-        return entries
+        names = sorted(n for n in os.listdir(commit_dir) if n.endswith(".json"))
+        for name in names:
+            if name not in self._parsed:  # only new entries are read: at scale the log holds thousands
+                self._parsed[name] = json.loads((commit_dir / name).read_text())
+        return [self._parsed[name] for name in names]
 
     def version(self) -> tuple[int, int]:
-        """A cheap token that changes whenever a commit lands (count, newest mtime)."""
+        """A cheap token that changes whenever a commit lands (count, the newest entry's mtime).
+
+        Entries are never removed, so the count moves with every commit; one listing and one stat,
+        whatever the length of the log (entry names start with their commit time).
+        """
         commit_dir = self.dir / paths.COMMITS_DIR
         names = os.listdir(commit_dir)
-        newest = max((os.stat(commit_dir / n).st_mtime_ns for n in names), default=0)
+        newest = os.stat(commit_dir / max(names)).st_mtime_ns if names else 0
         return len(names), newest
 
     def files(self, stage: str) -> list[Path]:
         """Visible files of a stage: added by some commit and not removed by a later one."""
-        visible: dict[str, None] = {}
+        return self.visible_files().get(stage, [])
+
+    def visible_files(self) -> dict[str, list[Path]]:
+        """Visible files of every stage, in commit order, in one pass over the log."""
+        visible: dict[str, dict[str, None]] = {}
         for entry in self.entries():
-            for relative in entry.get("adds", {}).get(stage, []):
-                visible[relative] = None
+            for stage, added in entry.get("adds", {}).items():
+                visible.setdefault(stage, {}).update(dict.fromkeys(added))
             for relative in entry.get("removes", []):
-                visible.pop(relative, None)
-        return [self.dir / relative for relative in visible]
+                for files in visible.values():
+                    files.pop(relative, None)
+        return {stage: [self.dir / relative for relative in files] for stage, files in visible.items()}
 
     def read_file(self, stage: str, path: Path, columns: list[str] | None = None) -> pa.Table:
         """One visible file of a stage in the stage's current schema (columns it predates are null)."""

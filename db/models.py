@@ -64,7 +64,8 @@ class Flag(Base):
     state: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # Indexed: the query engine fetches the rows changed since its last copy (db/mirror.py).
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -80,7 +81,7 @@ class Label(Base):
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 

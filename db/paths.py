@@ -13,6 +13,7 @@
     retargets/embodiment=<name>/<batch>.parquet
     metrics/<batch>.parquet
   cache/proxies/<clip_id>.mp4     browser-playable H.264 proxies of clips
+  cache/proxies/.job.lock         held by the one proxy job working on the root
   cache/thumbs/<clip_id>.jpg      clip thumbnails (the middle frame)
   cache/jobs/<kind>-<id>.log      stdout/stderr of detached jobs and runs (label-7.log, run-3.log)
   cache/trainer/                  decoded training frames, shared by runs (and the CLI)
@@ -50,6 +51,7 @@ TMP_DIR = "_tmp"
 WRITER_LOCK = "_writer.lock"
 CATALOG_DB = "catalog.db"
 PROXY_DIR = "cache/proxies"
+PROXY_JOB_LOCK = "cache/proxies/.job.lock"  # the one proxy job working on a root holds it (flock)
 DEMO_DIR = "demo"
 EXPORTS_DIR = "exports"  # the suggested home of exports: the one store folder an export may write into
 RUNS_DIR = "runs"  # training runs started from the app, one folder each

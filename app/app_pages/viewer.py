@@ -12,7 +12,7 @@ from app.components import robot3d, viewer
 from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
 from app.components.segments import segment_editor, segment_spans, segments_of
-from app.media import with_media_key
+from app.media import with_key_param, with_media_key
 from curation.review import clip_flags, timeline_marks
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
@@ -145,8 +145,11 @@ except VideoError as exc:
 except Exception as exc:  # noqa: BLE001 (a message naming the clip, not a traceback)
     guard.show_failure("make a browser-playable copy of the video", exc, clip_id)
     st.stop()
+# The keypoints load while the first frame is on screen; with a robot hand (placed in this run
+# anyway) they come along with it.
 config = guard.attempt(cache.viewer_config, version, clip_id, pose_sources, tuple(dims["state"]),
-                       tuple(dims["action"]), what="load the clip's poses and curves", clip_id=clip_id)
+                       tuple(dims["action"]), fetch_tracks=embodiment == ROBOT_NONE,
+                       what="load the clip's poses and curves", clip_id=clip_id)
 if config is None:
     st.stop()
 layer = None
@@ -163,7 +166,10 @@ if embodiment != ROBOT_NONE:
 if clip["kind"] == "robot" and robot_hand is not None:
     episode_layer = cache.robot_episode_layer(version, cache.store_revision(), clip_id, robot_hand)
     config = viewer.with_robot(config, episode_layer and {"robot": episode_layer, "series": config["series"]})
-config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}  # a copy: the cache's is shared
+media_key = auth_gate.media_key()
+config = {**config, "src": with_media_key(config["src"], media_key)}  # a copy: the cache's is shared
+if "tracksUrl" in config:
+    config["tracksUrl"] = with_key_param(config["tracksUrl"], media_key)
 root = cache.data_root()
 flags = guard.attempt(clip_flags, root, clip_id, what="read the clip's flags", clip_id=clip_id, default=[])
 config = viewer.with_flag_marks(config, timeline_marks(int(clip["n_frames"]), flags))  # as on the Review page
@@ -184,4 +190,5 @@ segment_editor(root, clip_id, int(clip["n_frames"]), curator, auth_gate.why_not(
                state.VIEWER_SEGMENTS)
 
 with st.expander("Details", icon=":material/info:"):
-    st.dataframe(viewer.clip_details(clip), hide_index=True, width="stretch")
+    # A static table: the interactive grid's scripts would load while the player starts (2 cores).
+    st.table(viewer.clip_details(clip), hide_index=True)

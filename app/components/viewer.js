@@ -14,6 +14,8 @@
   const $ = (id) => document.getElementById(id);
   const video = $('video'), stage = $('stage'), overlay = $('overlay'), timeline = $('timeline');
   const chartsBox = $('charts'), belowCharts = $('below-charts'), hud = $('hud'), message = $('message');
+  // The video is fetched and its decoder started first, while the rest of the player is set up.
+  video.src = C.src;
   const BONES = C.bones;  // MediaPipe-21 connections, from labeling/pose/hand21.py
   const HAND_COLORS = {left: '#ff8c1a', right: '#1fb4ff'};
   const ROW_H = 14, ROW_GAP = 4, LABEL_W = 76;
@@ -354,11 +356,26 @@
   video.addEventListener('loadedmetadata', () => {
     if (C.fromS > 0) video.currentTime = timeOf(0);
   });
+  // Ready: the first frame is on screen and the keypoints are in (fetched meanwhile when the page
+  // left them out: C.tracksUrl).
+  let videoLoaded = false, tracksLoaded = !C.tracksUrl;
+  const settle = () => { S.ready = videoLoaded && tracksLoaded; };
+  if (C.tracksUrl) {
+    fetch(C.tracksUrl).then((response) => {
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return response.json();
+    }).then((layer) => {
+      C.tracks = layer.tracks;
+      C.timeline = [...layer.timeline, ...C.timeline];
+      layout();
+    }).catch((err) => { S.error = 'keypoints: ' + String(err); }).finally(() => { tracksLoaded = true; settle(); });
+  }
   video.addEventListener('loadeddata', () => {
     message.style.display = 'none';
-    S.ready = true;
+    videoLoaded = true;
     S.readyEpochMs = nowEpoch();
     render(frameAt(video.currentTime), true);
+    settle();
     if (C.autoplay) togglePlay();
   });
   video.addEventListener('error', () => {
@@ -368,5 +385,4 @@
   if (M) $('hint').insertAdjacentHTML('afterbegin', '<kbd>i</kbd> <kbd>o</kbd> mark a segment\'s in / out, ');
   window.addEventListener('resize', layout);
   layout();
-  video.src = C.src;
 })();

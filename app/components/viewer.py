@@ -5,6 +5,8 @@ The page gets `clip_viewer_config(engine, clip_id, ...)` (through app/cache.py) 
 compact JSON: keypoints rounded to 0.1 px (in the clip's original resolution; the browser scales
 them to the displayed size), per-frame scores, and the robot state/action curves. A human clip's
 retargeted robot hand (`app.components.robot_overlay`) joins the config through `with_robot`.
+With `tracks_url`, the keypoints stay out of the page: the player fetches them from that URL
+(`clip_pose_layer`, served by app/media.py) while its first frame is already on screen.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.media import media_url
 from db.engine import QueryEngine
 from db.queries.clips import get_clip
 from db.queries.frames import clip_pose_track, clip_robot_frames
+from db.schemas import HANDS
 from labeling.media.proxy import needs_proxy, served_range_s
 from labeling.media.video import VideoError, frame_times_s
 from labeling.pose.hand21 import CONNECTIONS
@@ -177,8 +180,8 @@ def with_flag_marks(config: dict, marks: list[float | None]) -> dict:
 
 
 def viewer_height(config: dict) -> int:
-    """The iframe height (pixels) that fits the player for this config."""
-    rows = len(config["timeline"])
+    """The iframe height (pixels) that fits the player for this config (and the rows it will fetch)."""
+    rows = len(config["timeline"]) + config.get("timelineRowsToLoad", 0)
     timeline = rows * TIMELINE_ROW_PX + TIMELINE_AXIS_PX + 8 if rows else 0
     below = config.get("belowHeight", 0) + 8 if config.get("robot") else 0
     return config["videoMaxHeight"] + BAR_HEIGHT_PX + timeline + below + HINT_HEIGHT_PX + 8
@@ -300,12 +303,22 @@ def played_frame_times_s(clip: dict) -> tuple[float, ...] | None:
     return tuple(round(float(t), 6) for t in times[:n_frames]) if len(times) >= n_frames else None
 
 
+def clip_pose_layer(engine: QueryEngine, clip_id: str, pose_sources: tuple[str, ...], n_frames: int) -> dict:
+    """The player's `tracks` and `timeline` of a clip's `pose_sources` (the first one drawn solid)."""
+    tracks = []
+    if pose_sources:
+        track = clip_pose_track(engine, clip_id, list(pose_sources))
+        tracks = pose_tracks(track, n_frames, primary_source=pose_sources[0])
+    return {"tracks": tracks, "timeline": timeline_rows(tracks)}
+
+
 def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[str, ...] = (),
-                       dims: dict[str, list[int]] | None = None) -> dict | None:
+                       dims: dict[str, list[int]] | None = None, tracks_url: str | None = None) -> dict | None:
     """Everything the player needs for one clip (None when the clip is unknown).
 
-    Human clips get the 2D keypoints of `pose_sources` (the first one drawn solid); robot
-    episodes get curves of `dims` (per column, indexes into the state/action vectors).
+    Human clips get the 2D keypoints of `pose_sources` (the first one drawn solid), or with
+    `tracks_url` the URL the player fetches them from; robot episodes get curves of `dims` (per
+    column, indexes into the state/action vectors).
     """
     clip = get_clip(engine, clip_id)
     if clip is None:
@@ -315,10 +328,11 @@ def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[st
     video = ClipVideo(clip_id=clip_id, src=media_url(clip_id), fps=float(clip.get("fps") or 30.0),
                       n_frames=n_frames, width=int(clip.get("width") or 1), height=int(clip.get("height") or 1),
                       from_s=from_s, to_s=to_s, frame_times_s=played_frame_times_s(clip))
-    tracks, series = [], []
-    if pose_sources:
-        track = clip_pose_track(engine, clip_id, list(pose_sources))
-        tracks = pose_tracks(track, n_frames, primary_source=pose_sources[0])
+    tracks, series, deferred = [], [], {}
+    if pose_sources and tracks_url:  # fetched by the player: one timeline row per source and hand
+        deferred = {"tracksUrl": tracks_url, "timelineRowsToLoad": len(pose_sources) * len(HANDS)}
+    elif pose_sources:
+        tracks = clip_pose_layer(engine, clip_id, pose_sources, n_frames)["tracks"]
     if clip.get("kind") == "robot" and dims:
         frames = clip_robot_frames(engine, clip_id)
         sizes = {c: max((len(v) for v in frames[c] if v is not None), default=0) for c in ROBOT_COLUMNS
@@ -326,7 +340,7 @@ def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[st
         names = {c: vector_labels(clip, c, size) for c, size in sizes.items()}
         drawable = {c: d for c, d in dims.items() if sizes.get(c)}  # a video-only episode has no curves to draw
         series = robot_series(frames, n_frames, drawable, names)
-    return viewer_config(video, tracks, series)
+    return {**viewer_config(video, tracks, series), **deferred}
 
 
 DETAIL_FIELDS = (  # (clips column, label) shown beside the player, when set

@@ -23,6 +23,26 @@ def get_clip(engine: QueryEngine, clip_id: str) -> dict | None:
     return fetch_row(engine, "SELECT * FROM clips WHERE clip_id = ?", [clip_id])
 
 
+def clips_with_codecs_other_than(engine: QueryEngine, codecs: list[str], after_clip_id: str = "",
+                                  limit: int = 10_000) -> list[dict]:
+    """Up to `limit` clips whose video codec is none of `codecs` (lower case): the ones needing a proxy.
+
+    In clip id order, from the first id past `after_clip_id` (a caller pages through them all). Each
+    a dict of the columns a proxy is made from: clip_id, path, codec, fps, duration_s, video_from_s,
+    video_to_s.
+    """
+    sql = """SELECT clip_id, path, codec, fps, duration_s, video_from_s, video_to_s FROM clips
+             WHERE lower(coalesce(codec, '')) NOT IN (SELECT unnest(?::VARCHAR[])) AND clip_id > ?
+             ORDER BY clip_id LIMIT ?"""
+    return fetch_df(engine, sql, [list(codecs), after_clip_id, limit]).to_dict("records")
+
+
+def count_clips_with_codecs_other_than(engine: QueryEngine, codecs: list[str]) -> int:
+    """How many clips have a video codec none of `codecs` (lower case)."""
+    sql = "SELECT count(*) FROM clips WHERE lower(coalesce(codec, '')) NOT IN (SELECT unnest(?::VARCHAR[]))"
+    return int(fetch_one(engine, sql, [list(codecs)])[0])
+
+
 def clips_by_id(engine: QueryEngine, clip_ids: list[str]) -> pd.DataFrame:
     """Every `clips` column of the named clips, by clip_id."""
     sql = "SELECT * FROM clips WHERE clip_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY clip_id"

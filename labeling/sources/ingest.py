@@ -2,10 +2,13 @@
 
 Each input is read completely in memory first, so a corrupt file contributes nothing; clips are
 committed in batches (one lake commit each), so a killed run keeps what it finished and a re-run
-skips it: clip ids come from content, and unchanged files are not even re-hashed.
+skips it: clip ids come from content, and unchanged files are not even re-hashed. With
+`make_proxies` (the CLI's default), the browser proxies of the new clips a browser cannot play
+(MPEG-4, AV1, ...) are then made by a detached job (labeling/media/proxy_jobs.py), so the viewer
+finds them made.
 
     egocurate --root R ingest PATH... [--source auto|video|egodex|lerobot] [--task TEXT]
-                              [--state-key KEY] [--action-key KEY]
+                              [--state-key KEY] [--action-key KEY] [--no-proxies]
 
 `task` is the task text of new clips whose media carries none (raw videos); `state_key` /
 `action_key` choose a LeRobot dataset's vectors where its own names do not say
@@ -25,6 +28,7 @@ from db.engine import query_engine
 from db.jobs import DONE, FAILED, JobHandle, job_scope
 from db.lake import Lake
 from db.queries.clips import existing_clip_ids, known_files, vector_keys
+from labeling.media.proxy import needs_proxy
 
 from .base import FileStamp, IngestError, KnownFiles, SourceItem
 from .detect import Candidate, discover
@@ -47,6 +51,8 @@ class IngestReport:
     video_only: list[str] = field(default_factory=list)  # added robot episodes without state or action vectors
     revectored: list[str] = field(default_factory=list)  # catalogued episodes re-read with the vector keys given
     job_id: int | None = None
+    needing_proxies: int = 0  # new clips a browser cannot play as they are
+    proxy_job_id: int | None = None  # the detached job making their proxies (`make_proxies`)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +89,7 @@ class _Writer:
             return
         self.existing.add(item.clip_id)
         self.pending.append(item)
+        self.report.needing_proxies += needs_proxy(item.clip.get("codec"))
         self.report.warnings += item.warnings
         if len(self.pending) >= BATCH_CLIPS:
             self.flush()
@@ -184,7 +191,8 @@ def _note_vectors(candidate: Candidate, result: object, report: IngestReport) ->
 
 
 def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool = True,
-           author: str = "cli", options: IngestOptions = IngestOptions()) -> IngestReport:
+           author: str = "cli", options: IngestOptions = IngestOptions(),
+           make_proxies: bool = False) -> IngestReport:
     """Catalogue everything ingestible under `inputs`; see the module docstring."""
     report = IngestReport()
     candidates, report.failures = discover(inputs, source)
@@ -215,7 +223,17 @@ def ingest(root: Path, inputs: list[Path], source: str = "auto", progress: bool 
         added = set(report.added)
         report.video_only = [clip_id for clip_id in report.video_only if clip_id in added]
         _finish_job(job, report)
+    if make_proxies:
+        start_proxies(root, report)
     return report
+
+
+def start_proxies(root: Path, report: IngestReport) -> None:
+    """Start the detached job making the proxies of the new clips a browser cannot play, if there are any."""
+    if report.needing_proxies and report.proxy_job_id is None:
+        from labeling.media.proxy_jobs import start_proxy_job
+
+        report.proxy_job_id = start_proxy_job(root)
 
 
 def _finish_job(job: JobHandle, report: IngestReport) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -44,3 +45,20 @@ def test_thumbnail_is_a_jpeg(app_root: Path, egodex_clip: dict):
     app = Starlette(routes=media_routes(app_root))
     status, headers, body = get(app, thumb_url(egodex_clip["clip_id"]))
     assert status == 200 and headers["content-type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
+
+
+def test_keypoint_tracks_are_served_as_the_page_would_have_inlined_them(app_root: Path, egodex_clip: dict):
+    from app.components import viewer
+    from app.media import poses_url
+    from db.engine import query_engine
+
+    app = Starlette(routes=media_routes(app_root))
+    url = poses_url(egodex_clip["clip_id"], ("egodex",), ("root", 3, 7))
+    status, headers, body = get(app, url)
+    assert status == 200 and headers["content-type"] == "application/json"
+    inline = viewer.clip_viewer_config(query_engine(app_root), egodex_clip["clip_id"], ("egodex",))
+    assert json.loads(body) == {"tracks": inline["tracks"], "timeline": inline["timeline"]}
+    deferred = viewer.clip_viewer_config(query_engine(app_root), egodex_clip["clip_id"], ("egodex",), tracks_url=url)
+    assert deferred["tracks"] == [] and deferred["tracksUrl"] == url
+    assert viewer.viewer_height(deferred) == viewer.viewer_height(inline)  # room for the rows it will fetch
+    assert get(app, poses_url("0123456789abcdef", ("egodex",), ("root", 3, 7)))[0] == 404
