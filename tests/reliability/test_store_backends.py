@@ -27,6 +27,9 @@ from tests.reliability import workload
 pytestmark = pytest.mark.usefixtures("store_backend")
 TABLES = {"flags", "labels", "pairs", "views", "exports", "runs", "audit_log", "users", "jobs", "store_revision"}
 OPENERS = 6
+# Generous: the openers only wait on each other, but on a loaded 2-core CI machine the forkserver's start
+# and the six processes' imports took over 120 s once (a hang would still fail, after this long).
+AT_ONCE_TIMEOUT_S = 300
 
 
 def head_revision() -> str:
@@ -47,12 +50,12 @@ def open_at_once(root: Path, write: bool) -> list[str]:
     """`OPENERS` processes open the store (and with `write` make a first write) at the same moment."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([workload.__name__])
-    start, results = context.Barrier(OPENERS, timeout=120), context.Queue()
+    start, results = context.Barrier(OPENERS, timeout=AT_ONCE_TIMEOUT_S), context.Queue()
     processes = [context.Process(target=workload.open_store, args=(str(root), store_url(root), start, results,
                                                                    write)) for _ in range(OPENERS)]
     for process in processes:
         process.start()
-    outcomes = [results.get(timeout=120) for _ in processes]
+    outcomes = [results.get(timeout=AT_ONCE_TIMEOUT_S) for _ in processes]
     for process in processes:
         process.join(timeout=30)
     return outcomes
