@@ -328,40 +328,67 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default: <root>/runs/<stage>-<export name>); an existing run there resumes.")
 @click.option("--scaling", is_flag=True,
-              help="Pretrain on nested fractions of the human hours and fit L = a + b ln(hours).")
+              help="A scaling run, recorded in the store (the Scaling page shows it) and trained here: pretrain on "
+                   "nested fractions of the human hours (steps in proportion, several seeds), fit L = a + b ln(hours), "
+                   "midtrain each checkpoint on the robot episodes and correlate the losses.")
 @click.option("--fractions", default="0.125,0.25,0.5,1", show_default=True,
               help="With --scaling: the fractions of the human training hours, comma-separated.")
+@click.option("--seeds", type=click.IntRange(1, 99), default=3, show_default=True,
+              help="With --scaling: pretrain runs per fraction.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --scaling: passes over each fraction's human samples, so its steps grow with its hours "
+                   "(default: trainer.scaling.ScalingConfig's).")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Override the config's max_steps.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: the config's, auto).")
 @click.option("--no-resume", is_flag=True, help="Start over even if the run folder has a checkpoint.")
 @click.pass_obj
 def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name: str, out_dir: Path | None,
-          scaling: bool, fractions: str, max_steps: int | None, device: str | None, no_resume: bool) -> None:
+          scaling: bool, fractions: str, seeds: int, epochs: float | None, max_steps: int | None, device: str | None,
+          no_resume: bool) -> None:
     """Train the policy on an export: pretrain on human data, midtrain on aligned human + robot data."""
-    from trainer.scaling import run_scaling
     from trainer.train import TrainConfig, config_path
     from trainer.train import train as run_train
 
-    out = out_dir or root / "runs" / f"{'scaling' if scaling else stage}-{data_dir.name}"
+    if scaling:
+        if out_dir or init or max_steps or device or no_resume:
+            raise click.UsageError("--out, --init, --max-steps, --device and --no-resume do not apply to --scaling: "
+                                   "its runs go to <root>/runs/<id>-scaling-<export>, their steps follow their hours "
+                                   "(--epochs), on the config's device")
+        _train_scaling(root, data_dir, config_name, [float(f) for f in fractions.split(",") if f.strip()], seeds,
+                       epochs)
+        return
+
+    out = out_dir or root / "runs" / f"{stage}-{data_dir.name}"
     override = {"data_dir": str(data_dir), "out_dir": str(out), "stage": stage,
                 "init": str(init) if init else None, "cache_dir": str(root / "cache" / "trainer"),
                 "resume": not no_resume}
     override |= {"max_steps": max_steps} if max_steps else {}
     override |= {"device": device} if device else {}
     try:
-        cfg = TrainConfig.from_yaml(config_path(config_name), override)
-        if scaling:
-            result = run_scaling(cfg, tuple(float(f) for f in fractions.split(",") if f.strip()))
-            fit = result.fit
-            for hours, loss in zip(result.hours, result.losses, strict=True):
-                click.echo(f"  {hours:10.4f} h  human validation MSE {loss:.4f}")
-            click.echo(f"scaling: L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R^2 = {fit.r2:.4f}; "
-                       f"{out / 'scaling.json'}, {out / 'scaling.html'}")
-        else:
-            last = run_train(cfg)
-            click.echo(f"train {stage}: checkpoint {last}; log {out / 'log.jsonl'}")
+        last = run_train(TrainConfig.from_yaml(config_path(config_name), override))
+        click.echo(f"train {stage}: checkpoint {last}; log {out / 'log.jsonl'}")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _train_scaling(root: Path, data_dir: Path, config_name: str, fractions: list[float], seeds: int,
+                   epochs: float | None) -> None:
+    """`train --scaling`: a run recorded in the store like the app's, trained in this process; prints its figures."""
+    from trainer.runs import create_run, execute_run, run_status
+    from trainer.scaling import describe_scaling, read_scaling
+
+    try:
+        run_id = create_run(root, data_dir, "scaling", config_name, author=getpass.getuser(), fractions=fractions,
+                            seeds=seeds, study={"epochs": epochs} if epochs else None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"scaling run {run_id}: training {len(fractions)} fractions x {seeds} seeds here")
+    state = execute_run(root.resolve(), run_id)
+    run = run_status(root, run_id)
+    if state != "done":
+        raise click.ClickException(f"scaling run {run_id} {state}: {run.message}")
+    click.echo("\n".join(describe_scaling(read_scaling(run.out_dir))))
+    click.echo(f"written: {Path(run.out_dir) / 'scaling.json'}, {Path(run.out_dir) / 'scaling.html'}")
 
 
 @main.command()
