@@ -114,7 +114,7 @@ PAGE_SIZES = (24, 48, 96)
 TRAIN_NO_INIT = "(none: from scratch)"
 # Tests check these match trainer.runs.CONFIG_NAMES / SCALING_FRACTIONS / SCALING_SEEDS.
 TRAIN_CONFIGS = ("smoke", "demo", "small", "paper")
-SCALING_FRACTION_CHOICES = (0.125, 0.25, 0.5, 1.0)
+SCALING_FRACTION_CHOICES = (0.0625, 0.125, 0.25, 0.5, 0.75, 1.0)
 
 DEFAULTS: dict[str, object] = {
     AUTH_TOKEN: None,

@@ -11,6 +11,8 @@ A fair comparison of amounts of data (issue 17):
   fraction's episodes hold every smaller fraction's;
 - steps in proportion to the hours: `epochs` passes over the fraction's samples, at least `min_steps`,
   so larger fractions are not cut short;
+- fractions are dealt round-robin over the tasks (`trainer.data.nested_subset`), so each holds every
+  task its size allows;
 - one fixed validation set: the export's human validation episodes (whole pair groups, never trained
   on), scored after the last step on `eval_timesteps` timesteps x `eval_samples` sampled chunks;
 - `seeds` runs per fraction (initialisation, batch order, flow noise), fitted as they come;
@@ -41,12 +43,14 @@ class ScalingConfig:
 
     fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)  # shares of the human training hours, nested
     seeds: int = 3  # pretrain runs per fraction, with seeds seed, seed + 1, ...
-    epochs: float = 4.0  # passes over a fraction's human training samples: its steps grow with its hours
-    # Floor on any run's steps: the first ~100 barely move the sampled-chunk loss (on the demo: ~1.9 after
-    # 70 steps, ~1.4 after 150, then ~0.2 per doubling), so a shorter run would measure that start-up.
-    min_steps: int = 100
+    epochs: float = 6.0  # passes over a fraction's human training samples: its steps grow with its hours
+    # Floor on a pretrain run's steps: from scratch, the first ~150 steps barely move the sampled-chunk loss
+    # and scatter it between seeds (measured on the demo), so a shorter run would measure that start-up.
+    min_steps: int = 150
     transfer: bool = True  # midtrain each pretrain checkpoint on the robot episodes (when the export has some)
-    midtrain_epochs: float = 2.0  # passes over the robot training samples, the same for every fraction
+    # Passes over the robot training samples (no floor: it starts from a trained checkpoint), the same for
+    # every fraction; short, so the robot loss still depends on where it started.
+    midtrain_epochs: float = 1.0
 
     def __post_init__(self) -> None:
         """Check values; errors name the field."""
@@ -163,8 +167,7 @@ def plan_scaling(cfg: object, scaling: ScalingConfig, export: object) -> list[Sc
     human = export.select("train", {HUMAN})
     robot = [e for e in export.select("train") if e.embodiment != HUMAN]
     data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
-    midtrain_steps = steps_for(sum(e.length for e in robot), cfg.batch_size, scaling.midtrain_epochs,
-                               scaling.min_steps)
+    midtrain_steps = steps_for(sum(e.length for e in robot), cfg.batch_size, scaling.midtrain_epochs, 1)
     transfer = scaling.transfer and bool(robot) and bool([e for e in export.select("validation")
                                                            if e.embodiment != HUMAN])
     parts = []
