@@ -9,14 +9,15 @@ ROOT ?= egocurate-data
 PORT ?= 8501
 
 LEROBOT_VENV := $(CURDIR)/.venv-lerobot
+LEROBOT061_VENV := $(CURDIR)/.venv-lerobot061
 
-.PHONY: demo test install chromium postgresql lerobot-venv lint bench clean
+.PHONY: demo test install chromium postgresql lerobot-venv lerobot061-venv lint bench clean
 
 demo: install
 	$(VENV)/bin/egocurate --root $(ROOT) demo --port $(PORT)
 
-test: install chromium postgresql lerobot-venv
-	LEROBOT_VENV=$(LEROBOT_VENV) $(PY) -m pytest -q tests
+test: install chromium postgresql lerobot-venv lerobot061-venv
+	LEROBOT_VENV=$(LEROBOT_VENV) LEROBOT061_VENV=$(LEROBOT061_VENV) $(PY) -m pytest -q tests
 
 install: $(STAMP)
 
@@ -42,8 +43,12 @@ postgresql:
 lerobot-venv:
 	bash scripts/lerobot_venv.sh $(LEROBOT_VENV)
 
+# The current LeRobot (0.6.1) as a second oracle: its reader, subtasks and quantile normalisation.
+lerobot061-venv:
+	bash ../shared/tools/lerobot061/build_venv.sh $(LEROBOT061_VENV)
+
 lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) $(LEROBOT_VENV) $(ROOT)
+	rm -rf $(VENV) $(LEROBOT_VENV) $(LEROBOT061_VENV) $(ROOT)

@@ -11,9 +11,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.components import robot_overlay, viewer
-from db import paths, queries
+from app.components import robot_episode, robot_overlay, viewer
+from db import paths
 from db.engine import QueryEngine, query_engine
+from db.queries import clips, door, frames, views
+from db.view_spec import ViewSpec
 
 
 @st.cache_resource
@@ -37,32 +39,31 @@ def lake_version() -> tuple[str, int, int]:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def overview(version: tuple[str, int, int]) -> tuple[queries.CatalogTotals, dict[str, pd.DataFrame]]:
+def overview(version: tuple[str, int, int]) -> tuple[clips.CatalogTotals, dict[str, pd.DataFrame]]:
     """The Overview page's numbers and tables: totals by source, top tasks, pose coverage."""
     e = engine()
-    return queries.catalog_totals(e), {"source": queries.clip_totals(e, "source"), "tasks": queries.task_totals(e),
-                                       "coverage": queries.pose_coverage_by_hand(e)}
+    return clips.catalog_totals(e), {"source": clips.clip_totals(e, "source"), "tasks": clips.task_totals(e),
+                                     "coverage": frames.pose_coverage_by_hand(e)}
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def clip_facets(version: tuple[str, int, int]) -> queries.ClipFacets:
-    return queries.clip_facets(engine())
+def clip_facets(version: tuple[str, int, int]) -> clips.ClipFacets:
+    return clips.clip_facets(engine())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def clip_page(version: tuple[str, int, int], spec: queries.ClipFilter, order_by: str, descending: bool,
-              page: int, page_size: int) -> queries.ClipPage:
-    return queries.clip_page(engine(), spec, order_by, descending, page, page_size)
+def clip_page(version: tuple[str, int, int], spec: ViewSpec, page: int, page_size: int) -> views.ClipPage:
+    return views.clip_page(engine(), spec, page, page_size)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def clip(version: tuple[str, int, int], clip_id: str) -> dict | None:
-    return queries.get_clip(engine(), clip_id)
+    return clips.get_clip(engine(), clip_id)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def pose_sources(version: tuple[str, int, int], clip_id: str) -> list[str]:
-    return queries.clip_pose_sources(engine(), clip_id)
+    return frames.clip_pose_sources(engine(), clip_id)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -74,9 +75,8 @@ def viewer_config(version: tuple[str, int, int], clip_id: str, sources: tuple[st
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def clip_neighbours(version: tuple[str, int, int], clip_id: str, spec: queries.ClipFilter, order_by: str,
-                    descending: bool) -> tuple[str | None, str | None]:
-    return queries.clip_neighbours(engine(), clip_id, spec, order_by, descending)
+def clip_neighbours(version: tuple[str, int, int], clip_id: str, spec: ViewSpec) -> tuple[str | None, str | None]:
+    return views.clip_neighbours(engine(), clip_id, spec)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -86,7 +86,7 @@ def robot_dim_choices(version: tuple[str, int, int], clip_id: str) -> dict[str, 
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def public_columns(version: tuple[str, int, int]) -> pd.DataFrame:
-    return queries.public_columns(engine())
+    return door.public_columns(engine())
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -107,6 +107,25 @@ def robot_layer(version: tuple[str, int, int], clip_id: str, embodiment: str, ha
     """The robot hand's part of the player's JSON (`robot_overlay.clip_robot_layer`)."""
     return robot_overlay.clip_robot_layer(engine(), clip_id, embodiment, hand, pose_source, joint_dims,
                                           max_dims=viewer.MAX_SERIES_DIMS)
+
+
+def store_revision() -> int:
+    """The annotation store's revision: with the lake version, the key of what reads specs and decisions."""
+    from db.store import store_revision as revision
+
+    return revision(data_root())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def robot_episode_hands(version: tuple[str, int, int], revision: int, clip_id: str) -> list[str]:
+    """The sides a robot episode's embodiment spec lets the viewer draw (`robot_episode.episode_hands`)."""
+    return robot_episode.episode_hands(engine(), clip_id)
+
+
+@st.cache_data(max_entries=16, show_spinner="Drawing the robot hand from its state...")
+def robot_episode_layer(version: tuple[str, int, int], revision: int, clip_id: str, side: str) -> dict | None:
+    """A robot episode's own hand for the player (`robot_episode.episode_robot_layer`)."""
+    return robot_episode.episode_robot_layer(engine(), clip_id, side)
 
 
 @st.cache_data(max_entries=1, show_spinner=False)

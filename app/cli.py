@@ -1,20 +1,26 @@
 """The `egocurate` command line: thin over the packages, the same functions the app calls.
 
-    egocurate [--root DIR] ingest PATH... [--source auto|video|egodex|lerobot]
+    egocurate [--root DIR] ingest PATH... [--source ...] [--embodiment SPEC.yml] [--task TEXT] [--state-key K]
+    egocurate [--root DIR] task set CLIP_ID TEXT | import FILE.csv | list --missing [--csv]
     egocurate [--root DIR] sql [--json] "SELECT ..."
     egocurate [--root DIR] label [--clips ID]... [--stride K] [--workers N] [--executor local|ray]
-    egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR]
+    egocurate [--root DIR] retarget --hand NAME|CONFIG.yml [--config-dir DIR] [--urdf-dir DIR] | --embodiment SPEC
     egocurate [--root DIR] score [--rules YML] [--clips ID]...
     egocurate [--root DIR] view save NAME JSON | list | show NAME
-    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F]
+    egocurate [--root DIR] pair [--min-similarity F] [--max-cost F] | list | accept ID | reject ID --reason TEXT
+    egocurate [--root DIR] embodiment set SPEC.yml (--dataset DIR | --clips ID...) | propose | list | show NAME
     egocurate [--root DIR] export --out DIR --format lerobot-v2.1|lerobot-v3 [--view NAME] [--gr00t] [--unpaired-human]
+                                  [--min-episode-s S] [--trim-idle] [--trim-absent] [--no-subtasks]
     egocurate [--root DIR] train --data DIR --stage pretrain|midtrain [--init CKPT] [--config NAME] [--scaling]
     egocurate [--root DIR] demo [--no-app] [--no-train] [--port N]
     egocurate [--root DIR] app [--port N] [--host ADDR]
     egocurate [--root DIR] user add NAME [--role viewer|curator|admin] [--password-stdin] | list
     egocurate [--root DIR] user set-role NAME ROLE | passwd NAME [--password-stdin] | remove NAME
+    egocurate [--root DIR] flag list | add CLIP_ID --frames A:B --reason TEXT | confirm ID | dismiss ID
+    egocurate [--root DIR] segment add CLIP_ID --frames A:B --text TEXT | list CLIP_ID
 
-`--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`.
+`--root` defaults to `$EGOCURATE_HOME`, else `./egocurate-data`. A failure prints one line naming what
+failed and why; `--verbose` adds the traceback and third-party logs (app/cli_errors.py).
 """
 
 from __future__ import annotations
@@ -30,37 +36,35 @@ from pathlib import Path
 
 import click
 
-from app.cli_output import echo_ingest_report
+from app.cli_embodiments import embodiment
+from app.cli_errors import GuardedGroup, set_verbose
+from app.cli_flags import flag, segment
+from app.cli_ingest import ingest
+from app.cli_output import echo_midtrain_hint
+from app.cli_pairs import pair
+from app.cli_tasks import task
 from app.cli_users import user
 from db import paths
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Data root (default: $EGOCURATE_HOME, else ./egocurate-data).")
+@click.option("--verbose", is_flag=True, help="Show tracebacks and third-party (MediaPipe, TensorFlow Lite) logs.")
 @click.pass_context
-def main(ctx: click.Context, root: Path | None) -> None:
+def main(ctx: click.Context, root: Path | None, verbose: bool) -> None:
     """EgoCurate: egocentric hand video to robot-ready training data."""
+    set_verbose(verbose)
     ctx.obj = paths.resolve_root(root)
 
 
 main.add_command(user)  # app/cli_users.py: the accounts and roles of the app's sign-in
-
-
-@main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--source", type=click.Choice(["auto", "video", "egodex", "lerobot"]), default="auto",
-              show_default=True, help="Force a reader instead of detecting one per input.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_obj
-def ingest(root: Path, inputs: tuple[Path, ...], source: str, quiet: bool) -> None:
-    """Catalogue raw videos, EgoDex pairs (.mp4 + .hdf5) and LeRobot datasets."""
-    from labeling.sources.ingest import ingest as run_ingest
-
-    report = run_ingest(root, list(inputs), source=source, progress=not quiet)
-    echo_ingest_report(report)
-    if not report.ok:
-        sys.exit(1)
+main.add_command(pair)  # app/cli_pairs.py: propose + align pairs, then list, accept, reject
+main.add_command(embodiment)  # app/cli_embodiments.py: robot embodiment specs
+main.add_command(flag)  # app/cli_flags.py: a curator's flag decisions from a script
+main.add_command(segment)  # app/cli_flags.py: segment labels (exported as subtasks)
+main.add_command(task)  # app/cli_tasks.py: task text for clips whose media has none
+main.add_command(ingest)  # app/cli_ingest.py: catalogue videos, EgoDex pairs, LeRobot datasets
 
 
 def _json_cell(value: object) -> object:
@@ -84,7 +88,7 @@ def _json_cell(value: object) -> object:
 def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: float | None) -> None:
     """Run one read-only SELECT over the public views (clips, frames, robot_frames, ...)."""
     from db.engine import query_engine
-    from db.queries import SQL_ROW_CAP, SQL_TIMEOUT_S, SqlError, run_readonly_sql
+    from db.queries.door import SQL_ROW_CAP, SQL_TIMEOUT_S, SqlError, run_readonly_sql
 
     try:
         result = run_readonly_sql(query_engine(root), query, row_cap or SQL_ROW_CAP, timeout_s or SQL_TIMEOUT_S)
@@ -115,7 +119,8 @@ def sql(root: Path, query: str, as_json: bool, row_cap: int | None, timeout_s: f
 def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: int, max_side_px: int,
           workers: int, executor: str, background: bool, quiet: bool) -> None:
     """Label hand poses with MediaPipe (pose_source 'mediapipe') on clips that have none."""
-    from labeling.pose.label import run_label, start_label_job
+    from labeling.pose.label import run_label
+    from labeling.pose.label_jobs import start_label_job
 
     options = {"stride": stride, "model_complexity": model_complexity, "max_side_px": max_side_px,
                "workers": workers, "executor": executor}
@@ -138,9 +143,11 @@ def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: 
 
 
 @main.command()
-@click.option("--hand", required=True,
+@click.option("--hand", default=None,
               help="A registered hand (egocurate_hand22, sharpa_ha4, g1_dex3, allegro, inspire, leap, ability) "
                    "or a dex-retargeting YAML config.")
+@click.option("--embodiment", "spec", default=None,
+              help="Instead of --hand: a robot's embodiment spec (YAML or stored name); its hands, under its name.")
 @click.option("--clips", "clip_ids", multiple=True, help="Retarget only this clip id (repeatable); default: all.")
 @click.option("--config-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Where the named hands' dex-retargeting configs live (not needed for egocurate_hand22).")
@@ -152,14 +159,19 @@ def label(root: Path, clip_ids: tuple[str, ...], stride: int, model_complexity: 
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def retarget(root: Path, hand: str, clip_ids: tuple[str, ...], config_dir: Path | None, urdf_dir: Path | None,
-             pose_source: str | None, device: str | None, workers: int, executor: str, quiet: bool) -> None:
+def retarget(root: Path, hand: str | None, spec: str | None, clip_ids: tuple[str, ...], config_dir: Path | None,
+             urdf_dir: Path | None, pose_source: str | None, device: str | None, workers: int, executor: str,
+             quiet: bool) -> None:
     """Retarget human hand poses to a robot hand through its URDF (whole clips, batched)."""
+    from labeling.embodiment.apply import retarget_spec
     from labeling.retarget.config import ConfigError
     from labeling.retarget.stage import run_retarget
 
-    hand_arg: str | Path = Path(hand) if hand.endswith((".yml", ".yaml")) else hand
+    if (hand is None) == (spec is None):
+        raise click.UsageError("give --hand or --embodiment (one of them)")
     try:
+        hand_arg = (retarget_spec(root, spec).retarget_target() if spec else
+                    Path(hand) if hand.endswith((".yml", ".yaml")) else hand)
         report = run_retarget(root, hand_arg, list(clip_ids) or None, pose_source=pose_source, device=device,
                               progress=not quiet, config_dir=config_dir, urdf_dir=urdf_dir, workers=workers,
                               executor=executor)
@@ -185,8 +197,11 @@ def score(root: Path, rules_path: Path | None, clip_ids: tuple[str, ...], quiet:
 
     cfg = ScoreConfig(rules_path=rules_path) if rules_path else ScoreConfig()
     report = run_score(root, cfg, clip_ids=list(clip_ids) or None, progress=not quiet)
+    for clip_id, reason in report.failures:
+        click.secho(f"error: clip {clip_id}: {reason}", fg="red", err=True)
     flags = report.flags
-    click.echo(f"score: {report.scored} clips scored; flags: {flags.created} proposed, {flags.reproposed} "
+    click.echo(f"score: {report.scored} clips scored ({report.retarget_rows} embodiment-hand rows), "
+               f"{len(report.failures)} failed; flags: {flags.created} proposed, {flags.reproposed} "
                f"proposed again, {flags.kept} unchanged, {flags.withdrawn} withdrawn")
 
 
@@ -204,7 +219,8 @@ def view() -> None:
 def view_save(root: Path, name: str, spec_json: str, author: str, replace: bool) -> None:
     """Save SPEC_JSON, e.g. '{"metric_ranges": {"jitter_mm": [null, 3]}, "tasks": ["pour_cup"]}', as NAME."""
     from curation.flags import StaleUpdateError
-    from curation.views import ViewSpec, get_view, save_view
+    from curation.views import get_view, save_view
+    from db.view_spec import ViewSpec
 
     try:
         spec = ViewSpec.from_json(spec_json)
@@ -234,8 +250,9 @@ def view_list(root: Path) -> None:
 @click.pass_obj
 def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
     """The clips a saved view selects (in its order)."""
-    from curation.views import count_view, load_view, view_clips
+    from curation.views import load_view
     from db.engine import query_engine
+    from db.queries.views import count_view, view_clips
 
     try:
         spec = load_view(root, name)
@@ -252,26 +269,6 @@ def view_show(root: Path, name: str, limit: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--min-similarity", type=click.FloatRange(0, 1), default=None,
-              help="Task similarity a candidate pair needs (default: curation.pairing.PairConfig).")
-@click.option("--max-cost", type=click.FloatRange(0, min_open=True), default=None,
-              help="Aligned pairs costlier than this (DTW RMS per step) are not proposed.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_obj
-def pair(root, min_similarity, max_cost, quiet) -> None:  # noqa: ANN001 (Path, float | None, float | None, bool)
-    """Propose human-robot pairs by task and align them with DTW; curators' decisions are kept."""
-    from curation.pairing import PairConfig, report_json, run_pairing
-
-    defaults = PairConfig()
-    cfg = PairConfig(min_task_similarity=defaults.min_task_similarity if min_similarity is None else min_similarity,
-                     max_cost=defaults.max_cost if max_cost is None else max_cost)
-    report = run_pairing(root, cfg, actor=getpass.getuser(), progress=not quiet)
-    if report.frame.empty:
-        click.secho("pair: no human clip and robot episode share a task", fg="yellow", err=True)
-    click.echo(f"pair: {report_json(report)}")
-
-
-@main.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The dataset folder to create (its parent must exist).")
 @click.option("--format", "fmt", required=True, type=click.Choice(["lerobot-v2.1", "lerobot-v3"]))
@@ -281,10 +278,17 @@ def pair(root, min_similarity, max_cost, quiet) -> None:  # noqa: ANN001 (Path, 
 @click.option("--unpaired-human", is_flag=True,
               help="Also the view's human clips in no accepted pair (data for human pretraining).")
 @click.option("--codec", type=click.Choice(["h264", "av1"]), default="h264", show_default=True)
-@click.option("--size", default="320x240", show_default=True, help="WIDTHxHEIGHT of the videos (even numbers).")
+@click.option("--size", default=None, help="WIDTHxHEIGHT of the videos (even numbers), letterboxed. Default: 320x240, "
+              "and in a mixed-embodiment export each dataset 320 wide at its clips' aspect.")
+@click.option("--min-episode-s", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="A cut splits a clip into episodes at least this long, else keeps the longer piece.")
+@click.option("--trim-idle", is_flag=True, help="Also cut human clips' idle ends (wrists slower than the idle metric).")
+@click.option("--trim-absent", is_flag=True, help="Also cut the frames where a tracked hand is lost.")
+@click.option("--no-subtasks", is_flag=True, help="Leave segment labels out (LeRobot 0.4 cannot read v3 subtasks).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, codec, size, quiet) -> None:  # noqa: ANN001
+def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, codec, size, min_episode_s,  # noqa: ANN001
+           trim_idle, trim_absent, no_subtasks, quiet) -> None:  # noqa: ANN001
     """Export accepted pairs of a saved view as LeRobot v2.1 (+ GR00T) or v3.0, atomically."""
     from tqdm import tqdm
 
@@ -293,10 +297,11 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
     from curation.export_plan import ExportConfig
 
     try:
-        width, height = (int(v) for v in size.lower().split("x"))
+        width, height = (int(v) for v in (size or "320x240").lower().split("x"))
         cfg = ExportConfig(out_dir=out_dir, format=fmt, view_name=view_name, gr00t=gr00t, overwrite=overwrite,
-                           video=VideoSpec(width=width, height=height, codec=codec), author=getpass.getuser(),
-                           unpaired_human=unpaired_human)
+                           video=VideoSpec(width=width, height=height, codec=codec, keep_aspect=size is None),
+                           author=getpass.getuser(), unpaired_human=unpaired_human, min_episode_s=min_episode_s,
+                           trim_idle=trim_idle, trim_absent=trim_absent, subtasks=not no_subtasks)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     bar = tqdm(desc="egocurate export", unit="episode", disable=quiet)
@@ -311,18 +316,19 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
         raise click.ClickException(str(exc)) from exc
     finally:
         bar.close()
-    counts = result.manifest["counts"]
-    click.echo(f"export: {counts['episodes']} episodes ({counts['pairs']} pairs, {result.manifest['hours']:.3f} h) "
-               f"written to {result.out_dir}")
+    counts, cut = result.manifest["counts"], result.manifest["cuts"]["by_reason"]
+    cut_text = ", ".join(f"{v['frames']} frames cut ({reason})" for reason, v in cut.items())
+    click.echo(f"export: {counts['episodes']} episodes ({counts['pairs']} pairs, {result.manifest['hours']:.3f} h"
+               f"{'; ' + cut_text if cut_text else ''}) written to {result.out_dir}")
 
 
 @main.command()
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0).")
+              help="An EgoCurate export to train on (LeRobot v2.1 or v3.0, or a mixed-embodiment folder).")
 @click.option("--stage", type=click.Choice(["pretrain", "midtrain"]), default="pretrain", show_default=True,
               help="pretrain: the export's human episodes; midtrain: human + robot episodes.")
 @click.option("--init", "init", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Checkpoint (folder, checkpoint.pt, or a run folder's checkpoints/last) to start from.")
+              help="Checkpoint to start from: a run folder (runs/pretrain-<export>), its checkpoints/last or a .pt.")
 @click.option("--config", "config_name", default="smoke", show_default=True,
               help="smoke | small | paper, or a YAML file (trainer/configs/).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -345,50 +351,40 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name: str, out_dir: Path | None,
           scaling: bool, fractions: str, seeds: int, epochs: float | None, max_steps: int | None, device: str | None,
           no_resume: bool) -> None:
-    """Train the policy on an export: pretrain on human data, midtrain on aligned human + robot data."""
+    """Train the policy on an export: pretrain on human data, midtrain on aligned human + robot data.
+
+    The run is recorded in the store's `runs` (the Train page lists it, its curves and checkpoints; a
+    scaling run's figures are the Scaling page's too)."""
+    from trainer.runs import run_here
+    from trainer.scaling import describe_scaling, read_scaling
     from trainer.train import TrainConfig, config_path
-    from trainer.train import train as run_train
 
-    if scaling:
-        if out_dir or init or max_steps or device or no_resume:
-            raise click.UsageError("--out, --init, --max-steps, --device and --no-resume do not apply to --scaling: "
-                                   "its runs go to <root>/runs/<id>-scaling-<export>, their steps follow their hours "
-                                   "(--epochs), on the config's device")
-        _train_scaling(root, data_dir, config_name, [float(f) for f in fractions.split(",") if f.strip()], seeds,
-                       epochs)
-        return
-
-    out = out_dir or root / "runs" / f"{stage}-{data_dir.name}"
+    if scaling and max_steps:
+        raise click.UsageError("--max-steps does not apply to --scaling: its runs' steps follow their hours (--epochs)")
+    out = out_dir or root / paths.RUNS_DIR / f"{'scaling' if scaling else stage}-{data_dir.name}"
     override = {"data_dir": str(data_dir), "out_dir": str(out), "stage": stage,
-                "init": str(init) if init else None, "cache_dir": str(root / "cache" / "trainer"),
+                "init": str(init) if init else None, "cache_dir": str(root / paths.TRAINER_CACHE_DIR),
                 "resume": not no_resume}
     override |= {"max_steps": max_steps} if max_steps else {}
     override |= {"device": device} if device else {}
+    if stage == "midtrain" and init is None and not scaling:
+        echo_midtrain_hint(root / paths.RUNS_DIR / f"pretrain-{data_dir.name}")
     try:
-        last = run_train(TrainConfig.from_yaml(config_path(config_name), override))
-        click.echo(f"train {stage}: checkpoint {last}; log {out / 'log.jsonl'}")
+        TrainConfig.from_yaml(config_path(config_name), override)  # a bad config or value fails here, in words
+        study = {"seeds": seeds, "study": {"epochs": epochs} if epochs else None} if scaling else {}
+        run = run_here(root, data_dir, stage, config_name, init, getpass.getuser(), scaling=scaling, out_dir=out,
+                       fractions=tuple(float(f) for f in fractions.split(",") if f.strip()), max_steps=max_steps,
+                       device=device, resume=not no_resume, **study)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-def _train_scaling(root: Path, data_dir: Path, config_name: str, fractions: list[float], seeds: int,
-                   epochs: float | None) -> None:
-    """`train --scaling`: a run recorded in the store like the app's, trained in this process; prints its figures."""
-    from trainer.runs import create_run, execute_run, run_status
-    from trainer.scaling import describe_scaling, read_scaling
-
-    try:
-        run_id = create_run(root, data_dir, "scaling", config_name, author=getpass.getuser(), fractions=fractions,
-                            seeds=seeds, study={"epochs": epochs} if epochs else None)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"scaling run {run_id}: training {len(fractions)} fractions x {seeds} seeds here")
-    state = execute_run(root.resolve(), run_id)
-    run = run_status(root, run_id)
-    if state != "done":
-        raise click.ClickException(f"scaling run {run_id} {state}: {run.message}")
-    click.echo("\n".join(describe_scaling(read_scaling(run.out_dir))))
-    click.echo(f"written: {Path(run.out_dir) / 'scaling.json'}, {Path(run.out_dir) / 'scaling.html'}")
+    if run.state != "done":
+        raise click.ClickException(f"train: run {run.run_id} {run.state}: {run.message}")
+    if scaling:
+        click.echo("\n".join(describe_scaling(read_scaling(out))))
+        click.echo(f"scaling: run {run.run_id}; {out / paths.SCALING_RESULT}, {out / paths.SCALING_FIGURE}")
+    else:
+        click.echo(f"train {stage}: run {run.run_id}, checkpoint {paths.last_checkpoint(out)}; "
+                   f"log {paths.run_log_path(out)}")
 
 
 @main.command()

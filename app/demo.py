@@ -33,12 +33,11 @@ from curation.pairing import PairConfig, run_pairing
 from curation.score import run_score
 from db import paths
 from db.engine import query_engine
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from labeling.sources.ingest import IngestReport, ingest
 from trainer.runs import export_choices, list_runs, start_run
 
 DEMO_ACTOR = "demo"
-DEMO_EXPORT_DIR = "exports/demo-lerobot-v3"  # under the data root
 DEMO_VIDEO = VideoSpec(width=160, height=120)  # the demo model sees 32 x 32 pixels: small videos export fast
 DEMO_CONFIG = "demo"  # trainer/configs/demo.yml
 # Four points over 4x the hours. An eighth of the demo's 29 human training episodes is 4 episodes for 6
@@ -63,10 +62,10 @@ class DemoTraining:
 def build_demo(root: Path, seed: int = 0, progress: bool = True, **generator_options: object) -> IngestReport:
     """Generate `<root>/demo` unless it is already there, and ingest it (idempotent)."""
     # The generator (and its OpenCV) is imported only here: most callers find the demo built already.
-    from labeling.synthetic.demo import MANIFEST_NAME, generate_demo
+    from labeling.synthetic.demo import generate_demo
 
     out_dir = root / paths.DEMO_DIR
-    if not (out_dir / MANIFEST_NAME).is_file():
+    if not (out_dir / paths.DEMO_MANIFEST).is_file():
         generate_demo(out_dir, seed=seed, progress=progress, **generator_options)
     return ingest(root, [out_dir / "human", out_dir / "robot"], progress=progress, author="demo")
 
@@ -89,8 +88,8 @@ def export_demo(root: Path) -> tuple[int, Path]:
     """Accept the best pairs and write the demo export; returns (pairs accepted, export folder)."""
     accepted = accept_best_pairs(root)
     # Every human clip, not only the paired ones: the scaling fit needs hours of human data (36 clips, not 12).
-    export = run_export(root, ExportConfig(out_dir=root / DEMO_EXPORT_DIR, video=DEMO_VIDEO, unpaired_human=True,
-                                           author=DEMO_ACTOR))
+    export = run_export(root, ExportConfig(out_dir=root / paths.DEMO_EXPORT_DIR, video=DEMO_VIDEO,
+                                           unpaired_human=True, author=DEMO_ACTOR))
     return accepted, export.out_dir
 
 

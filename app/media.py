@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from db.auth import has_users, resolve_media_key
 from db.engine import query_engine
-from db.queries import get_clip
+from db.queries.clips import get_clip
 from labeling.media.proxy import clip_playable_path
 from labeling.media.thumbnails import ensure_thumbnail, middle_time_s
 from labeling.media.video import VideoError

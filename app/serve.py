@@ -10,9 +10,11 @@ from __future__ import annotations
 import sys
 
 import streamlit as st
+from starlette.middleware import Middleware
 
 from app.launch import BindRefused, check_bind
 from app.media import media_routes
+from app.page_shell import PageShell
 from app.session_cookie import auth_routes
 from db import paths
 
@@ -25,4 +27,5 @@ except BindRefused as refused:  # the reason, not a traceback
     print(f"error: {refused}", file=sys.stderr, flush=True)
     raise SystemExit(2) from None
 
-app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()])
+shell = Middleware(PageShell, base_path=st.config.get_option("server.baseUrlPath") or "")  # no 404 probes
+app = st.App("streamlit_app.py", routes=[*media_routes(ROOT), *auth_routes()], middleware=[shell])

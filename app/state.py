@@ -19,12 +19,12 @@ CLIPS_SOURCES = "clips.sources"  # multiselect of ingest sources
 CLIPS_TASK = "clips.task"  # task text contains
 CLIPS_DURATION = "clips.duration"  # (min_s, max_s) slider, None until the page knows the range
 CLIPS_DURATION_BOUNDS = "clips.duration_bounds"  # the slider's range when it was set (new clips reset it)
-CLIPS_SORT = "clips.sort"  # a db.queries.CLIP_SORT_COLUMNS entry
+CLIPS_SORT = "clips.sort"  # an app.components.clips.CLIP_SORT_COLUMNS entry
 CLIPS_DESCENDING = "clips.descending"
 CLIPS_VIEW = "clips.view"  # 'Grid' | 'Table'
 CLIPS_PAGE_SIZE = "clips.page_size"
 CLIPS_PAGE = "clips.page"  # 0-based page number
-CLIPS_FILTER = "clips.filter"  # the db.queries.ClipFilter last shown (the page resets to 0 when it changes)
+CLIPS_FILTER = "clips.filter"  # the db.view_spec.ViewSpec last shown, unsorted (the page resets to 0 on a change)
 
 # Clip viewer
 VIEWER_CLIP_ID = "viewer.clip_id"
@@ -37,6 +37,8 @@ VIEWER_ROBOT_HAND = "viewer.robot_hand"  # 'left' / 'right': the hand in 3D and 
 VIEWER_JOINT_DIMS = "viewer.joint_dims"  # indexes into that hand's q_rad shown as curves
 VIEWER_JOINTS_FOR = "viewer.joints_for"  # (clip, embodiment, hand) the joints above were chosen for
 VIEWER_ROBOT_FRAME = "viewer.robot_frame"  # the frame of the plotly 3D figure
+VIEWER_EPISODE_HAND = "viewer.episode_hand"  # robot episode with a spec: 'left' / 'right' drawn in 3D from its state
+VIEWER_CURATOR = "viewer.curator"  # the name segment labels are written with in open local mode
 
 # SQL page
 SQL_QUERY = "sql.query"
@@ -63,6 +65,19 @@ PAIRS_STATES = "pairs.states"  # pair states listed
 PAIRS_PAIR_ID = "pairs.pair_id"  # the pair on screen
 PAIRS_REASON = "pairs.reason"  # the reason typed for a decision (required to reject)
 PAIRS_MESSAGE = "pairs.message"  # (kind, text) left by a callback for the next run
+PAIRS_BY_HAND_HUMAN = "pairs.by_hand_human"  # "Pair by hand": the human clip chosen (clip id)
+PAIRS_BY_HAND_ROBOT = "pairs.by_hand_robot"  # "Pair by hand": the robot episode chosen (clip id)
+
+# Embodiments page
+EMBODIMENTS_DATASET = "embodiments.dataset"  # the robot dataset (its `clips.dataset` folder) a spec is proposed for
+EMBODIMENTS_HAND = "embodiments.hand"  # a registered hand or a dex-retargeting config path
+EMBODIMENTS_NAME = "embodiments.name"  # the embodiment's name ('' = the dataset folder's)
+EMBODIMENTS_CONFIG_DIR = "embodiments.config_dir"  # where a registered hand's configs are ('' = none)
+EMBODIMENTS_URDF_DIR = "embodiments.urdf_dir"  # resolves the configs' relative urdf_path ('' = none)
+EMBODIMENTS_PROPOSAL = "embodiments.proposal"  # {dataset, names, spec, table}: the proposal being checked
+EMBODIMENTS_AUTHOR = "embodiments.author"  # the name a spec is stored with in open local mode
+EMBODIMENTS_MESSAGE = "embodiments.message"  # (kind, text) left by a callback for the next run
+EMBODIMENTS_SHOWN = "embodiments.shown"  # the stored spec whose mapping is shown (None = none)
 
 # Export page
 EXPORT_VIEW = "export.view"  # a saved view name, or EXPORT_ALL_CLIPS
@@ -74,6 +89,10 @@ EXPORT_UNPAIRED = "export.unpaired"  # also the view's human clips in no accepte
 EXPORT_CODEC = "export.codec"
 EXPORT_AUTHOR = "export.author"  # the name recorded with an export in open local mode
 EXPORT_MESSAGE = "export.message"  # (kind, text) of the last run
+EXPORT_MIN_EPISODE_S = "export.min_episode_s"  # a cut splits a clip into episodes at least this long (seconds)
+EXPORT_TRIM_IDLE = "export.trim_idle"  # also cut human clips' idle ends
+EXPORT_TRIM_ABSENT = "export.trim_absent"  # also cut frames where a tracked hand is lost
+EXPORT_SUBTASKS = "export.subtasks"  # write segment labels as subtasks
 
 # Label page
 LABEL_SCOPE = "label.scope"  # all unlabelled clips, or the chosen ones
@@ -104,6 +123,13 @@ SCALING_SEEDS = "scaling.seeds"  # pretrain runs per fraction
 SCALING_AUTHOR = "scaling.author"
 SCALING_RUN_ID = "scaling.run_id"  # the scaling run shown (None: the newest)
 SCALING_MESSAGE = "scaling.message"
+
+# Segment forms (app/components/segments.py): one per page, its keys `<prefix>.<field>`
+VIEWER_SEGMENTS = "viewer.segments"
+REVIEW_SEGMENTS = "review.segments"
+# in / out: the form's frames (filled by the player's i / o keys); text; clip: the clip the form is for;
+# seen: the last marks taken from the player; message: (kind, text) of the last save
+SEGMENT_FIELDS: dict[str, object] = {"in": 0, "out": 0, "text": "", "clip": None, "seen": None, "message": None}
 
 # Literal defaults (not imported from curation/) so the router stays light to import; tests check
 # they match curation.review.ALL_HUMAN_CLIPS / QUEUE_STATES and curation.export_plan.FORMATS.
@@ -143,6 +169,8 @@ DEFAULTS: dict[str, object] = {
     VIEWER_JOINT_DIMS: [],
     VIEWER_JOINTS_FOR: None,
     VIEWER_ROBOT_FRAME: None,
+    VIEWER_EPISODE_HAND: None,
+    VIEWER_CURATOR: "",
     SQL_QUERY: "SELECT kind, source, count(*) AS clips FROM clips GROUP BY ALL",
     QUALITY_VIEW: ALL_HUMAN_CLIPS,
     QUALITY_TASKS: [],
@@ -159,6 +187,8 @@ DEFAULTS: dict[str, object] = {
     PAIRS_PAIR_ID: None,
     PAIRS_REASON: "",
     PAIRS_MESSAGE: None,
+    PAIRS_BY_HAND_HUMAN: None,
+    PAIRS_BY_HAND_ROBOT: None,
     EXPORT_VIEW: EXPORT_ALL_CLIPS,
     EXPORT_FORMAT: "lerobot-v3",
     EXPORT_GR00T: False,
@@ -168,6 +198,19 @@ DEFAULTS: dict[str, object] = {
     EXPORT_CODEC: "h264",
     EXPORT_AUTHOR: "",
     EXPORT_MESSAGE: None,
+    EMBODIMENTS_DATASET: None,
+    EMBODIMENTS_HAND: "",
+    EMBODIMENTS_NAME: "",
+    EMBODIMENTS_CONFIG_DIR: "",
+    EMBODIMENTS_URDF_DIR: "",
+    EMBODIMENTS_PROPOSAL: None,
+    EMBODIMENTS_AUTHOR: "",
+    EMBODIMENTS_MESSAGE: None,
+    EMBODIMENTS_SHOWN: None,
+    EXPORT_MIN_EPISODE_S: 1.0,
+    EXPORT_TRIM_IDLE: False,
+    EXPORT_TRIM_ABSENT: False,
+    EXPORT_SUBTASKS: True,
     LABEL_SCOPE: "All without MediaPipe poses",
     LABEL_CLIPS: [],
     LABEL_STRIDE: 1,
@@ -192,6 +235,8 @@ DEFAULTS: dict[str, object] = {
     SCALING_AUTHOR: "",
     SCALING_RUN_ID: None,
     SCALING_MESSAGE: None,
+    **{f"{prefix}.{field}": value for prefix in (VIEWER_SEGMENTS, REVIEW_SEGMENTS)
+       for field, value in SEGMENT_FIELDS.items()},
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import auth_gate, state
+from app import auth_gate, guard, state
 from app.components.brand import favicon
 
 st.set_page_config(page_title="EgoCurate", page_icon=favicon(), layout="wide")
@@ -28,6 +28,8 @@ pages = {
     ],
     "Align": [
         st.Page("app_pages/pairs.py", title="Pairs", icon=":material/compare_arrows:", url_path="pairs"),
+        st.Page("app_pages/embodiments.py", title="Embodiments", icon=":material/precision_manufacturing:",
+                url_path="embodiments"),
     ],
     "Export": [
         st.Page("app_pages/export.py", title="Export", icon=":material/download:", url_path="export"),
@@ -39,4 +41,9 @@ pages = {
 }
 page = st.navigation(pages, position="sidebar" if signed_in else "hidden")  # hidden still keeps a deep link's page
 if signed_in:
-    page.run()
+    try:
+        page.run()
+    except Exception as exc:  # noqa: BLE001 (what a page's own guards did not catch: a message, not a traceback)
+        guard.show_failure(f"show the {page.title} page", exc, st.query_params.get("clip"),
+                           hint="Other pages still work; the details are in the server log (the terminal running "
+                                "`egocurate app`).")

@@ -56,10 +56,11 @@ def build_root(root: Path) -> tuple[list[str], list[int]]:
     from app.demo import build_demo
     from curation.flags import create_flag
     from db.engine import query_engine
-    from db.queries import ClipFilter, list_clips
+    from db.queries.views import list_clips
+    from db.view_spec import ViewSpec
 
     build_demo(root, seed=0, progress=False, **DEMO)
-    clips = list(list_clips(query_engine(root), ClipFilter(kinds=("human",)), limit=100)["clip_id"])
+    clips = list(list_clips(query_engine(root), ViewSpec(kinds=("human",)), limit=100)["clip_id"])
     flags = [create_flag(root, c, "hands leave the frame", "rules", severity="error", origin="rule",
                          rule="presence").id for c in clips]
     return clips, flags

@@ -125,17 +125,19 @@ def one_run(browser, url: str, word: str) -> dict[str, float]:  # noqa: ANN001 (
 def duckdb_times(root: Path, words: list[str]) -> dict[str, float]:
     """Median seconds of the page's queries, called directly (no Streamlit, no cache)."""
     from db.engine import query_engine
-    from db.queries import ClipFilter, clip_facets, clip_page
+    from db.queries.clips import clip_facets
+    from db.queries.views import clip_page
+    from db.view_spec import ViewSpec
 
     engine = query_engine(root)
     clip_page(engine)  # views defined, files opened
     timed: dict[str, list[float]] = {"facets": [], "first page": [], "filter": [], "page 2": [], "sort desc": []}
     for word in words:
         for name, call in (("facets", lambda: clip_facets(engine)), ("first page", lambda: clip_page(engine)),
-                           ("filter", lambda w=word: clip_page(engine, ClipFilter(task_contains=w))),
-                           ("page 2", lambda w=word: clip_page(engine, ClipFilter(task_contains=w), page=1)),
-                           ("sort desc", lambda w=word: clip_page(engine, ClipFilter(task_contains=w), "clip_id",
-                                                                  True, page=1))):
+                           ("filter", lambda w=word: clip_page(engine, ViewSpec(task_contains=w))),
+                           ("page 2", lambda w=word: clip_page(engine, ViewSpec(task_contains=w), page=1)),
+                           ("sort desc", lambda w=word: clip_page(engine, ViewSpec(task_contains=w, descending=True),
+                                                                  page=1))):
             started = time.perf_counter()
             call()
             timed[name].append(time.perf_counter() - started)

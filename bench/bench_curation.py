@@ -35,7 +35,8 @@ from curation.noise import Injection, PoseClip, Poses, inject, poses_from_frames
 from curation.rules import CONTENT_CATEGORY, DEFAULT_RULES_PATH, RuleSet  # noqa: E402
 from curation.score import ScoreConfig, run_score  # noqa: E402
 from db.engine import query_engine  # noqa: E402
-from db.queries import clip_frames  # noqa: E402
+from db.queries.door import fetch_df  # noqa: E402
+from db.queries.frames import clip_frames  # noqa: E402
 
 EGODEX = Path(__file__).resolve().parents[2] / "shared" / "data" / "egodex_sample"
 WINDOW_FRAMES = 45  # 1.5 s at 30 fps
@@ -120,7 +121,7 @@ def bench_demo(work: Path, rules_path: Path, n_human: int | None) -> None:
     started = time.perf_counter()
     report = run_score(root, ScoreConfig(rules_path=rules_path))
     scored = time.perf_counter() - started
-    clips = query_engine(root).cursor().execute("SELECT clip_id, path, fps FROM clips WHERE kind = 'human'").df()
+    clips = fetch_df(query_engine(root), "SELECT clip_id, path, fps FROM clips WHERE kind = 'human'")
     fps = float(clips["fps"].iloc[0])
     by_path = {str(Path(p).resolve()): c for c, p in zip(clips["clip_id"], clips["path"], strict=True)}
     truths: dict[str, list[Truth]] = {}
@@ -145,7 +146,7 @@ def egodex_windows(work: Path) -> list[PoseClip]:
     source = work / "egodex_source"
     ingest(source, [EGODEX], progress=False)
     engine = query_engine(source)
-    clips = engine.cursor().execute("SELECT clip_id, task_slug, fx, fy, cx, cy, width, height FROM clips").df()
+    clips = fetch_df(engine, "SELECT clip_id, task_slug, fx, fy, cx, cy, width, height FROM clips")
     windows = []
     for clip in clips.itertuples():
         poses = poses_from_frames(clip_frames(engine, clip.clip_id), (clip.fx, clip.fy, clip.cx, clip.cy))

@@ -34,14 +34,16 @@ from curation.export_plan import ExportConfig  # noqa: E402
 from curation.pair_store import decide_pair, get_pair  # noqa: E402
 from curation.pairing import PairConfig, _human_states, _robot_states, run_pairing  # noqa: E402
 from db.engine import query_engine  # noqa: E402
-from db.queries import pair_rows, pairing_clips  # noqa: E402
+from db.queries.annotations import pair_rows  # noqa: E402
+from db.queries.clips import pairing_clips  # noqa: E402
+from db.queries.door import fetch_value  # noqa: E402
 from labeling.synthetic.plan import warp_times  # noqa: E402
 from tests.curation.demo_retargets import robot_episodes, source_clip_of_robot, write_demo_retargets  # noqa: E402
 
 
 def prepare(root: Path) -> None:
     build_demo(root, seed=0, progress=False)
-    if not query_engine(root).cursor().execute("SELECT count(*) FROM retargets").fetchone()[0]:
+    if not fetch_value(query_engine(root), "SELECT count(*) FROM retargets"):
         write_demo_retargets(root)
 
 

@@ -4,7 +4,7 @@
 
 The catalog (CLIPS rows) and its metrics (METRICS rows) are generated straight into the lake in
 batches of 100k, the flags straight into the SQLite annotation store. Each query is one saved-view
-style `ViewSpec`, compiled by `curation.views` and run the way the app and the CLI run it: a count
+style `ViewSpec`, compiled by `db.queries.views` and run the way the app and the CLI run it: a count
 plus one page of 100 rows (or the histogram the Quality page draws). Reported: p50/p95
 over the repeats, after one warm-up run. Also the one-off costs: building the views and loading
 the annotation tables into DuckDB (paid again whenever the store's revision moves).
@@ -25,12 +25,15 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.views import ViewSpec, count_view, metric_histogram, view_clips  # noqa: E402
+from curation.views import metric_histogram  # noqa: E402
 from db.engine import QueryEngine  # noqa: E402
 from db.lake import Lake  # noqa: E402
 from db.models import Flag  # noqa: E402
+from db.queries.door import fetch_value  # noqa: E402
+from db.queries.views import count_view, view_clips  # noqa: E402
 from db.schemas import CLIPS, HAND_METRIC_NAMES, HANDS, METRICS  # noqa: E402
 from db.store import get_engine, session_scope  # noqa: E402
+from db.view_spec import ViewSpec  # noqa: E402
 
 BATCH_ROWS = 100_000
 N_TASKS = 300
@@ -130,8 +133,8 @@ def percentiles_ms(samples: list[float]) -> tuple[float, float]:
 def bench(root: Path, repeats: int) -> None:
     started = time.perf_counter()
     engine = QueryEngine(root)
-    engine.cursor().close()  # views over the lake + annotation tables loaded, as a running app has
-    print(f"engine: views + {engine.cursor().execute('SELECT count(*) FROM flags').fetchone()[0]:,} flags loaded "
+    engine.refresh()  # views over the lake + annotation tables loaded, as a running app has
+    print(f"engine: views + {fetch_value(engine, 'SELECT count(*) FROM flags'):,} flags loaded "
           f"in {time.perf_counter() - started:.2f} s")
     print(f"\n{'query (count + page of 100)':36s} {'matches':>9s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for name, spec in QUERIES.items():

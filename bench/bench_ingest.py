@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db.engine import QueryEngine  # noqa: E402
 from db.lake import Lake  # noqa: E402
-from db.queries import ClipFilter, count_clips, list_clips  # noqa: E402
+from db.queries.views import count_view, list_clips  # noqa: E402
 from db.schemas import CLIPS  # noqa: E402
+from db.view_spec import ViewSpec  # noqa: E402
 from labeling.media.video import write_h264
 from labeling.sources.ingest import ingest
 
@@ -83,21 +84,22 @@ def bench_filters(work: Path, n_clips: int, repeats: int = 30) -> None:
     with Lake(root).batch() as batch:
         batch.write("clips", synthetic_catalog(n_clips), {"source": "bench"})
     engine = QueryEngine(root)
-    engine.cursor()  # build the views once, as a running app has
-    queries = {
-        "no filter, first page": (ClipFilter(), "clip_id"),
-        "kind+source": (ClipFilter(kinds=("human",), sources=("egodex", "video")), "duration_s"),
-        "task text search": (ClipFilter(task_contains="object 17 "), "task"),
-        "duration range, sorted desc": (ClipFilter(min_duration_s=10, max_duration_s=40), "duration_s"),
+    engine.refresh()  # build the views once, as a running app has
+    queries = {  # each sorted descending
+        "no filter, first page": ViewSpec(descending=True),
+        "kind+source": ViewSpec(kinds=("human",), sources=("egodex", "video"), order_by="duration_s", descending=True),
+        "task text search": ViewSpec(task_contains="object 17 ", order_by="task", descending=True),
+        "duration range, sorted desc": ViewSpec(metric_ranges=(("duration_s", 10, 40),), order_by="duration_s",
+                                                descending=True),
     }
     print(f"\nfilter latency on {n_clips:,} clips ({repeats} runs each, count + one page of 100)")
     print(f"{'query':32s} {'matches':>8s} {'p50 ms':>8s} {'p95 ms':>8s}")
-    for name, (spec, order) in queries.items():
+    for name, spec in queries.items():
         samples = []
         for _ in range(repeats):
             started = time.perf_counter()
-            matches = count_clips(engine, spec)
-            list_clips(engine, spec, order_by=order, descending=True, limit=100, offset=200)
+            matches = count_view(engine, spec)
+            list_clips(engine, spec, limit=100, offset=200)
             samples.append(time.perf_counter() - started)
         print(f"{name:32s} {matches:8d} {percentile_ms(samples, 50):8.1f} {percentile_ms(samples, 95):8.1f}")
 

@@ -27,7 +27,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db.engine import QueryEngine  # noqa: E402
-from db.queries import clip_frames, get_clip  # noqa: E402
+from db.queries.clips import get_clip  # noqa: E402
+from db.queries.frames import clip_frames  # noqa: E402
 from labeling.pose.camera import compute_aligned_error_m
 from labeling.pose.label import run_label
 from labeling.sources.ingest import ingest

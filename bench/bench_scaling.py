@@ -31,14 +31,15 @@ R2_NEEDED = 0.95
 
 def build_demo_export(work: Path) -> Path:
     """The demo export, built the way `egocurate demo` builds it (reused when `<work>/root` has it)."""
-    from app.demo import DEMO_ACTOR, DEMO_EXPORT_DIR, DEMO_HAND, build_demo, export_demo
+    from app.demo import DEMO_ACTOR, DEMO_HAND, build_demo, export_demo
     from curation.pairing import PairConfig, run_pairing
     from curation.score import run_score
+    from db import paths
     from labeling.retarget.stage import run_retarget
 
     root = work / "root"
-    if (root / DEMO_EXPORT_DIR / "meta" / "info.json").is_file():
-        return root / DEMO_EXPORT_DIR
+    if (root / paths.DEMO_EXPORT_DIR / "meta" / "info.json").is_file():
+        return root / paths.DEMO_EXPORT_DIR
     t0 = time.perf_counter()
     build_demo(root, progress=False)
     run_retarget(root, DEMO_HAND, progress=False)

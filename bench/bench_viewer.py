@@ -41,13 +41,14 @@ PLAY_S = 2.0
 
 def ingest_fixture(root: Path) -> tuple[str, dict]:
     from db.engine import query_engine
-    from db.queries import ClipFilter, list_clips
+    from db.queries.views import list_clips
+    from db.view_spec import ViewSpec
     from labeling.sources.ingest import ingest
 
     report = ingest(root, [FIXTURE], progress=False)
     if not report.ok:
         raise SystemExit(f"cannot ingest {FIXTURE}: {report.failures}")
-    clip = list_clips(query_engine(root), ClipFilter(sources=("egodex",)), limit=1).iloc[0].to_dict()
+    clip = list_clips(query_engine(root), ViewSpec(sources=("egodex",)), limit=1).iloc[0].to_dict()
     return clip["clip_id"], clip
 
 

@@ -13,12 +13,16 @@ aligned path, and the full accumulated cost matrix with both human ends relaxed 
 
     alignment = align_states(human_state_62, robot_state_62, AlignConfig())
     alignment.path      # (K, 2) [human_frame, robot_frame], monotone
-    alignment.cost      # RMS feature distance per path step
+    alignment.cost      # RMS distance per feature and path step: rad per joint
+
+`align_sequences` runs the same two passes on any layout given its feature function: a robot's own
+hand space (`curation.hand_space`) uses it with the spec's joints and wrists.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +32,7 @@ from .action_layout import STATE_WIDTH, alignment_features
 
 Float = npt.NDArray[np.float64]
 Path = npt.NDArray[np.int64]
+FeatureFn = Callable[[Float, bool, "AlignConfig"], Float]  # (sequence, joints_only, cfg) -> (T, F) DTW features
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class Alignment:
     """A warping path between a human clip and a robot episode."""
 
     path: Path  # (K, 2) int64 [human_frame, robot_frame], both non-decreasing
-    cost: float  # RMS feature distance per path step (rad-like units), lower is better
+    cost: float  # RMS distance per feature and path step (rad per joint), lower is better; see `align_sequences`
     human_start: int  # first human frame matched
     human_end: int  # last human frame matched (inclusive)
 
@@ -112,6 +117,11 @@ def _to_frames(path: Path, stride_q: int, stride_s: int, n_q: int, n_s: int) -> 
     return np.minimum(frames, [n_q - 1, n_s - 1])
 
 
+def joint_and_wrist_features(state: npt.ArrayLike, joints_only: bool, cfg: AlignConfig) -> Float:
+    """The 62-D layout's DTW features (`action_layout.alignment_features`) under `cfg`'s wrist weight."""
+    return alignment_features(state, 0.0 if joints_only else cfg.wrist_weight_per_m, joints_only=joints_only)
+
+
 def align_states(human_state: npt.ArrayLike, robot_state: npt.ArrayLike, cfg: AlignConfig = AlignConfig()
                  ) -> Alignment:
     """Align a human clip `(Th, 62)` to a robot episode `(Tr, 62)`, both in the 62-D layout.
@@ -123,20 +133,33 @@ def align_states(human_state: npt.ArrayLike, robot_state: npt.ArrayLike, cfg: Al
     for name, state in (("human", human), ("robot", robot)):
         if state.ndim != 2 or state.shape[1] != STATE_WIDTH or len(state) < 2:
             raise ValueError(f"{name} state must be (T >= 2, {STATE_WIDTH}), got {state.shape}")
+    return align_sequences(human, robot, joint_and_wrist_features, cfg)
+
+
+def align_sequences(human: Float, robot: Float, features: FeatureFn, cfg: AlignConfig = AlignConfig()) -> Alignment:
+    """Align two `(T, D)` sequences of one layout, whose DTW features `features(segment, joints_only, cfg)` gives.
+
+    `joints_only` features must compare from any start (absolute joint angles); the full features
+    may be relative to the segment's first row (wrist motion). The cost is the RMS distance per
+    feature and path step, so a hand of 6 joints and one of 44 that are both off by 0.1 rad on every
+    joint cost the same 0.1 (a sum over the features would grow with the square root of their count).
+    """
     start, end = 0, len(human) - 1
     if cfg.subsequence:
-        start, end = locate_subsequence(human, robot, cfg)
+        start, end = locate_subsequence(human, robot, cfg, features)
     segment = human[start:end + 1]
     sh, sr = _stride(len(segment), cfg), _stride(len(robot), cfg)
-    fh = alignment_features(segment, cfg.wrist_weight_per_m)[::sh]
-    fr = alignment_features(robot, cfg.wrist_weight_per_m)[::sr]
+    fh = features(segment, False, cfg)[::sh]
+    fr = features(robot, False, cfg)[::sr]
     path, squared = dtw_path(fr, fh, band_samples(len(fr), len(fh), cfg), open_series_ends=False)
     frames = _to_frames(path, sr, sh, len(robot), len(segment))
     human_robot = np.stack([frames[:, 1] + start, frames[:, 0]], axis=1)
-    return Alignment(path=human_robot, cost=math.sqrt(squared / len(path)), human_start=start, human_end=end)
+    cost = math.sqrt(squared / (len(path) * fh.shape[1]))
+    return Alignment(path=human_robot, cost=cost, human_start=start, human_end=end)
 
 
-def locate_subsequence(human: npt.ArrayLike, robot: npt.ArrayLike, cfg: AlignConfig) -> tuple[int, int]:
+def locate_subsequence(human: npt.ArrayLike, robot: npt.ArrayLike, cfg: AlignConfig,
+                       features: FeatureFn = joint_and_wrist_features) -> tuple[int, int]:
     """First and last human frame that the whole robot episode matches (joint angles, open human ends).
 
     No band here: a band around the diagonal would forbid the very offsets this pass looks for. The
@@ -144,8 +167,8 @@ def locate_subsequence(human: npt.ArrayLike, robot: npt.ArrayLike, cfg: AlignCon
     """
     h, r = np.asarray(human, np.float64), np.asarray(robot, np.float64)
     stride = max(_stride(len(h), cfg), _stride(len(r), cfg))  # one stride: a subsequence keeps its speed
-    fh = alignment_features(h, 0.0, joints_only=True)[::stride]
-    fr = alignment_features(r, 0.0, joints_only=True)[::stride]
+    fh = features(h, True, cfg)[::stride]
+    fr = features(r, True, cfg)[::stride]
     path, _ = dtw_path(fr, fh, None, open_series_ends=True)
     first = int(path[0, 1]) * stride
     last = min(len(h) - 1, int(path[-1, 1]) * stride + stride - 1)

@@ -9,7 +9,10 @@ Atomic: everything is written into `<out>.tmp-<id>/` beside the destination, rea
 renamed to `<out>`; any failure removes the temporary folder, so no partial dataset is ever
 visible. An existing non-empty `<out>` is refused unless `overwrite`. Every run is recorded in the
 `exports` table (running → done | failed) with its manifest, and in the audit log; a run killed
-mid-way (kill -9) is closed as `interrupted`, its temp folder removed, by the next export.
+mid-way (kill -9) is closed as `interrupted` (db/jobs.py), its temp folder removed, by the next export.
+
+When some robot's state is not the 62-D human layout (a real robot with its embodiment spec), the
+folder holds one dataset per embodiment instead (`curation.export_mixture`), written the same way.
 """
 
 from __future__ import annotations
@@ -27,23 +30,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from db import paths
 from db.engine import query_engine
-from db.jobs import job_host, process_alive
+from db.jobs import DONE, FAILED, RUNNING, close_interrupted, record_process
 from db.models import Export
-from db.queries import export_rows, retarget_rows, robot_state_rows
+from db.queries.annotations import export_rows
+from db.queries.frames import robot_state_rows
+from db.queries.retargets import retarget_rows
 from db.store import audit, session_scope
 from labeling.sources.lerobot import read_lerobot
+from labeling.sources.lerobot_layout import MANIFEST_PATH, PAIRS_PATH
 
 from .action_layout import STATE_WIDTH, next_state_actions, state_names
+from .export_cuts import EpisodesOfClip, pair_parts
 from .export_episodes import EpisodeData, ImageStats, clip_frames, human_episode_arrays, sync_dir
-from .export_manifest import MANIFEST_PATH, PAIRS_PATH, build_manifest
+from .export_language import episode_subtasks, segments_by_clip, with_segment_tasks
+from .export_manifest import build_manifest
 from .export_plan import ExportConfig, ExportPlan, plan_export
 from .export_v21 import V21Writer, check_v21
 from .export_v30 import V30Writer, check_v30
-from .pairing import human_state_62
+from .pairing import human_state_62, robot_state
 
 Progress = Callable[[int, int, str], None]  # (episodes done, episodes in all, what is happening)
 WRITERS = {"lerobot-v2.1": (V21Writer, check_v21), "lerobot-v3": (V30Writer, check_v30)}
@@ -92,11 +100,11 @@ def _export_fps(plan: ExportPlan, cfg: ExportConfig) -> float:
 
 def _start_record(root: Path, cfg: ExportConfig, out: Path, tmp: Path) -> int:
     with session_scope(root) as session:
-        # Who writes where, until the real manifest replaces it: a later export closes this row and
+        # Where it writes, until the real manifest replaces it: a later export closes this row and
         # removes the temp folder if this process dies without finishing (`_close_interrupted`).
-        owner = {"pid": os.getpid(), **job_host(), "tmp_dir": str(tmp)}
-        row = Export(out_dir=str(out), format=cfg.format, view_name=cfg.view_name, state="running",
-                     author=cfg.author, manifest=owner)
+        row = Export(out_dir=str(out), format=cfg.format, view_name=cfg.view_name, state=RUNNING,
+                     author=cfg.author, manifest={"tmp_dir": str(tmp)})
+        record_process(row)
         session.add(row)
         session.flush()
         audit(session, actor=cfg.author, action="export.start", entity="export", entity_id=row.id,
@@ -119,18 +127,13 @@ def _close_interrupted(root: Path, actor: str) -> None:
     forever; only folders named like the temp folder of the row's own destination are removed.
     """
     with session_scope(root) as session:
-        for row in session.scalars(select(Export).where(Export.state == "running")):
-            owner = row.manifest or {}
-            if owner.get("host") != job_host()["host"] or process_alive(owner.get("pid")):
-                continue
-            out, tmp = Path(row.out_dir), Path(str(owner.get("tmp_dir") or ""))
+        for row in close_interrupted(session, Export):
+            out, tmp = Path(row.out_dir), Path(str(row.manifest.get("tmp_dir") or ""))
             if tmp.parent == out.parent and tmp.name.startswith(f"{out.name}.tmp-"):
                 shutil.rmtree(tmp, ignore_errors=True)
             _restore_moved_aside(out)
-            error = f"interrupted: process {owner.get('pid')} ended before the export finished"
-            row.state, row.manifest = "interrupted", {**owner, "error": error}
-            audit(session, actor=actor, action="export.interrupted", entity="export", entity_id=row.id,
-                  after={"state": "interrupted", "error": error})
+            audit(session, actor=actor, action=f"export.{row.state}", entity="export", entity_id=row.id,
+                  after={"state": row.state, "error": row.manifest["error"]})
 
 
 def _restore_moved_aside(out: Path) -> None:
@@ -176,21 +179,28 @@ def run_export(root: Path, cfg: ExportConfig, progress: Progress | None = None) 
     except KeyError as exc:  # an unknown view name
         raise ExportError(str(exc.args[0] if exc.args else exc)) from exc
     if plan.episodes.empty:
+        why = "; ".join(sorted(set(plan.dropped_pairs["reason"]))) if len(plan.dropped_pairs) else ""
         raise ExportError(f"nothing to export: no accepted pair has both clips in view {cfg.view_name!r} "
-                          f"({len(plan.dropped_pairs)} accepted pairs left out)")
-    fps = _export_fps(plan, cfg)
+                          f"({len(plan.dropped_pairs)} accepted pairs left out{': ' + why if why else ''})")
+    from .export_mixture import MixtureError, needs_mixture, write_mixture  # builds on this module's writers
+
+    mixture = needs_mixture(plan)  # robots in their own layout: one dataset per embodiment
+    fps = None if mixture else _export_fps(plan, cfg)
     tmp = out.parent / f"{out.name}.tmp-{uuid.uuid4().hex[:12]}"
     export_id = _start_record(root, cfg, out, tmp)
     try:
-        manifest = _write(root, cfg, plan, fps, tmp, export_id, progress)
+        manifest = (write_mixture(root, cfg, plan, tmp, export_id, progress) if mixture
+                    else _write(root, cfg, plan, fps, tmp, export_id, progress))
         _publish(tmp, out)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        _finish_record(root, export_id, "failed", {"error": f"{type(exc).__name__}: {exc}"}, cfg.author)
+        _finish_record(root, export_id, FAILED, {"error": f"{type(exc).__name__}: {exc}"}, cfg.author)
         if isinstance(exc, (ExportError, KeyboardInterrupt)):
             raise
+        if isinstance(exc, MixtureError):
+            raise ExportError(str(exc)) from exc
         raise ExportError(f"export to {out} failed, nothing was written there: {exc}") from exc
-    _finish_record(root, export_id, "done", manifest, cfg.author)
+    _finish_record(root, export_id, DONE, manifest, cfg.author)
     return ExportResult(out_dir=out, export_id=export_id, manifest=manifest)
 
 
@@ -198,54 +208,72 @@ def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Pat
            progress: Progress | None) -> dict:
     writer_cls, check = WRITERS[cfg.format]
     tmp.mkdir()
-    writer = writer_cls(tmp, fps, cfg.video, list(state_names()), ROBOT_TYPE, cfg.gr00t)
+    subtasks = cfg.subtasks and not plan.segments.empty
+    writer = writer_cls(tmp, fps, cfg.video, list(state_names()), ROBOT_TYPE, cfg.gr00t, subtasks=subtasks)
+    segments = segments_by_clip(plan.segments) if subtasks else {}
     tasks = list(dict.fromkeys(plan.episodes["task"]))
-    episode_of_clip, total = {}, len(plan.episodes)
+    if subtasks and cfg.format == "lerobot-v2.1" and cfg.gr00t:  # GR00T's annotation column points into tasks
+        tasks = with_segment_tasks(tasks, plan.segments.to_dict("records"))
+    episodes_of_clip: EpisodesOfClip = {}
+    total = len(plan.episodes)
     try:
         for index, row in enumerate(plan.episodes.itertuples()):
             if progress:
                 progress(index, total, f"episode {index + 1}/{total}: {row.kind} {row.clip_id[:12]}")
-            episode = _episode(root, row, cfg)
-            episode.episode_index, episode.task_index = index, tasks.index(row.task)
-            stats = ImageStats()
-            writer.add_episode(episode, clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats), stats)
-            episode_of_clip[row.clip_id] = index
+            try:
+                episode = _episode(root, row, cfg)
+                episode.episode_index, episode.task_index = index, tasks.index(row.task)
+                episode.subtasks = episode_subtasks(segments.get(row.clip_id, []), row.frame_from, row.frame_to, tasks)
+                stats = ImageStats()
+                frames = clip_frames(row.path, row.video_from_s, row.n_frames, cfg.video, stats, skip=row.frame_from)
+                writer.add_episode(episode, frames, stats)
+            except ExportError:
+                raise
+            except Exception as exc:  # name the clip: "nothing was written" alone does not say what to fix
+                raise RuntimeError(f"{row.kind} clip {row.clip_id} ({row.path}): {type(exc).__name__}: {exc}") from exc
+            episodes_of_clip.setdefault(row.clip_id, []).append((index, row.frame_from, row.frame_to))
     finally:
         if hasattr(writer, "close_files"):
             writer.close_files()
     writer.finalize(tasks, _splits(plan.episodes))
-    _write_pairs(tmp, plan, episode_of_clip)
+    _write_pairs(tmp, plan, episodes_of_clip)
     if progress:
         progress(total, total, "checking the written dataset")
     _read_back(tmp, check, total)
-    manifest = build_manifest(tmp, cfg, plan, fps, export_id, episode_of_clip)
+    manifest = build_manifest(tmp, cfg, plan, fps, export_id, episodes_of_clip)
     (tmp / MANIFEST_PATH).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
 
 
 def _episode(root: Path, row: object, cfg: ExportConfig) -> EpisodeData:
-    """The vectors of one planned episode (human: from retargets; robot: its own state and action)."""
+    """The vectors of one planned episode: source frames `[frame_from, frame_to)` of its clip (human: from
+    retargets, wrists relative to the episode's first frame; robot: its own state and action)."""
     engine = query_engine(root)
-    filled = 0
+    filled, kept = 0, slice(row.frame_from, row.frame_to)
     if row.kind == "human":
-        state_62, filled = human_state_62(retarget_rows(engine, [row.clip_id], cfg.embodiment), row.n_frames)
-        state, action = human_episode_arrays(state_62)
+        state_62, filled = human_state_62(retarget_rows(engine, [row.clip_id], cfg.embodiment), row.clip_n_frames)
+        state, action = human_episode_arrays(state_62[kept])
     else:
-        state, action = _robot_arrays(robot_state_rows(engine, [row.clip_id]), row.n_frames, row.clip_id)
+        state, action = _robot_arrays(robot_state_rows(engine, [row.clip_id]), row.clip_n_frames, row.clip_id, kept)
     return EpisodeData(clip_id=row.clip_id, kind=row.kind, embodiment=row.embodiment, task=row.task,
                        pair_id=int(row.pair_id), pair_ids=list(row.pair_ids), split=row.split,
                        video_path=row.path, video_from_s=row.video_from_s, n_frames=row.n_frames,
-                       state=state, action=action, filled_frames=filled)
+                       state=state, action=action, filled_frames=filled,
+                       kept_frames=[[int(row.frame_from), int(row.frame_to)]])
 
 
-def _robot_arrays(rows: pa.Table, n_frames: int, clip_id: str) -> tuple[np.ndarray, np.ndarray]:
-    state = np.asarray(rows.column("state").to_pylist(), dtype=np.float32)
+def _robot_arrays(rows: pa.Table, n_frames: int, clip_id: str, kept: slice = slice(None)
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The `kept` frames' state (frames stored without one interpolated) and action (without recorded
+    actions: the next kept frame's state)."""
+    filled = robot_state(rows)
+    state = np.zeros((0, 0), np.float32) if filled is None else filled.astype(np.float32)
     if state.shape != (n_frames, STATE_WIDTH):
         raise ExportError(f"robot episode {clip_id}: state is {state.shape}, expected ({n_frames}, {STATE_WIDTH})")
     actions = rows.column("action").to_pylist()
-    if any(a is None for a in actions):
-        return state, next_state_actions(state).astype(np.float32)
-    return state, np.asarray(actions, dtype=np.float32).reshape(n_frames, STATE_WIDTH)
+    if any(a is None or len(a) != STATE_WIDTH for a in actions):
+        return state[kept], next_state_actions(state[kept]).astype(np.float32)
+    return state[kept], np.asarray(actions, dtype=np.float32).reshape(n_frames, STATE_WIDTH)[kept]
 
 
 def _splits(episodes: pd.DataFrame) -> dict[str, str]:
@@ -259,14 +287,12 @@ def _splits(episodes: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _write_pairs(root: Path, plan: ExportPlan, episode_of_clip: dict[str, int]) -> None:
-    lines = []
-    for row in plan.pairs.itertuples():
-        lines.append(json.dumps({"pair_id": int(row.id), "pair_group": int(row.pair_id),
-                                 "human_episode": episode_of_clip[row.human_clip_id],
-                                 "robot_episode": episode_of_clip[row.robot_clip_id],
-                                 "cost": None if pd.isna(row.cost) else float(row.cost),
-                                 "path": json.loads(row.path) if isinstance(row.path, str) else None}))
+def _write_pairs(root: Path, plan: ExportPlan, episodes_of_clip: EpisodesOfClip) -> None:
+    """`meta/pairs.jsonl`: a line per pair and per (human episode, robot episode) its warping path crosses,
+    the path in those episodes' own frames (a cut clip's path loses the steps on frames cut)."""
+    lines = [json.dumps({"pair_id": int(row.id), "pair_group": int(row.pair_id), "human_episode": human,
+                         "robot_episode": robot, "cost": None if pd.isna(row.cost) else float(row.cost),
+                         "path": steps}) for row, human, robot, steps in pair_parts(plan.pairs, episodes_of_clip)]
     (root / PAIRS_PATH).write_text("".join(line + "\n" for line in lines))
 
 

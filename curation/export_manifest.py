@@ -1,8 +1,9 @@
 """The manifest every export carries (`meta/egocurate_manifest.json`) and records in the `exports` table.
 
 It says how to reproduce the export and what it holds: the view spec, the flags that kept clips out,
-the pairs in and out, counts and hours per embodiment and split, the code version, and a sha256 of
-every other file of the dataset.
+the frames cut (per clip and reason) and each episode's source clip and kept frames, the pairs in and
+out, counts and hours per embodiment and split, the code version, and a sha256 of every other file of
+the dataset.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .export_plan import ExportConfig, ExportPlan
+from labeling.sources.lerobot_layout import MANIFEST_PATH
 
-MANIFEST_PATH = "meta/egocurate_manifest.json"
-PAIRS_PATH = "meta/pairs.jsonl"  # one line per exported pair: both episode indices, cost and warping path
+from .export_cuts import EpisodesOfClip
+from .export_plan import NO_TASK_PLACEHOLDER, ExportConfig, ExportPlan
+
 HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -67,14 +69,38 @@ def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
             for row in frame[present].to_dict(orient="records")]
 
 
-def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, export_id: int,
-                   episode_of_clip: dict[str, int]) -> dict[str, object]:
-    """The manifest of a written (not yet renamed) export under `root`."""
+def _cuts(cfg: ExportConfig, plan: ExportPlan) -> dict[str, object]:
+    """The cutting options, frames cut per reason, and every clip's cuts."""
+    clips = {clip_id: _records(group, ["frame_from", "frame_to", "reason", "flag_id"])
+             for clip_id, group in plan.cuts.groupby("clip_id")}
+    summary = {row.reason: {"clips": int(row.clips), "frames": int(row.frames), "seconds": float(row.seconds)}
+               for row in plan.cut_summary().itertuples()}
+    return {"min_episode_s": cfg.min_episode_s, "trim_idle": cfg.trim_idle, "trim_absent": cfg.trim_absent,
+            "by_reason": summary, "clips": clips}
+
+
+def _sources(episodes_of_clip: EpisodesOfClip) -> list[dict]:
+    """Every episode's source clip and kept frames, in episode order (by dataset in a mixture)."""
+    out = [({"episode_index": ref} if isinstance(ref, int) else dict(ref)) | {"clip_id": clip_id,
+                                                                              "kept_frames": [[start, end]]}
+           for clip_id, found in episodes_of_clip.items() for ref, start, end in found]
+    return sorted(out, key=lambda e: (str(e.get("dataset", "")), e.get("episode_index", e.get("episode", 0))))
+
+
+def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: object, export_id: int,
+                   episodes_of_clip: EpisodesOfClip) -> dict[str, object]:
+    """The manifest of a written (not yet renamed) export under `root`.
+
+    `episodes_of_clip`: per clip, its episodes as (reference, first source frame, end source frame): the
+    reference is the episode index, or `{dataset, episode}` in a mixed-embodiment export.
+    """
     episodes = plan.episodes
+    refs = {clip_id: [e[0] for e in found] for clip_id, found in episodes_of_clip.items()}
     pairs = [{"pair_id": int(r.id), "pair_group": int(r.pair_id), "human_clip_id": r.human_clip_id,
-              "robot_clip_id": r.robot_clip_id, "human_episode": episode_of_clip[r.human_clip_id],
-              "robot_episode": episode_of_clip[r.robot_clip_id],
-              "cost": None if pd.isna(r.cost) else float(r.cost)} for r in plan.pairs.itertuples()]
+              "robot_clip_id": r.robot_clip_id, "human_episode": refs[r.human_clip_id][0],
+              "robot_episode": refs[r.robot_clip_id][0], "human_episodes": refs[r.human_clip_id],
+              "robot_episodes": refs[r.robot_clip_id], "cost": None if pd.isna(r.cost) else float(r.cost)}
+             for r in plan.pairs.itertuples()]
     hashes = file_hashes(root)
     return {
         "egocurate_export": 1, "export_id": export_id, "format": cfg.format, "gr00t": cfg.gr00t,
@@ -82,14 +108,19 @@ def build_manifest(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, 
         "view": {"name": plan.view_name, "spec": plan.view_spec},
         "exclude_flag_states": list(cfg.exclude_flag_states), "unpaired_human": cfg.unpaired_human,
         "flags_excluded": _records(plan.excluded_flags, ["id", "clip_id", "state", "severity", "rule", "reason"]),
+        "cuts": _cuts(cfg, plan),
+        "episodes": _sources(episodes_of_clip),
+        "segments": {"labels": len(plan.segments), "written": cfg.subtasks and not plan.segments.empty},
         "pairs": pairs,
         "pairs_dropped": _records(plan.dropped_pairs, ["id", "human_clip_id", "robot_clip_id", "reason"]),
         "counts": {"episodes": len(episodes), "frames": int(episodes["n_frames"].sum()), "pairs": len(pairs),
                    "pair_groups": int(episodes.loc[episodes["pair_id"] >= 0, "pair_id"].nunique()),
                    "unpaired_human": int((episodes["pair_id"] < 0).sum()), "tasks": int(episodes["task"].nunique()),
                    "by_embodiment": _totals(episodes, "embodiment"), "by_split": _totals(episodes, "split")},
+        "no_task": {"placeholder": NO_TASK_PLACEHOLDER,
+                    "episodes": int((episodes["task"] == NO_TASK_PLACEHOLDER).sum())},
         "hours": float(episodes["duration_s"].sum()) / 3600, "fps": fps,
         "video": {"width": cfg.video.width, "height": cfg.video.height, "codec": cfg.video.codec,
-                  "crf": cfg.video.crf, "gop_frames": cfg.video.gop_frames},
+                  "crf": cfg.video.crf, "gop_frames": cfg.video.gop_frames, "keep_aspect": cfg.video.keep_aspect},
         "files": hashes, "bytes": sum((root / p).stat().st_size for p in hashes),
     }

@@ -26,14 +26,13 @@ from db.store import audit, session_scope
 
 from .rules import SEVERITIES, ProposedFlag
 
-FLAG_STATES = ("proposed", "confirmed", "dismissed", "withdrawn")
 DECISION_STATES = ("proposed", "confirmed", "dismissed")  # what a curator may set
 ORIGINS = ("rule", "curator")
 MAX_REASON_CHARS = 2_000  # a flag reason is a sentence or two; longer is a paste accident, refused
 MAX_AUTHOR_CHARS = 200  # a person's or a job's name
 FLAGS = Flag.__table__
 RECORD_FIELDS = ("id", "clip_id", "frame_start", "frame_end", "hand", "reason", "severity", "origin", "rule",
-                 "state", "author", "created_at", "updated_at", "version")
+                 "state", "author", "created_at", "updated_at", "version", "embodiment")
 
 
 class StaleUpdateError(RuntimeError):
@@ -76,6 +75,7 @@ class FlagRecord:
     created_at: datetime
     updated_at: datetime
     version: int
+    embodiment: str | None = None  # the robot hand a retargeting-quality flag is about
 
     @classmethod
     def of(cls, row: Row) -> FlagRecord:
@@ -252,16 +252,16 @@ def sync_rule_flags(root: Path, proposals: list[ProposedFlag], clip_ids: set[str
                     ) -> SyncReport:
     """Make the rule flags of `clip_ids` match `proposals`, never touching curators' decisions.
 
-    A proposal whose clip, rule and hand already have a confirmed or dismissed flag is not made
-    again (a curator decides once); an identical pending proposal is kept.
+    A proposal whose clip, rule, hand (and embodiment) already have a confirmed or dismissed flag is
+    not made again (a curator decides once); an identical pending proposal is kept.
     """
     report = SyncReport()
     with session_scope(root) as session:
         existing = [FlagRecord.of(r) for r in session.execute(
             select(*[FLAGS.c[n] for n in RECORD_FIELDS]).where(FLAGS.c.origin == "rule"))
             if r.clip_id in clip_ids]
-        by_key = {(f.clip_id, f.rule, f.hand, f.frame_start, f.frame_end): f for f in existing}
-        decided = {(f.clip_id, f.rule, f.hand) for f in existing if f.state in ("confirmed", "dismissed")}
+        by_key = {(f.clip_id, f.rule, f.hand, f.frame_start, f.frame_end, f.embodiment): f for f in existing}
+        decided = {(f.clip_id, f.rule, f.hand, f.embodiment) for f in existing if f.state in ("confirmed", "dismissed")}
         wanted = set()
         for proposal in proposals:
             wanted.add(proposal.key)
@@ -277,11 +277,12 @@ def sync_rule_flags(root: Path, proposals: list[ProposedFlag], clip_ids: set[str
 
 
 def _apply_proposal(session: Session, proposal: ProposedFlag, flag: FlagRecord | None,
-                    decided: set[tuple[str, str, str | None]], actor: str, report: SyncReport) -> None:
-    if flag is None and (proposal.clip_id, proposal.rule, proposal.hand) not in decided:
+                    decided: set[tuple[str, str, str | None, str | None]], actor: str, report: SyncReport) -> None:
+    if flag is None and (proposal.clip_id, proposal.rule, proposal.hand, proposal.embodiment) not in decided:
         _insert(session, actor, clip_id=proposal.clip_id, reason=proposal.reason, author=actor,
                 severity=proposal.severity, frame_start=proposal.frame_start, frame_end=proposal.frame_end,
-                hand=proposal.hand, origin="rule", rule=proposal.rule, state="proposed")
+                hand=proposal.hand, origin="rule", rule=proposal.rule, state="proposed",
+                embodiment=proposal.embodiment)
         report.created += 1
     elif flag is not None and flag.state == "withdrawn":
         try:

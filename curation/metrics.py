@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
+from db.config_files import load_config
 from db.schemas import CLIP_METRIC_NAMES, HAND_METRIC_NAMES, HANDS
 
 from . import signals
@@ -49,9 +49,8 @@ class MetricsConfig:
 
     @classmethod
     def from_yaml(cls, path: Path, override: dict | None = None) -> MetricsConfig:
-        values = dict(yaml.safe_load(Path(path).read_text()) or {})
-        values.update(override or {})
-        return cls(**values)
+        """Read a YAML mapping of these fields; `override` (not mutated) replaces some of them."""
+        return load_config(cls, path, override)
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class HandSeries:
     width_px: float | None = None  # image size, for out-of-frame keypoints
     height_px: float | None = None
     hand: str = "right"
-    retarget_residual_m: float | None = None  # mean retargeting residual, when retargets exist
+    retarget_residual_m: float | None = None  # mean egocurate_hand22 retargeting residual, when retargeted to it
 
     @property
     def points_m(self) -> FloatArray:
@@ -302,8 +301,9 @@ BUILTIN_METRICS = (
     MetricDef("idle_frac", "fraction of frames with wrist speed below `idle_speed_m_s`", "fraction", idle_frac),
     MetricDef("motion_energy_m2_s2", "mean squared wrist speed (camera frame); the clip value is the sum "
               "over hands", "m^2/s^2", motion_energy_m2_s2, clip_agg="sum", worse="none"),
-    MetricDef("retarget_residual_mm", "mean keypoint error left after retargeting to a robot hand; null "
-              "until the clip is retargeted", "mm", retarget_residual_mm),
+    MetricDef("retarget_residual_mm", "mean keypoint error left after retargeting to egocurate_hand22, the "
+              "hand of exported human episodes; null until the clip is retargeted to it (every embodiment's own: "
+              "the retarget_metrics view)", "mm", retarget_residual_mm),
 )
 for _metric in BUILTIN_METRICS:
     register_metric(_metric)

@@ -112,7 +112,7 @@ def write_pose_clips(root: Path, clips: list[PoseClip]) -> None:
 
 
 def poses_from_frames(frames: pd.DataFrame, intrinsics: tuple[float, float, float, float] | None = None) -> Poses:
-    """`Poses` of one clip from its `frames` rows (`db.queries.clip_frames`), both hands every frame."""
+    """`Poses` of one clip from its `frames` rows (`db.queries.frames.clip_frames`), both hands every frame."""
     frames = frames.sort_values(["frame_index", "hand"])
     n = frames["frame_index"].nunique()
 

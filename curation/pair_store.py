@@ -31,7 +31,7 @@ RECORD_FIELDS = ("id", "human_clip_id", "robot_clip_id", "task_similarity", "cos
 COST_TOLERANCE = 1e-9  # a re-run whose cost moved less than this changes nothing
 
 __all__ = ["DECISION_STATES", "PAIR_STATES", "PairProposal", "PairRecord", "StaleUpdateError", "SyncReport",
-           "decide_pair", "get_pair", "sync_proposals"]
+           "add_decided_pair", "decide_pair", "get_pair", "sync_proposals"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,34 @@ def _apply(session: Session, record: PairRecord | None, proposal: PairProposal, 
             report.kept += 1
     except StaleUpdateError:
         report.kept += 1  # someone decided between our read and our write
+
+
+def add_decided_pair(root: Path, proposal: PairProposal, state: str, actor: str, reason: str | None = None
+                     ) -> PairRecord:
+    """Store a pair a curator made by hand, already decided (`curation.manual_pairs`); re-pairing never
+    touches a decided pair.
+
+    Raises:
+        ValueError: `state` is not accepted or rejected, no actor is named, or the pair exists already.
+    """
+    if state not in ("accepted", "rejected") or not actor:
+        raise ValueError(f"a pair made by hand needs a curator and the state accepted or rejected, got {state!r}")
+    with session_scope(root) as session:
+        taken = session.execute(select(PAIRS.c.id).where(PAIRS.c.human_clip_id == proposal.human_clip_id,
+                                                         PAIRS.c.robot_clip_id == proposal.robot_clip_id)).first()
+        if taken is not None:
+            raise ValueError(f"clips {proposal.human_clip_id} and {proposal.robot_clip_id} are pair {taken.id} "
+                             "already: decide on that one")
+        row_id = session.execute(PAIRS.insert().values(
+            human_clip_id=proposal.human_clip_id, robot_clip_id=proposal.robot_clip_id,
+            task_similarity=proposal.task_similarity, cost=proposal.cost, path=proposal.path, state=state,
+            reason=reason or None, decided_by=actor, decided_at=utc_now(), created_at=utc_now(),
+            version=1)).inserted_primary_key[0]
+        record = _read(session, row_id)
+        audit(session, actor=actor, action=f"pair.by_hand.{state}", entity="pair", entity_id=row_id,
+              clip_id=proposal.human_clip_id, after=record.snapshot())
+        session.info["wrote"] = True
+        return record
 
 
 def decide_pair(root: Path, pair_id: int, state: str, actor: str, expected_version: int,

@@ -14,21 +14,16 @@ from pathlib import Path
 import pandas as pd
 
 from db.engine import QueryEngine
-from db.queries import flags_of_clips, scored_metrics, scored_task_groups
+from db.queries.annotations import flags_of_clips
+from db.queries.clips import scored_metrics, scored_task_groups
+from db.queries.views import view_clips
 from db.schemas import HANDS
+from db.view_spec import METRIC_COLUMNS, ViewSpec
 
 from .flags import BulkResult, FlagRecord, bulk_set_state, clip_history, list_flags
 from .metrics import METRIC_REGISTRY, metric_column_info
 from .rules import RuleSet, ThresholdLine, threshold_lines
-from .views import (
-    METRIC_COLUMNS,
-    ViewSpec,
-    compile_view_ids,
-    list_views,
-    load_view,
-    metric_histogram,
-    view_clips,
-)
+from .views import list_views, load_view, metric_histogram
 
 QUEUE_STATES = ("proposed",)  # what the review queue shows unless asked otherwise
 ALL_HUMAN_CLIPS = "All human clips"  # the view the pages start from
@@ -108,7 +103,7 @@ def bin_clips(engine: QueryEngine, spec: ViewSpec, column: str, lo: float, hi: f
 
 def review_queue(engine: QueryEngine, spec: ViewSpec, states: tuple[str, ...] = QUEUE_STATES) -> pd.DataFrame:
     """Flags in `states` on the view's clips, errors first, then by clip and frame."""
-    return flags_of_clips(engine, *compile_view_ids(spec), list(states))
+    return flags_of_clips(engine, spec, list(states))
 
 
 def decide_view(root: Path, engine: QueryEngine, spec: ViewSpec, state: str, actor: str,
@@ -179,7 +174,10 @@ def describe_flag(flag: dict) -> str:
     hand = "both hands" if hand is None or pd.isna(hand) else f"{hand} hand"
     rule = flag.get("rule")
     rule = "curator" if rule is None or pd.isna(rule) else rule
-    return f"`{flag['severity']}` · {rule} · {hand} · {frames} · state **{flag['state']}** · v{int(flag['version'])}"
+    embodiment = flag.get("embodiment")
+    robot = f" · robot hand {embodiment}" if isinstance(embodiment, str) and embodiment else ""
+    return (f"`{flag['severity']}` · {rule} · {hand}{robot} · {frames} · state **{flag['state']}** · "
+            f"v{int(flag['version'])}")
 
 
 def history_table(root: Path, clip_id: str) -> pd.DataFrame:

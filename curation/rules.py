@@ -19,6 +19,22 @@ rules:
     category: jitter             # what kind of problem it finds (noise kinds, or 'content')
     reason: "{hand} hand jitters {value:.1f} mm (limit {threshold:.1f} mm)"
 ```
+
+Retargeting quality is judged per embodiment (`curation.retarget_quality`): a rule with
+`per_embodiment: true` checks a `RETARGET_METRIC_REGISTRY` metric on every (clip, embodiment, hand)
+row of `retarget_metrics`, its outlier fence drawn within the embodiment, its limit the first of
+`embodiment_thresholds[embodiment]`, `dof_class_thresholds[dof_class]` and `threshold` that is set;
+its flags name the embodiment (`{embodiment}` and `{dof}` in the reason):
+
+```yaml
+  - name: retarget_residual
+    metric: retarget_residual_mm
+    per_embodiment: true
+    op: ">"
+    threshold: 15.0                       # any hand without a more specific limit
+    dof_class_thresholds: {low: 45.0}     # gripper | low | mid | high (curation.retarget_quality.DOF_CLASSES)
+    embodiment_thresholds: {inspire: 40}  # by retargets.embodiment
+```
 """
 
 from __future__ import annotations
@@ -31,11 +47,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from db.config_files import ConfigError, check_field_types, check_fields, read_yaml_mapping
 from db.schemas import HANDS
 
 from .metrics import METRIC_REGISTRY
+from .retarget_quality import DOF_CLASS_NAMES, RETARGET_METRIC_REGISTRY
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.yml")
 OPS: dict[str, Callable[[object, object], object]] = {
@@ -44,27 +61,9 @@ SEVERITIES = ("info", "warning", "error")
 OUTLIER_METHODS = ("iqr", "mad")
 CONTENT_CATEGORY = "content"  # rules about what a clip shows rather than tracking noise
 GROUP_COLUMNS = ("task_group", "pose_source")  # what an outlier is relative to
-REASON_FIELDS = {"hand": "right", "value": 1.0, "threshold": 1.0, "unit": "mm", "metric": "m", "column": "c"}
-
-
-def _check_types(rule: Rule) -> None:
-    """YAML gives any type: check them before comparing, so a wrong one names its field."""
-    def fail(name: str, wanted: str) -> None:
-        raise ValueError(f"rule {rule.name}: Rule.{name} must be {wanted}, got {getattr(rule, name)!r}")
-
-    for name in ("name", "metric", "op", "reason", "outlier_method", "severity", "category"):
-        if not isinstance(getattr(rule, name), str):
-            fail(name, "a string")
-    for name in ("threshold", "outlier_k"):
-        value = getattr(rule, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            fail(name, "a number or null")
-    if isinstance(rule.min_group, bool) or not isinstance(rule.min_group, int):
-        fail("min_group", "an integer")
-    if not isinstance(rule.per_hand, bool):
-        fail("per_hand", "true or false")
-    if not isinstance(rule.suppressed_by, (list, tuple)) or not all(isinstance(n, str) for n in rule.suppressed_by):
-        fail("suppressed_by", "a list of rule names")
+EMBODIMENT_GROUP_COLUMNS = ("task_group", "embodiment")  # per_embodiment rules: never across robot hands
+REASON_FIELDS = {"hand": "right", "value": 1.0, "threshold": 1.0, "unit": "mm", "metric": "m", "column": "c",
+                 "embodiment": "e", "dof": 6}
 
 
 @dataclass(frozen=True)
@@ -83,17 +82,24 @@ class Rule:
     category: str = "noise"  # jitter | dropout | swap | tracking | content ...
     per_hand: bool = True  # per-hand metric: check left_ and right_ columns (else the clip column)
     suppressed_by: tuple[str, ...] = ()  # earlier rules whose flag on the same clip/hand explains this one
+    per_embodiment: bool = False  # check a retargeting metric per embodiment and hand (retarget_metrics)
+    embodiment_thresholds: dict[str, float] | None = None  # per_embodiment: limit by embodiment name
+    dof_class_thresholds: dict[str, float] | None = None  # per_embodiment: limit by DoF class (gripper..high)
 
     def __post_init__(self) -> None:
-        _check_types(self)
+        check_field_types(Rule, vars(self), f"rule {self.name}")  # YAML gives any type: name the field
         object.__setattr__(self, "suppressed_by", tuple(self.suppressed_by))
         if not self.name:
             raise ValueError("Rule.name must not be empty")
-        if self.metric not in METRIC_REGISTRY:
-            raise ValueError(f"rule {self.name}: Rule.metric {self.metric!r} is not a registered metric")
+        registry = RETARGET_METRIC_REGISTRY if self.per_embodiment else METRIC_REGISTRY
+        if self.metric not in registry:
+            kind = "per-embodiment retargeting" if self.per_embodiment else "registered"
+            raise ValueError(f"rule {self.name}: Rule.metric {self.metric!r} is not a {kind} metric "
+                             f"(known: {sorted(registry)})")
+        self._check_limits_by()
         if self.op not in OPS:
             raise ValueError(f"rule {self.name}: Rule.op must be one of {sorted(OPS)}, got {self.op!r}")
-        if self.threshold is None and self.outlier_k is None:
+        if self.threshold is None and self.outlier_k is None and not self.limits_by:
             raise ValueError(f"rule {self.name}: give Rule.threshold, Rule.outlier_k, or both")
         if self.outlier_k is not None and self.outlier_k <= 0:
             raise ValueError(f"rule {self.name}: Rule.outlier_k must be > 0, got {self.outlier_k}")
@@ -107,8 +113,37 @@ class Rule:
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"rule {self.name}: Rule.reason is not a valid template: {exc}") from exc
 
+    @property
+    def limits_by(self) -> bool:
+        """Whether the rule sets limits per embodiment or per DoF class."""
+        return bool(self.embodiment_thresholds or self.dof_class_thresholds)
+
+    def _check_limits_by(self) -> None:
+        for name in ("embodiment_thresholds", "dof_class_thresholds"):
+            limits = getattr(self, name)
+            if limits is None:
+                continue
+            if not self.per_embodiment:
+                raise ValueError(f"rule {self.name}: Rule.{name} needs per_embodiment: true")
+            bad = {k: v for k, v in limits.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+            if bad:
+                raise ValueError(f"rule {self.name}: Rule.{name} values must be numbers, got {bad}")
+        unknown = sorted(set(self.dof_class_thresholds or {}) - set(DOF_CLASS_NAMES))
+        if unknown:
+            raise ValueError(f"rule {self.name}: Rule.dof_class_thresholds: unknown DoF classes {unknown} "
+                             f"(known: {list(DOF_CLASS_NAMES)})")
+
+    def threshold_for(self, embodiment: str | None = None, dof_class: str | None = None) -> float | None:
+        """The absolute limit for one embodiment: by name, else by DoF class, else `threshold`."""
+        for limits, key in ((self.embodiment_thresholds, embodiment), (self.dof_class_thresholds, dof_class)):
+            if limits and key in limits:
+                return float(limits[key])
+        return self.threshold
+
     def columns(self) -> list[tuple[str, str | None]]:
-        """(metrics column, hand) pairs this rule checks."""
+        """(metrics column, hand) pairs this rule checks (none for a per_embodiment rule: it checks rows)."""
+        if self.per_embodiment:
+            return []
         if self.per_hand and METRIC_REGISTRY[self.metric].per_hand:
             return [(f"{hand}_{self.metric}", hand) for hand in HANDS]
         return [(self.metric, None)]
@@ -136,24 +171,20 @@ class RuleSet:
             ValueError: the file is unreadable, not YAML, or a rule has an unknown key or a wrong value;
                 the message names the file, the rule and the key.
         """
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read rules ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
-            raise ValueError(f"{path}: expected a mapping with a 'rules:' list")
+        data = read_yaml_mapping(path, "rules", expected="a mapping with a 'rules:' list")
+        if not isinstance(data.get("rules", []), list):
+            raise ConfigError(f"{path}: expected a mapping with a 'rules:' list")
         entries = []
         for number, entry in enumerate(data.get("rules", []), start=1):
             if not isinstance(entry, dict):
-                raise ValueError(f"{path}: rules entry {number} is not a mapping")
-            unknown = sorted(set(entry) - set(Rule.__dataclass_fields__))
-            if unknown:
-                raise ValueError(f"{path}: rule {entry.get('name', number)}: unknown keys {unknown}")
-            entries.append({**entry, **(override or {}).get(entry.get("name"), {})})
+                raise ConfigError(f"{path}: rules entry {number} is not a mapping")
+            entry = {**entry, **(override or {}).get(entry.get("name"), {})}
+            check_fields(Rule, entry, f"{path}: rule {entry.get('name', number)}", noun="keys")
+            entries.append(entry)
         try:
             return cls(tuple(Rule(**e) for e in entries))
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: {exc}") from exc
+            raise ConfigError(f"{path}: {exc}") from exc
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:
@@ -176,15 +207,20 @@ class ProposedFlag:
     reason: str
     value: float
     threshold: float
+    embodiment: str | None = None  # the robot hand a per_embodiment rule's flag is about
 
     @property
-    def key(self) -> tuple[str, str, str | None, int | None, int | None]:
-        """Identity for idempotent re-scoring: the same clip, rule, hand and frames."""
-        return self.clip_id, self.rule, self.hand, self.frame_start, self.frame_end
+    def key(self) -> tuple[str, str, str | None, int | None, int | None, str | None]:
+        """Identity for idempotent re-scoring: the same clip, rule, hand, frames and embodiment."""
+        return self.clip_id, self.rule, self.hand, self.frame_start, self.frame_end, self.embodiment
 
 
-def _fence(values: pd.Series, rule: Rule) -> float:
-    """The rule's limit for one population: the outlier fence and/or the absolute threshold."""
+def _fence(values: pd.Series, rule: Rule, threshold: float | None = None) -> float:
+    """The rule's limit for one population: the outlier fence and/or the absolute threshold.
+
+    `threshold` replaces the rule's own (a per-embodiment limit).
+    """
+    threshold = rule.threshold if threshold is None else threshold
     limit = np.nan
     finite = values.dropna()
     upper = rule.op.startswith(">")
@@ -196,12 +232,12 @@ def _fence(values: pd.Series, rule: Rule) -> float:
             median = float(np.median(finite))
             spread = rule.outlier_k * 1.4826 * float(np.median(np.abs(finite - median)))
             limit = median + spread if upper else median - spread
-    if rule.threshold is None:
+    if threshold is None:
         return float(limit)
     if np.isnan(limit):
-        return float(rule.threshold)
+        return float(threshold)
     # Both given: the stricter of the two must be crossed.
-    return float(max(limit, rule.threshold) if upper else min(limit, rule.threshold))
+    return float(max(limit, threshold) if upper else min(limit, threshold))
 
 
 def _groups(metrics: pd.DataFrame) -> list[pd.Series]:
@@ -252,14 +288,52 @@ def evaluate_rules(metrics: pd.DataFrame, rules: RuleSet) -> list[ProposedFlag]:
 
 
 def _proposal(rule: Rule, clip_id: str, hand: str | None, column: str, value: float, limit: float,
-              frames: list[int] | None) -> ProposedFlag:
-    info = METRIC_REGISTRY[rule.metric]
+              frames: list[int] | None, embodiment: str | None = None, dof: int | None = None) -> ProposedFlag:
+    info = (RETARGET_METRIC_REGISTRY if rule.per_embodiment else METRIC_REGISTRY)[rule.metric]
     reason = rule.reason.format(hand=hand or "either", value=value, threshold=limit, unit=info.unit,
-                                metric=rule.metric, column=column)
+                                metric=rule.metric, column=column, embodiment=embodiment or "the robot hand",
+                                dof="?" if dof is None else dof)
     return ProposedFlag(clip_id=clip_id, rule=rule.name, hand=hand,
                         frame_start=None if frames is None else int(frames[0]),
                         frame_end=None if frames is None else int(frames[1]), severity=rule.severity,
-                        category=rule.category, reason=reason, value=value, threshold=limit)
+                        category=rule.category, reason=reason, value=value, threshold=limit, embodiment=embodiment)
+
+
+def embodiment_limits(rows: pd.DataFrame, rule: Rule) -> pd.Series:
+    """Per row of `retarget_metrics` (with task_group), the limit of a per_embodiment rule on its metric."""
+    values = pd.to_numeric(rows[rule.metric], errors="coerce")
+    limits = pd.Series(np.nan, index=rows.index)
+    keys = [rows[c].fillna("") for c in EMBODIMENT_GROUP_COLUMNS if c in rows] + [rows["dof_class"].fillna("")]
+    for _, group in rows.groupby(keys):
+        first = group.iloc[0]
+        threshold = rule.threshold_for(first["embodiment"], first["dof_class"] or None)
+        limits[group.index] = _fence(values[group.index], rule, threshold)
+    return limits
+
+
+def evaluate_embodiment_rules(rows: pd.DataFrame, rules: RuleSet) -> list[ProposedFlag]:
+    """Proposed flags of the per_embodiment rules over `retarget_metrics` rows (one per clip, embodiment, hand).
+
+    Like `evaluate_rules`, a clip's hand gets at most one flag per category and embodiment: a 6-DoF
+    hand's flag never stands for, or blocks, one about the 22-DoF hand.
+    """
+    if rows.empty:
+        return []
+    fired: set[tuple[str, str, str, str]] = set()  # (clip, hand, embodiment, rule name or category)
+    proposals = []
+    for rule in (r for r in rules.rules if r.per_embodiment):
+        values, limits = pd.to_numeric(rows[rule.metric], errors="coerce"), embodiment_limits(rows, rule)
+        firing = OPS[rule.op](values, limits) & values.notna() & limits.notna()
+        for index in np.flatnonzero(firing.to_numpy()):
+            row = rows.iloc[index]
+            key = (str(row["clip_id"]), str(row["hand"]), str(row["embodiment"]))
+            if any((*key, b) in fired for b in {rule.category, *rule.suppressed_by}):
+                continue
+            fired |= {(*key, rule.name), (*key, rule.category)}
+            dof = None if pd.isna(row.get("dof")) else int(row["dof"])
+            proposals.append(_proposal(rule, key[0], key[1], rule.metric, float(values.iloc[index]),
+                                       float(limits.iloc[index]), None, key[2], dof))
+    return proposals
 
 
 @dataclass(frozen=True)

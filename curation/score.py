@@ -1,18 +1,19 @@
-"""The scoring stage: `frames` (+ `retargets`) in, `metrics` out, then the noisy-demo rules propose flags.
+"""The scoring stage: `frames` (+ `retargets`) in, `metrics` and `retarget_metrics` out, then the rules propose flags.
 
     egocurate --root R score [--rules RULES.yml] [--clips ID...]
 
 Frames are read through DuckDB a batch of clips at a time; one lake commit writes the new
 `metrics` rows and retires the files they replace (rows of clips not re-scored are carried over),
-so readers see the old metrics or the new ones, never a mix. The rules then run over every
-scored clip (outlier rules need the whole task's distribution) and `curation.flags.sync_rule_flags`
-adds the proposed flags that are new, leaving curators' decisions alone.
+so readers see the old metrics or the new ones, never a mix; `retarget_metrics` (one row per clip,
+embodiment and hand: `curation.retarget_quality`) is replaced the same way. The rules then run over
+every scored clip (outlier rules need the whole task's distribution; `per_embodiment` rules run on
+`retarget_metrics`, each embodiment on its own) and `curation.flags.sync_rule_flags` adds the
+proposed flags that are new, leaving curators' decisions alone.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,20 +24,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import yaml
 from tqdm import tqdm
 
+from db.config_files import load_config
 from db.engine import query_engine
-from db.jobs import close_interrupted_jobs, job_host
+from db.jobs import DONE, job_scope
 from db.lake import Lake
-from db.models import Job, utc_now
-from db.queries import hand_frames, retarget_residuals, scorable_clips, scored_metrics
-from db.schemas import METRICS, N_KEYPOINTS
-from db.store import session_scope
+from db.queries.clips import scorable_clips, scored_metrics
+from db.queries.frames import hand_frames
+from db.queries.retargets import retarget_residuals, scored_retarget_metrics
+from db.schemas import METRICS, N_KEYPOINTS, STAGES
 
+from .action_layout import HAND22_EMBODIMENT
 from .flags import SyncReport, sync_rule_flags
 from .metrics import HandSeries, MetricsConfig, compute_clip_metrics
-from .rules import DEFAULT_RULES_PATH, RuleSet, evaluate_rules
+from .retarget_quality import retarget_quality_rows
+from .rules import DEFAULT_RULES_PATH, RuleSet, evaluate_embodiment_rules, evaluate_rules
 
 CATALOG_COPIES = ("kind", "source", "task", "task_slug")  # clips fields stored with the metrics (db.schemas)
 
@@ -58,20 +61,17 @@ class ScoreConfig:
 
     @classmethod
     def from_yaml(cls, path: Path, override: dict | None = None) -> ScoreConfig:
-        values = dict(yaml.safe_load(Path(path).read_text()) or {})
-        values.update(override or {})
-        if isinstance(values.get("metrics"), dict):
-            values["metrics"] = MetricsConfig(**values["metrics"])
-        if "rules_path" in values:
-            values["rules_path"] = Path(values["rules_path"])
-        values["pose_sources"] = tuple(values.get("pose_sources", cls.pose_sources))
-        return cls(**values)
+        """Read a YAML mapping of these fields (`metrics:` a mapping of MetricsConfig fields); `override`
+        (not mutated) replaces top-level keys and merges `metrics`."""
+        return load_config(cls, path, override)
 
 
 @dataclass
 class ScoreReport:
     scored: int = 0  # clips whose metrics were (re)computed
+    retarget_rows: int = 0  # (clip, embodiment, hand) rows of retarget_metrics (re)computed
     metrics_files: list[str] = field(default_factory=list)  # lake-relative files now holding metrics
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (clip_id, reason) of clips that could not be scored
     flags: SyncReport = field(default_factory=SyncReport)
     job_id: int | None = None
 
@@ -126,8 +126,13 @@ def _pick_pose_source(available: list[str], preference: tuple[str, ...]) -> str:
 
 
 def compute_metrics_rows(root: Path, cfg: ScoreConfig, clip_ids: list[str] | None = None,
-                         progress: bool = False) -> list[dict[str, object]]:
-    """Metric rows (METRICS columns) for every clip with poses, or only `clip_ids`."""
+                         progress: bool = False, failures: list[tuple[str, str]] | None = None
+                         ) -> list[dict[str, object]]:
+    """Metric rows (METRICS columns) for every clip with poses, or only `clip_ids`.
+
+    A clip whose metrics cannot be computed is left out and appended to `failures` as (clip_id,
+    reason): one bad clip must not cost the others their scores.
+    """
     engine = query_engine(root)
     clips = scorable_clips(engine, clip_ids).set_index("clip_id")
     clips["pose_source"] = [_pick_pose_source(list(s), cfg.pose_sources) for s in clips["pose_sources"]]
@@ -139,38 +144,49 @@ def compute_metrics_rows(root: Path, cfg: ScoreConfig, clip_ids: list[str] | Non
         for first in range(0, len(ids), cfg.batch_clips):
             batch = ids[first:first + cfg.batch_clips]
             residuals = {(r.clip_id, r.hand): float(r.residual_m)
-                         for r in retarget_residuals(engine, batch).itertuples()}
+                         for r in retarget_residuals(engine, batch, HAND22_EMBODIMENT).itertuples()}
             for clip_id, hands in _hand_series(hand_frames(engine, batch, str(pose_source)), clips, residuals):
-                result = compute_clip_metrics(hands, cfg.metrics)
+                bar.update(1)
+                try:
+                    result = compute_clip_metrics(hands, cfg.metrics)
+                except (ValueError, FloatingPointError, IndexError) as exc:
+                    if failures is None:
+                        raise
+                    failures.append((clip_id, f"{type(exc).__name__}: {exc}"))
+                    continue
                 catalog = {name: _text(clips.at[clip_id, name]) for name in CATALOG_COPIES}
                 rows.append({"clip_id": clip_id, "scored_at": scored_at, "pose_source": pose_source,
                              "evidence": json.dumps(result.evidence, sort_keys=True), **catalog, **result.values})
-                bar.update(1)
     bar.close()
     return rows
 
 
-def _read_as_current(path: Path) -> pa.Table:
+def _read_as_current(path: Path, schema: pa.Schema = METRICS) -> pa.Table:
     """A metrics file in today's schema: columns it predates are null (a re-score fills them)."""
     table = pq.read_table(path, partitioning=None)
     columns = [table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
-               for f in METRICS]
-    return pa.Table.from_arrays(columns, schema=METRICS)
+               for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
-def write_metrics(lake: Lake, rows: list[dict[str, object]]) -> list[str]:
-    """Replace the `metrics` rows of these clips in one commit; returns the stage's files afterwards.
+def write_metrics(lake: Lake, rows: list[dict[str, object]], stage: str = "metrics",
+                  clip_ids: set[str] | None = None) -> list[str]:
+    """Replace the `stage` rows of these clips (`clip_ids`, default: the rows' clips) in one commit.
 
-    The caller holds `lake.writer_lock()`: this reads the stage, then rewrites it.
+    Returns the stage's files afterwards. The caller holds `lake.writer_lock()`: this reads the
+    stage, then rewrites it.
     """
-    files = lake.files("metrics")
-    new_ids = pa.array(sorted({str(r["clip_id"]) for r in rows}), pa.string())
-    kept = [t.filter(pc.invert(pc.is_in(t.column("clip_id"), new_ids))) for t in map(_read_as_current, files)]
-    table = pa.concat_tables([*kept, pa.Table.from_pylist(rows, schema=METRICS)])
+    schema = STAGES[stage]
+    files = lake.files(stage)
+    replaced = clip_ids if clip_ids is not None else {str(r["clip_id"]) for r in rows}
+    new_ids = pa.array(sorted(replaced), pa.string())
+    kept = [t.filter(pc.invert(pc.is_in(t.column("clip_id"), new_ids)))
+            for t in (_read_as_current(f, schema) for f in files)]
+    table = pa.concat_tables([*kept, pa.Table.from_pylist(rows, schema=schema)])
     with lake.batch(stage="score") as batch:
-        batch.write("metrics", table)
+        batch.write(stage, table)
         batch.remove([p.relative_to(lake.dir).as_posix() for p in files])
-    return [p.relative_to(lake.dir).as_posix() for p in lake.files("metrics")]
+    return [p.relative_to(lake.dir).as_posix() for p in lake.files(stage)]
 
 
 def run_score(root: Path, cfg: ScoreConfig = ScoreConfig(), clip_ids: list[str] | None = None,
@@ -178,34 +194,27 @@ def run_score(root: Path, cfg: ScoreConfig = ScoreConfig(), clip_ids: list[str] 
     """Score clips, store the metrics, apply the rule set and sync the proposed flags."""
     rules = RuleSet.from_yaml(cfg.rules_path)
     report = ScoreReport()
-    with session_scope(root) as session:
-        close_interrupted_jobs(session, "score")  # a killed run cannot close its own row
-        job = Job(kind="score", params={"clips": clip_ids, "rules": str(cfg.rules_path), **job_host()}, n_total=0,
-                  pid=os.getpid())
-        session.add(job)
-        session.flush()
+    # An exception ends the job `failed` with the error (db/jobs.py), a killed run `interrupted`.
+    with job_scope(root, "score", {"clips": clip_ids, "rules": str(cfg.rules_path)}) as job:
         report.job_id = job.id
-    try:
-        rows = compute_metrics_rows(root, cfg, clip_ids, progress)
+        rows = compute_metrics_rows(root, cfg, clip_ids, progress, report.failures)
         report.scored = len(rows)
+        job.update(n_total=report.scored, n_done=report.scored)
+        scored_ids = {str(r["clip_id"]) for r in rows}
+        quality = retarget_quality_rows(root, sorted(scored_ids), rows[0]["scored_at"] if rows else None)
+        report.retarget_rows = len(quality)
         lake = Lake(root)
         # One scorer at a time from here: two syncing at once would both add the same new proposals.
         with lake.writer_lock():
             if rows or lake.files("metrics"):  # rewritten even with no new rows: upgrades old files' schema
                 report.metrics_files = write_metrics(lake, rows)
-            metrics = scored_metrics(query_engine(root))
+            if quality or lake.files("retarget_metrics"):
+                write_metrics(lake, quality, "retarget_metrics", scored_ids)
+            engine = query_engine(root)
+            metrics, per_embodiment = scored_metrics(engine), scored_retarget_metrics(engine)
             # Outlier fences depend on every clip of a task, so rules run over all scored clips.
-            proposals = evaluate_rules(metrics, rules)
+            proposals = evaluate_rules(metrics, rules) + evaluate_embodiment_rules(per_embodiment, rules)
             report.flags = sync_rule_flags(root, proposals, set(metrics["clip_id"]), actor=actor)
-    except BaseException as exc:
-        _finish_job(root, report.job_id, "failed", f"{type(exc).__name__}: {exc}", report.scored)
-        raise
-    _finish_job(root, report.job_id, "done", f"{report.scored} clips scored; {report.flags.created} flags "
-                f"proposed, {report.flags.withdrawn} withdrawn", report.scored)
+        job.update(state=DONE, message=f"{report.scored} clips scored; {report.flags.created} flags proposed, "
+                   f"{report.flags.withdrawn} withdrawn")
     return report
-
-
-def _finish_job(root: Path, job_id: int | None, state: str, message: str, n_done: int) -> None:
-    with session_scope(root) as session:
-        job = session.get(Job, job_id)
-        job.state, job.message, job.n_total, job.n_done, job.updated_at = state, message, n_done, n_done, utc_now()

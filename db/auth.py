@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, str] = {  # write action -> the least role that may do it
     "score": "curator",  # run the quality metrics and noisy-demo rules
     "label-job": "curator",  # start a MediaPipe labelling job
     "retarget": "curator",  # start retargeting
+    "embodiment": "curator",  # store a robot's embodiment spec and apply it to its episodes
     "export": "admin",  # write a dataset out of the store
     "train": "admin",  # launch or stop training (GPU time)
     "manage-users": "admin",

@@ -31,6 +31,8 @@ ANNOTATION_TABLES = {
     "views": models.SavedView,
     "exports": models.Export,
     "runs": models.Run,
+    "embodiments": models.EmbodimentRecord,
+    "clip_embodiments": models.ClipEmbodiment,
 }
 assert set(ANNOTATION_TABLES) == models.MIRRORED_TABLES  # a mirrored table must move the revision when written
 

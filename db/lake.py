@@ -140,6 +140,11 @@ class Lake:
                 visible.pop(relative, None)
         return [self.dir / relative for relative in visible]
 
+    def read_file(self, stage: str, path: Path, columns: list[str] | None = None) -> pa.Table:
+        """One visible file of a stage in the stage's current schema (columns it predates are null)."""
+        schema = STAGES[stage] if columns is None else pa.schema([STAGES[stage].field(c) for c in columns])
+        return _conform(_read_file(path, _present(path, schema)), schema)
+
     def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
         """Read a whole stage as one Arrow table (small stages and tests; queries use DuckDB)."""
         schema = STAGES[stage] if columns is None else pa.schema([STAGES[stage].field(c) for c in columns])

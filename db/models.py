@@ -25,7 +25,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The tables the query engine copies into DuckDB (db/engine.py): a write to one of them moves the
 # store revision, which tells every process to reload them.
-MIRRORED_TABLES = frozenset({"flags", "labels", "pairs", "views", "exports", "runs"})
+MIRRORED_TABLES = frozenset({"flags", "labels", "pairs", "views", "exports", "runs", "embodiments",
+                             "clip_embodiments"})
+# The states a flag (below) can be in: a rule or a curator proposes, a curator confirms or dismisses,
+# a re-score withdraws the rule flags that no longer fire.
+FLAG_STATES = ("proposed", "confirmed", "dismissed", "withdrawn")
 
 
 def utc_now() -> datetime:
@@ -55,6 +59,8 @@ class Flag(Base):
     severity: Mapped[str] = mapped_column(String(16), default="warning")  # info|warning|error
     origin: Mapped[str] = mapped_column(String(16), default="curator")  # rule|curator
     rule: Mapped[str | None] = mapped_column(String(128))
+    # The robot hand a retargeting-quality flag is about (retargets.embodiment); null for other flags.
+    embodiment: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default="proposed", index=True)
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
@@ -97,6 +103,31 @@ class Pair(Base):
     __table_args__ = (Index("ix_pairs_human_robot", "human_clip_id", "robot_clip_id", unique=True),)
 
 
+class EmbodimentRecord(Base):
+    """A robot's embodiment spec (labeling/embodiment/spec.py): which dataset dimensions are which URDF joints."""
+
+    __tablename__ = "embodiments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    spec: Mapped[dict] = mapped_column(JSON)  # the checked spec, paths resolved (EmbodimentSpec.to_dict)
+    source: Mapped[str | None] = mapped_column(Text)  # the YAML as the user wrote it
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ClipEmbodiment(Base):
+    """Which embodiment spec a robot episode's state follows (set at ingest or by `egocurate embodiment set`)."""
+
+    __tablename__ = "clip_embodiments"
+    clip_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    embodiment: Mapped[str] = mapped_column(String(128), index=True)  # embodiments.name
+    author: Mapped[str] = mapped_column(String(128))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class SavedView(Base):
     """A named, serialised filter spec; the same spec drives the app, the CLI and exports."""
 
@@ -119,6 +150,9 @@ class Export(Base):
     manifest: Mapped[dict | None] = mapped_column(JSON)
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    pid: Mapped[int | None] = mapped_column(Integer)  # the process writing it, while running
+    host: Mapped[str | None] = mapped_column(String(255))  # the machine of `pid`: a pid names a process only there
+    pid_start: Mapped[str | None] = mapped_column(String(64))  # when `pid` started (db/jobs.py): guards pid reuse
 
 
 class Run(Base):
@@ -135,6 +169,8 @@ class Run(Base):
     author: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str | None] = mapped_column(String(255))  # the machine of `pid`: a pid names a process only there
+    pid_start: Mapped[str | None] = mapped_column(String(64))  # when `pid` started (db/jobs.py): guards pid reuse
 
 
 class Job(Base):
@@ -144,7 +180,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
     params: Mapped[dict | None] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed|interrupted (db/jobs.py)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # queued|running|done|failed|interrupted
     n_total: Mapped[int] = mapped_column(Integer, default=0)
     n_done: Mapped[int] = mapped_column(Integer, default=0)
     n_failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -152,6 +188,8 @@ class Job(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    host: Mapped[str | None] = mapped_column(String(255))  # the machine of `pid`: a pid names a process only there
+    pid_start: Mapped[str | None] = mapped_column(String(64))  # when `pid` started (db/jobs.py): guards pid reuse
 
 
 class JobError(Base):

@@ -13,10 +13,26 @@
     retargets/embodiment=<name>/<batch>.parquet
     metrics/<batch>.parquet
   cache/proxies/<clip_id>.mp4     browser-playable H.264 proxies of clips
-  cache/thumbs/, cache/jobs/      thumbnails; logs of detached jobs and runs
+  cache/thumbs/<clip_id>.jpg      clip thumbnails (the middle frame)
+  cache/jobs/<kind>-<id>.log      stdout/stderr of detached jobs and runs (label-7.log, run-3.log)
+  cache/trainer/                  decoded training frames, shared by runs (and the CLI)
   demo/                           generated demo media (egocurate demo)
+    human/<task>/<take>.mp4, .hdf5  EgoDex-layout human clips
+    robot/<dataset>/              the LeRobot robot dataset
+    demo_manifest.json, injected_noise.json
   exports/<name>/                 exports written under the root (the only folder an export may replace)
-  runs/<id>-<stage>-<export>/     training runs started from the app (trainer/runs.py)
+    demo-lerobot-v3/              the demo's export (its layout: labeling/sources/lerobot_layout.py)
+  runs/<id>-<stage>-<export>/     training runs started from the app (trainer/runs.py), laid out as below
+```
+
+A run folder (`TrainConfig.out_dir`: under `runs/`, or wherever the CLI is told):
+```
+<run>/
+  log.jsonl                       one JSON record per step or evaluation
+  checkpoints/<step:06d>/         checkpoint.pt and meta.json; checkpoints/last links the newest
+  frame_cache/                    decoded frames when no cache_dir is given
+  fraction-<f>-seed-<k>/          a scaling run: one run folder per fraction and seed (+ `-midtrain`: its
+                                  transfer run), plan.json before they start, scaling.json + scaling.html after
 ```
 """
 
@@ -39,6 +55,27 @@ DEMO_DIR = "demo"
 EXPORTS_DIR = "exports"  # the suggested home of exports: the one store folder an export may write into
 RUNS_DIR = "runs"  # training runs started from the app, one folder each
 CACHE_DIR = "cache"
+THUMBS_DIR = "cache/thumbs"
+JOB_LOG_DIR = "cache/jobs"  # the detached process of a job or run writes its stdout/stderr here
+TRAINER_CACHE_DIR = "cache/trainer"
+DEMO_HUMAN_DIR = "human"  # under demo/
+DEMO_ROBOT_DIR = "robot"  # under demo/
+DEMO_MANIFEST = "demo_manifest.json"  # under demo/: every clip, episode, task and noise entry
+DEMO_NOISE = "injected_noise.json"  # under demo/: the corruptions applied to stored poses
+DEMO_EXPORT_DIR = "exports/demo-lerobot-v3"
+
+# Inside a run folder.
+RUN_LOG = "log.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+LAST_CHECKPOINT = "last"  # a link to the newest checkpoints/<step>/
+CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_META = "meta.json"  # the checkpoint's dict without the weights, readable without torch
+RUN_FRAME_CACHE_DIR = "frame_cache"
+SCALING_PART_GLOB = "fraction-*"
+SCALING_RESULT = "scaling.json"
+SCALING_FIGURE = "scaling.html"
+SCALING_PLAN = "plan.json"  # a scaling run's parts and their steps, written before the first trains
+SCALING_MIDTRAIN_SUFFIX = "-midtrain"  # a scaling part's transfer run: its pretrain folder's name + this
 
 
 def resolve_root(root: Path | str | None = None) -> Path:
@@ -57,6 +94,34 @@ def catalog_path(root: Path) -> Path:
 
 def proxy_path(root: Path, clip_id: str) -> Path:
     return root / PROXY_DIR / f"{clip_id}.mp4"
+
+
+def thumbnail_path(root: Path, clip_id: str) -> Path:
+    """Where a clip's thumbnail is cached."""
+    return root / THUMBS_DIR / f"{clip_id}.jpg"
+
+
+def run_dir(root: Path, run_id: int, stage: str, export_name: str) -> Path:
+    """The folder of a training run started from the app."""
+    return root / RUNS_DIR / f"{run_id}-{stage}-{export_name}"
+
+
+def checkpoint_dir(run: Path, step: int) -> Path:
+    return run / CHECKPOINTS_DIR / f"{step:06d}"
+
+
+def last_checkpoint(run: Path) -> Path:
+    """The `checkpoints/last` link of a run folder."""
+    return run / CHECKPOINTS_DIR / LAST_CHECKPOINT
+
+
+def run_log_path(run: Path) -> Path:
+    return run / RUN_LOG
+
+
+def scaling_part_name(fraction: float, seed_index: int) -> str:
+    """The folder name of one pretrain run of a scaling run (names sort in training order: two-digit seeds)."""
+    return f"fraction-{fraction:.4f}-seed-{seed_index:02d}"
 
 
 def stage_file(stage: str, batch_id: str, partitions: dict[str, str]) -> str:

@@ -12,6 +12,10 @@ import pyarrow as pa
 N_KEYPOINTS = 21
 HANDS = ("left", "right")
 
+# Field metadata of a column added after writers of its stage existed: a table without it is
+# written with nulls there (`conform`) instead of being refused.
+OPTIONAL_ON_WRITE = {b"optional_on_write": b"true"}
+
 KP2D_TYPE = pa.list_(pa.list_(pa.float32(), 2), N_KEYPOINTS)
 KP3D_TYPE = pa.list_(pa.list_(pa.float32(), 3), N_KEYPOINTS)
 
@@ -38,8 +42,11 @@ CLIPS = pa.schema([
     pa.field("cx", pa.float64()),
     pa.field("cy", pa.float64()),
     pa.field("robot_type", pa.string()),
-    pa.field("state_names", pa.string()),  # JSON list of names of the state vector
-    pa.field("action_names", pa.string()),  # JSON list of names of the action vector
+    pa.field("state_names", pa.string()),  # JSON list of names of the state vector, one per dimension
+    pa.field("action_names", pa.string()),  # JSON list of names of the action vector, one per dimension
+    # LeRobot features read as the state and action (null: none; an episode with neither is video-only)
+    pa.field("state_key", pa.string(), metadata=OPTIONAL_ON_WRITE),
+    pa.field("action_key", pa.string(), metadata=OPTIONAL_ON_WRITE),
     pa.field("extra", pa.string()),  # JSON of source-specific metadata (modality.json, attrs...)
     pa.field("hashed_file", pa.string()),  # the file whose content derives clip_id
     pa.field("file_size", pa.int64()),  # its bytes and mtime: unchanged files are not re-hashed
@@ -81,6 +88,9 @@ RETARGETS = pa.schema([
     # null fixed-size list (absent hands keep a row with nulls).
     pa.field("wrist_pose", pa.list_(pa.float32())),
     pa.field("residual", pa.float32()),  # mean keypoint error after retargeting, metres
+    # mean distance of the robot's fingertips from the human ones scaled to the robot (its own scale),
+    # metres; null where the hand is absent or the config places no fingertip
+    pa.field("fingertip_error", pa.float32(), metadata=OPTIONAL_ON_WRITE),
 ])
 
 # Quality metrics, one row per scored clip. Every name is documented (meaning, unit, how it is
@@ -114,23 +124,48 @@ METRICS = pa.schema([
     *(pa.field(name, pa.float64()) for name in metric_columns()),
 ])
 
+# Retargeting quality, one row per scored clip, embodiment and hand (`curation.retarget_quality`,
+# where each metric is documented): a 6-DoF hand is never judged by a 22-DoF hand's numbers.
+RETARGET_METRIC_NAMES = ("retarget_residual_mm", "fingertip_error_mm")
+
+RETARGET_METRICS = pa.schema([
+    pa.field("clip_id", pa.string(), nullable=False),
+    pa.field("embodiment", pa.string(), nullable=False),  # retargets.embodiment
+    pa.field("hand", pa.string(), nullable=False),
+    pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+    pa.field("dof", pa.int32()),  # the hand's independent finger joints (mimic joints and a free wrist not counted)
+    pa.field("dof_class", pa.string()),  # gripper | low | mid | high (curation.retarget_quality.DOF_CLASSES)
+    pa.field("frames", pa.int64()),  # frames of this hand with a solution
+    pa.field("task", pa.string()),  # copies of the clip's catalog fields (the rules' task groups)
+    pa.field("task_slug", pa.string()),
+    *(pa.field(name, pa.float64()) for name in RETARGET_METRIC_NAMES),
+])
+
 STAGES: dict[str, pa.Schema] = {
     "clips": CLIPS,
     "frames": FRAMES,
     "robot_frames": ROBOT_FRAMES,
     "retargets": RETARGETS,
     "metrics": METRICS,
+    "retarget_metrics": RETARGET_METRICS,
 }
 
 
 def conform(table: pa.Table, schema: pa.Schema, stage: str) -> pa.Table:
     """Return `table` with exactly `schema`'s columns and types, or raise naming the column.
 
+    A missing column declared `optional_on_write` is written as nulls, as files written before it was
+    added read: a writer that does not know that newer column (a fingertip error, a vector key) loses
+    nothing.
+
     Raises:
         ValueError: a column is missing, has an incompatible type, or a non-null column has nulls.
     """
     columns = []
     for field in schema:
+        if field.name not in table.column_names and field.metadata == OPTIONAL_ON_WRITE:
+            columns.append(pa.nulls(table.num_rows, field.type))
+            continue
         if field.name not in table.column_names:
             raise ValueError(f"{stage}: missing column {field.name!r}")
         column = table.column(field.name)

@@ -39,6 +39,8 @@ def store_url(root: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 (DB-API types)
+    # The SQLite store's own DB-API cursor (not DuckDB, so not db.queries.door): PRAGMAs are set per
+    # connection, when SQLAlchemy opens it.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -23,7 +23,7 @@ echo "torch==2.13.0" > "$CONSTRAINTS"
 # the last torchvision that has the `VideoReader` lerobot's "pyav" backend uses.
 "$PIP" install -q --no-deps lerobot==0.4.4 torchvision==0.25.0
 "$PIP" install -q -c "$CONSTRAINTS" "datasets<5" "huggingface-hub<0.36" "av<16" accelerate "packaging<26" pillow \
-  pandas pyarrow
+  pandas pyarrow jsonlines
 # The PyPI torchvision is a CUDA build: on CPU torch its `nms` fake registration fails at import.
 # Guard that one registration the way its neighbours are guarded.
 "$VENV/bin/python" - <<'PY'

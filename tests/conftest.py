@@ -87,3 +87,13 @@ def _keep_main_module() -> Iterator[None]:
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
+@pytest.fixture(scope="session")
+def messy_catalog(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 (MessyCatalog)
+    """The messy catalog (tests/messy_catalog.py) after every CLI stage ran over it: built once per session
+    (~3 min on 2 cores). Read it, never write to it: other tests share it."""
+    from tests.messy_catalog import build_messy_inputs, run_messy_stages
+
+    work = tmp_path_factory.mktemp("messy")
+    return run_messy_stages(work / "root", build_messy_inputs(work / "inputs", shared_data))

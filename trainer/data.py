@@ -27,8 +27,10 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from labeling.sources import lerobot_layout as layout
+from labeling.sources.lerobot_layout import ACTION_KEY, STATE_KEY, VIDEO_KEY, v2_episode_file, video_column
+
 HUMAN = "human"  # the embodiment name exports give human episodes
-STATE_KEY, ACTION_KEY, VIDEO_KEY = "observation.state", "action", "observation.images.ego_view"
 Float32 = npt.NDArray[np.float32]
 
 
@@ -58,6 +60,7 @@ class ExportData:
     tasks: list[str]
     episodes: list[Episode]
     fingerprint: str  # sha256 of the metadata files: names the frame cache and goes into checkpoints
+    weights: dict[str, float] | None = None  # a mixture's sampling weight per embodiment (trainer/mixture.py)
 
     def select(self, split: str | None = None, embodiments: set[str] | None = None) -> list[Episode]:
         """Episodes of one split (or all) and of some embodiments (or all)."""
@@ -85,7 +88,7 @@ def read_export(root: Path) -> ExportData:
         ValueError: not a LeRobot v2.1/v3.0 dataset, or its metadata disagrees with its files (naming which).
     """
     root = Path(root)
-    info_path = root / "meta" / "info.json"
+    info_path = root / layout.INFO_PATH
     if not info_path.is_file():
         raise ValueError(f"{root}: not a LeRobot dataset (no meta/info.json)")
     info = json.loads(info_path.read_text())
@@ -93,7 +96,7 @@ def read_export(root: Path) -> ExportData:
     digest = hashlib.sha256(info_path.read_bytes())
     if version.startswith("v2"):
         rows, tasks = _meta_v2(root, digest)
-    elif version == "v3.0":
+    elif version == layout.V30:
         rows, tasks = _meta_v3(root, digest)
     else:
         raise ValueError(f"{info_path}: codebase_version {version!r} is not v2.x or v3.0")
@@ -114,7 +117,7 @@ def read_export(root: Path) -> ExportData:
 
 
 def _meta_v2(root: Path, digest: object) -> tuple[list[dict], list[str]]:
-    episodes_path, tasks_path = root / "meta" / "episodes.jsonl", root / "meta" / "tasks.jsonl"
+    episodes_path, tasks_path = root / layout.EPISODES_JSONL_PATH, root / layout.TASKS_JSONL_PATH
     for path in (episodes_path, tasks_path):
         if not path.is_file():
             raise ValueError(f"{root}: missing {path.relative_to(root)}")
@@ -124,14 +127,14 @@ def _meta_v2(root: Path, digest: object) -> tuple[list[dict], list[str]]:
 
 
 def _meta_v3(root: Path, digest: object) -> tuple[list[dict], list[str]]:
-    files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+    files = sorted(root.glob(layout.EPISODES_FILES_GLOB))
     if not files:
-        raise ValueError(f"{root}: v3.0 dataset without meta/episodes/chunk-*/file-*.parquet")
+        raise ValueError(f"{root}: v3.0 dataset without {layout.EPISODES_FILES_GLOB}")
     rows = []
     for path in files:
         digest.update(path.read_bytes())
         rows += pq.read_table(path).to_pylist()
-    tasks_table = pq.read_table(root / "meta" / "tasks.parquet").to_pandas()
+    tasks_table = pq.read_table(root / layout.TASKS_PARQUET_PATH).to_pandas()
     tasks = [str(t) for t in tasks_table.sort_values("task_index").index]
     return sorted(rows, key=lambda r: r["episode_index"]), tasks
 
@@ -142,11 +145,10 @@ def _data_tables(root: Path, info: dict, rows: list[dict], version: str) -> dict
     for row in rows:
         index = int(row["episode_index"])
         if version.startswith("v2"):
-            chunk = index // int(info.get("chunks_size") or 1000)
-            files.add(root / info["data_path"].format(episode_chunk=chunk, episode_index=index))
+            files.add(v2_episode_file(root, info["data_path"], index, _chunks_size(info)))
         else:
-            files.add(root / info["data_path"].format(chunk_index=row["data/chunk_index"],
-                                                      file_index=row["data/file_index"]))
+            files.add(root / info["data_path"].format(chunk_index=row[layout.DATA_CHUNK_COLUMN],
+                                                      file_index=row[layout.DATA_FILE_COLUMN]))
     out = {}
     for path in sorted(files):
         if not path.is_file():
@@ -161,14 +163,18 @@ def _data_tables(root: Path, info: dict, rows: list[dict], version: str) -> dict
     return out
 
 
+def _chunks_size(info: dict) -> int:
+    return int(info.get("chunks_size") or layout.CHUNKS_SIZE)
+
+
 def _video_of(root: Path, info: dict, row: dict, version: str, fps: float) -> tuple[Path, int]:
     index = int(row["episode_index"])
     if version.startswith("v2"):
-        chunk = index // int(info.get("chunks_size") or 1000)
-        return root / info["video_path"].format(episode_chunk=chunk, episode_index=index, video_key=VIDEO_KEY), 0
-    path = root / info["video_path"].format(video_key=VIDEO_KEY, chunk_index=row[f"videos/{VIDEO_KEY}/chunk_index"],
-                                            file_index=row[f"videos/{VIDEO_KEY}/file_index"])
-    return path, int(round(float(row[f"videos/{VIDEO_KEY}/from_timestamp"]) * fps))
+        return v2_episode_file(root, info["video_path"], index, _chunks_size(info)), 0
+    path = root / info["video_path"].format(video_key=VIDEO_KEY,
+                                            chunk_index=row[video_column(VIDEO_KEY, "chunk_index")],
+                                            file_index=row[video_column(VIDEO_KEY, "file_index")])
+    return path, int(round(float(row[video_column(VIDEO_KEY, "from_timestamp")]) * fps))
 
 
 def cache_frames(export: ExportData, cache_dir: Path, size: int) -> Path:
@@ -212,8 +218,16 @@ def _decode_into(path: Path, episodes: list[Episode], size: int, out: Path) -> N
         os.replace(tmp, out / f"episode_{e.index:06d}.npy")
 
 
+STD_FLOOR = 0.05  # the least std a dimension is divided by, in its own unit (0.05 rad ~ 3 deg, 5 cm, 5% of 0..1)
+
+
 def fit_norm(episodes: list[Episode]) -> dict[str, dict[str, list[float]]]:
-    """Per-embodiment mean and std of state and action over `episodes` (std floored: constant dims)."""
+    """Per-embodiment mean and std of state and action over `episodes`, std floored at `STD_FLOOR`.
+
+    A dimension that barely moves in the training episodes (a finger held still) would otherwise be
+    divided by its tiny std, and the validation loss would be its first real motion blown up a
+    thousandfold, not comparable to the training loss.
+    """
     out: dict[str, dict[str, list[float]]] = {}
     for name in sorted({e.embodiment for e in episodes}):
         mine = [e for e in episodes if e.embodiment == name]
@@ -221,7 +235,7 @@ def fit_norm(episodes: list[Episode]) -> dict[str, dict[str, list[float]]]:
         for key in ("state", "action"):
             values = np.concatenate([getattr(e, key) for e in mine]).astype(np.float64)
             stats[f"{key}_mean"] = values.mean(0).tolist()
-            stats[f"{key}_std"] = np.maximum(values.std(0), 1e-3).tolist()
+            stats[f"{key}_std"] = np.maximum(values.std(0), STD_FLOOR).tolist()
         out[name] = stats
     return out
 
@@ -245,6 +259,23 @@ class ChunkDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def sample_probs(self, weights: dict[str, float] | None) -> npt.NDArray[np.float64] | None:
+        """Per-sample probabilities giving each embodiment its share `weights` (None: sample uniformly).
+
+        None too when the weights give what uniform sampling does (each embodiment's share of the samples).
+        """
+        if not weights or not len(self.index):
+            return None
+        embodiment = np.array([self.episodes[i].embodiment for i, _ in self.index])
+        names, counts = np.unique(embodiment, return_counts=True)
+        if any(str(n) not in weights for n in names):  # weights for another set of embodiments: ignore them
+            return None
+        share = np.array([max(float(weights[str(n)]), 0.0) for n in names])
+        if share.sum() <= 0 or np.allclose(share / share.sum(), counts / counts.sum(), atol=1e-6):
+            return None
+        per_sample = (share / share.sum() / counts)[np.searchsorted(names, embodiment)]
+        return per_sample / per_sample.sum()
 
     def frames(self, i: int) -> np.ndarray:
         if i not in self._frames:
@@ -273,26 +304,29 @@ class StreamSampler(Sampler[list[int]]):
     what makes resume exact. Under DDP each rank takes its `rank::world` slice of every global batch.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1) -> None:
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1,
+                 probs: npt.NDArray[np.float64] | None = None) -> None:
         if n < batch_size:
             raise ValueError(f"batch_size {batch_size} exceeds the {n} training samples")
         self.n, self.batch_size, self.seed, self.start, self.rank, self.world = n, batch_size, seed, start, rank, world
+        self.probs = probs  # a mixture's per-sample probabilities: epochs draw with replacement (None: permute)
 
     def __iter__(self) -> Iterator[list[int]]:
         per_epoch = self.n // self.batch_size
         batch = self.start
         while True:
             epoch, offset = divmod(batch, per_epoch)
-            order = np.random.default_rng(self.seed + epoch).permutation(self.n)
+            rng = np.random.default_rng(self.seed + epoch)
+            order = rng.permutation(self.n) if self.probs is None else rng.choice(self.n, self.n, p=self.probs)
             for b in range(offset, per_epoch):
                 yield order[b * self.batch_size:(b + 1) * self.batch_size][self.rank::self.world].tolist()
             batch = (epoch + 1) * per_epoch
 
 
 def make_loader(dataset: ChunkDataset, batch_size: int, seed: int, start_batch: int, workers: int,
-                rank: int = 0, world: int = 1) -> DataLoader:
+                rank: int = 0, world: int = 1, probs: npt.NDArray[np.float64] | None = None) -> DataLoader:
     """A DataLoader over the endless batch stream, starting after `start_batch` batches."""
-    sampler = StreamSampler(len(dataset), batch_size, seed, start_batch, rank, world)
+    sampler = StreamSampler(len(dataset), batch_size, seed, start_batch, rank, world, probs)
     return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None)
 

@@ -10,11 +10,11 @@ import json
 import os
 from pathlib import Path
 
-LOG_NAME = "log.jsonl"
+from db.paths import RUN_LOG, run_log_path
 
 
 def append_record(out_dir: Path, record: dict) -> None:
-    with open(out_dir / LOG_NAME, "a") as handle:
+    with open(run_log_path(out_dir), "a") as handle:
         handle.write(json.dumps(record) + "\n")
 
 
@@ -33,15 +33,15 @@ def parse_records(lines: list[str]) -> list[dict]:
 
 def read_log(out_dir: Path | str) -> list[dict]:
     """The run's log records (train steps and evaluations), in order."""
-    path = Path(out_dir) / LOG_NAME
+    path = run_log_path(Path(out_dir))
     return parse_records(path.read_text().splitlines()) if path.is_file() else []
 
 
 def rewrite_log(out_dir: Path, records: list[dict]) -> None:
     """Replace the log with `records`, atomically (a kill leaves the old log or the new one)."""
-    tmp = out_dir / f"{LOG_NAME}.tmp-{os.getpid()}"
+    tmp = out_dir / f"{RUN_LOG}.tmp-{os.getpid()}"
     tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, out_dir / LOG_NAME)
+    os.replace(tmp, run_log_path(out_dir))
 
 
 def train_losses(out_dir: Path | str) -> list[float]:

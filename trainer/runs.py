@@ -1,27 +1,27 @@
 """Training runs in the background: a `runs` row each, a detached process that trains, and what the app reads.
 
     run_id = start_run(root, export_dir, "pretrain", "smoke", author="ana")   # returns at once
-    run_status(root, run_id).state      # queued | running | done | failed | stopped
+    run_status(root, run_id).state      # queued | running | done | failed | stopped | interrupted
     stop_run(root, run_id)              # SIGTERM: a checkpoint after the current step, then 'stopped'
     resume_run(root, run_id)            # a new process goes on from the run folder's checkpoints/last
     run_log(run_status(root, run_id))   # log.jsonl as a DataFrame (the Train page's curves)
+    run_here(root, export_dir, "pretrain", "smoke", author="ana")   # `egocurate train`: recorded, trained here
     python -m trainer.runs --root R --run-id N      (what start_run and resume_run start, detached)
 
 A run trains into `<root>/runs/<id>-<stage>-<export name>/` (`train` writes `log.jsonl` and
 `checkpoints/` there); stage `scaling` runs a scaling study (`trainer.scaling.run_scaling`) into
 `fraction-*/` subfolders and writes `scaling.json` beside them, where `read_scaling(out_dir)` finds it.
 The row's `config` JSON holds what the run was started with (config name, init checkpoint, fractions,
-seeds) and what its process reports (device, host, message).
+seeds) and what its process reports (device, message); its process (pid, host, start time), liveness
+and stop requests are db/jobs.py's.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import traceback
@@ -34,24 +34,39 @@ import pandas as pd
 from sqlalchemy import select, update
 
 from db import paths
-from db.jobs import job_host, process_alive
+from db.jobs import (
+    ACTIVE_STATES,
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STOP_FLAG,
+    STOPPED,
+    ask_to_stop,
+    close_interrupted,
+    effective_state,
+    record_process,
+    spawn_detached,
+    this_host,
+    vanished_message,
+    watch_stop_flag,
+)
 from db.models import Export, Run, utc_now
 from db.store import session_scope
 
+from .mixture import is_training_data
 from .scaling import ScalingConfig, part_steps, run_scaling
 
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
 CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)  # shares of the human training hours a scaling run pretrains on
 SCALING_SEEDS = ScalingConfig.seeds  # pretrain runs per fraction of a scaling run
-RUNS_DIR = paths.RUNS_DIR  # under the data root: one folder per run
 STOP_POLL_S = 5.0  # how often a run's process reads its row for a Stop it could not be signalled
-FRAME_CACHE_DIR = "cache/trainer"  # under the data root: decoded frames, shared by runs (and the CLI)
-RUN_LOG_DIR = "cache/jobs"  # under the data root: the detached process's stdout/stderr, `run-<id>.log`
 LOG_TAIL_BYTES = 65_536  # the run table reads only this much of the end of each log.jsonl
-ACTIVE = ("queued", "running")
+ACTIVE = ACTIVE_STATES
+RESUMABLE = (STOPPED, FAILED, INTERRUPTED)  # states a run resumes from (from its last checkpoint)
 LOG_COLUMNS = ("step", "train_loss", "lr", "grad_norm", "samples_per_s", "part")  # run_log's columns, then val_*
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 _sigterm = threading.Event()  # SIGTERM came (maybe before trainer.train, which imports torch, was loaded)
 
 
@@ -61,7 +76,7 @@ class RunStatus:
 
     run_id: int
     stage: str  # pretrain | midtrain | scaling
-    state: str  # queued | running | done | failed | stopped
+    state: str  # queued | running | done | failed | stopped | interrupted (db/jobs.py)
     data_dir: str  # the export trained on
     out_dir: str  # the run folder
     config_name: str  # smoke | demo | small | paper, or a YAML path
@@ -107,6 +122,8 @@ def start_run(root: Path | str, data_dir: Path | str, stage: str, config_name: s
     `scaling=True` (or stage 'scaling') runs a scaling study (`fractions`, `seeds`, other ScalingConfig fields in
     `study`). Arguments are checked here, so a bad one raises ValueError instead of failing in the background.
     """
+    if init is not None and (scaling or stage != "midtrain"):  # the Train page offers an init for midtrain only
+        raise ValueError("an init checkpoint is for midtrain runs")
     run_id = create_run(root, data_dir, stage, config_name, init, author, scaling=scaling, fractions=fractions,
                         seeds=seeds, study=study)
     _spawn(Path(root).resolve(), run_id)
@@ -115,9 +132,14 @@ def start_run(root: Path | str, data_dir: Path | str, stage: str, config_name: s
 
 def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
                init: Path | str | None = None, author: str = "app", *, scaling: bool = False,
-               fractions: Sequence[float] = SCALING_FRACTIONS, seeds: int = SCALING_SEEDS, study: dict | None = None
-               ) -> int:
-    """The `runs` row of `start_run`, queued, with no process yet (`execute_run` trains it here)."""
+               fractions: Sequence[float] = SCALING_FRACTIONS, seeds: int = SCALING_SEEDS, study: dict | None = None,
+               out_dir: Path | str | None = None, max_steps: int | None = None, device: str | None = None,
+               resume: bool = True) -> int:
+    """The `runs` row of `start_run`, queued, with no process yet (`execute_run` trains it here).
+
+    `out_dir` (default `<root>/runs/<id>-<stage>-<export>`), `max_steps`, `device` and `resume` override
+    the config the way `egocurate train` does.
+    """
     from .train import config_path
 
     root = Path(root).resolve()
@@ -125,10 +147,10 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     data_dir = Path(data_dir).resolve()
     if stage not in RUN_STAGES:
         raise ValueError(f"stage must be one of {RUN_STAGES}, got {stage!r}")
-    if not (data_dir / "meta" / "info.json").is_file():
-        raise ValueError(f"{data_dir}: not an export (no meta/info.json)")
-    if init is not None and stage != "midtrain":
-        raise ValueError("an init checkpoint is for midtrain runs")
+    if not is_training_data(data_dir):
+        raise ValueError(f"{data_dir}: not an export (no meta/info.json, nor a mixture.json)")
+    if init is not None and stage == "scaling":
+        raise ValueError("an init checkpoint is for pretrain or midtrain runs, not scaling runs")
     if init is not None and not Path(init).exists():
         raise ValueError(f"{init}: no such checkpoint")
     if stage == "scaling" and (len(set(fractions)) < 2 or not all(0 < f <= 1 for f in fractions)):
@@ -138,35 +160,33 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
     config_path(config_name)
     config = {"name": config_name, "init": str(Path(init).resolve()) if init else None,
               "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else [],
-              **({"scaling": plan} if plan else {}), **job_host()}
+              **({"scaling": plan} if plan else {})}
+    config |= {k: v for k, v in (("max_steps_override", max_steps), ("device_override", device)) if v is not None}
+    config |= {} if resume else {"resume": False}
     with session_scope(root) as session:
-        run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state="queued", author=author)
+        close_interrupted(session, Run)  # runs killed earlier: their processes cannot close their rows
+        run = Run(stage=stage, data_dir=str(data_dir), out_dir="", config=config, state=QUEUED, author=author,
+                  host=this_host())
         session.add(run)
         session.flush()
-        run.out_dir = str(root / RUNS_DIR / f"{run.id}-{stage}-{data_dir.name}")
+        run.out_dir = str(Path(out_dir).resolve() if out_dir else paths.run_dir(root, run.id, stage, data_dir.name))
         return int(run.id)
 
 
+def run_here(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
+             init: Path | str | None = None, author: str = "cli", **options: object) -> RunStatus:
+    """Record a run and train it in this process (`egocurate train`): the Train page lists it like its own.
+
+    `options` are `create_run`'s keywords (scaling, fractions, seeds, study, out_dir, max_steps, device, resume).
+    """
+    run_id = create_run(root, data_dir, stage, config_name, init, author, **options)
+    execute_run(Path(root).resolve(), run_id)
+    return run_status(root, run_id)
+
+
 def _spawn(root: Path, run_id: int) -> None:
-    log_path = root / RUN_LOG_DIR / f"run-{run_id}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")]))}
-    try:
-        with open(log_path, "ab") as log:
-            # A new session: closing the page, or stopping the app with Ctrl-C, does not stop the run.
-            process = subprocess.Popen([sys.executable, "-m", "trainer.runs", "--root", str(root), "--run-id",
-                                        str(run_id)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True, env=env, cwd=PROJECT_DIR)
-    except OSError as exc:  # no process: the row must not stay queued for ever
-        with session_scope(root) as session:
-            run = session.get(Run, run_id)
-            run.state, run.finished_at = "failed", utc_now()
-            run.config = {**(run.config or {}), "message": f"could not start its process: {exc}"}
-        raise
-    # Reap it when it exits, so a dead run is never mistaken for a live (zombie) pid.
-    threading.Thread(target=process.wait, name=f"reap-run-{run_id}", daemon=True).start()
-    with session_scope(root) as session:
-        session.get(Run, run_id).pid = process.pid
+    spawn_detached(root, Run, run_id, ["-m", "trainer.runs", "--root", str(root), "--run-id", str(run_id)],
+                   f"run-{run_id}")
 
 
 def stop_run(root: Path | str, run_id: int) -> None:
@@ -179,21 +199,14 @@ def stop_run(root: Path | str, run_id: int) -> None:
     current = run_status(root, run_id)
     if current.state not in ACTIVE:
         raise ValueError(f"run {run_id} is {current.state}, not running")
-    with session_scope(Path(root)) as session:
-        run = session.get(Run, run_id)
-        # Recorded first: a process signalled before it installed its handler dies at once, and still reads stopped.
-        run.config = {**(run.config or {}), "stop_requested": True}
-        host = str(run.config.get("host", "?"))
-    if current.pid is not None and host == job_host()["host"]:  # a pid names a process only on its own host
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(current.pid, signal.SIGTERM)
-    elif current.pid is not None:
+    host = ask_to_stop(Path(root), Run, run_id)
+    if host is not None:
         raise ValueError(f"run {run_id} runs on {host}: it is marked to stop, and stops within {STOP_POLL_S:.0f} s "
                          "when its process next reads the store")
 
 
 def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> int:
-    """Start a stopped or failed run's process again; it goes on from its last checkpoint. Returns the run id.
+    """Start a stopped, failed or interrupted run's process again, from its last checkpoint. Returns the run id.
 
     `max_steps` gives the run a new step budget (longer or shorter; the LR schedule follows it).
 
@@ -203,20 +216,20 @@ def resume_run(root: Path | str, run_id: int, max_steps: int | None = None) -> i
     """
     root = Path(root).resolve()
     current = run_status(root, run_id)
-    if current.state not in ("stopped", "failed"):
-        raise ValueError(f"run {run_id} is {current.state}; only stopped or failed runs resume")
+    if current.state not in RESUMABLE:
+        raise ValueError(f"run {run_id} is {current.state}; only stopped or failed (or interrupted) runs resume")
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     with session_scope(root) as session:
         run = session.get(Run, run_id)
         steps = {"max_steps_override": max_steps} if max_steps is not None else {}
-        config = {**(run.config or {}), "stop_requested": False, "message": "resuming"} | steps
+        config = {**(run.config or {}), STOP_FLAG: False, "message": "resuming", "resume": True} | steps
         # Only the row as it was read turns queued: of two clicks (or two admins), one resumes, the
         # other is refused, so two processes never train into the same folder.
         claimed = session.execute(
             update(Run).where(Run.id == run_id, Run.state == run.state, Run.pid.is_(None) if run.pid is None
                               else Run.pid == run.pid)
-            .values(state="queued", finished_at=None, pid=None, config=config)).rowcount
+            .values(state=QUEUED, finished_at=None, pid=None, pid_start=None, config=config)).rowcount
     if claimed != 1:
         raise ValueError(f"run {run_id} changed meanwhile (resumed or stopped elsewhere); look again")
     _spawn(root, run_id)
@@ -244,14 +257,10 @@ def list_runs(root: Path | str, stage: str | None = None, limit: int = 50) -> li
 
 def _status(run: Run) -> RunStatus:
     config = run.config or {}
-    state, message = run.state, config.get("message", "")
-    if state in ACTIVE and config.get("host") == job_host()["host"] and not process_alive(run.pid):
-        if config.get("stop_requested"):
-            state, message = "stopped", "stopped before its process could save a checkpoint"
-        else:
-            state, message = "failed", f"its process (pid {run.pid}) ended without recording a result"
+    state = effective_state(run)
+    message = config.get("message", "") if state == run.state else vanished_message(run, state)
     part = _current_part(Path(run.out_dir)) if run.stage == "scaling" else ""
-    records = _tail_records(Path(run.out_dir) / part / "log.jsonl")
+    records = _tail_records(paths.run_log_path(Path(run.out_dir) / part))
     steps = [r for r in records if "train_loss" in r]
     evals = [r["val"] for r in records if "val" in r]
     return RunStatus(run.id, run.stage, state, run.data_dir, run.out_dir, config.get("name", ""), config.get("init"),
@@ -264,11 +273,11 @@ def _status(run: Run) -> RunStatus:
 
 def _parts(out_dir: Path) -> list[str]:
     """A scaling run's fraction folders, smallest fraction first (the order they train in)."""
-    return sorted(p.name for p in out_dir.glob("fraction-*") if p.is_dir()) if out_dir.is_dir() else []
+    return sorted(p.name for p in out_dir.glob(paths.SCALING_PART_GLOB) if p.is_dir()) if out_dir.is_dir() else []
 
 
 def _current_part(out_dir: Path) -> str:
-    parts = [p for p in _parts(out_dir) if (out_dir / p / "log.jsonl").is_file()]
+    parts = [p for p in _parts(out_dir) if paths.run_log_path(out_dir / p).is_file()]
     return parts[-1] if parts else ""
 
 
@@ -307,7 +316,7 @@ def checkpoints(run: RunStatus) -> list[CheckpointInfo]:
     out_dir = Path(run.out_dir)
     found = []
     for part in (_parts(out_dir) if run.stage == "scaling" else [""]):
-        for path in sorted((out_dir / part / "checkpoints").glob("[0-9]*/checkpoint.pt")):
+        for path in sorted((out_dir / part / paths.CHECKPOINTS_DIR).glob(f"[0-9]*/{paths.CHECKPOINT_FILE}")):
             stat = path.stat()
             found.append(CheckpointInfo(int(path.parent.name), str(path), round(stat.st_size / 1e6, 3),
                                         datetime.fromtimestamp(stat.st_mtime).astimezone(), part))
@@ -317,10 +326,10 @@ def checkpoints(run: RunStatus) -> list[CheckpointInfo]:
 def export_choices(root: Path | str) -> dict[str, str]:
     """Finished exports that are still on disk, newest first: folder -> a label for a picker."""
     with session_scope(Path(root)) as session:
-        rows = session.scalars(select(Export).where(Export.state == "done").order_by(Export.id.desc())).all()
+        rows = session.scalars(select(Export).where(Export.state == DONE).order_by(Export.id.desc())).all()
         out = {}
         for row in rows:
-            if (Path(row.out_dir) / "meta" / "info.json").is_file() and row.out_dir not in out:
+            if is_training_data(row.out_dir) and row.out_dir not in out:
                 counts = (row.manifest or {}).get("counts", {})
                 out[row.out_dir] = (f"{Path(row.out_dir).name} · {row.format} · {counts.get('episodes', '?')} "
                                     f"episodes · {row.created_at:%Y-%m-%d %H:%M}")
@@ -329,9 +338,9 @@ def export_choices(root: Path | str) -> dict[str, str]:
 
 def init_choices(root: Path | str) -> dict[str, str]:
     """Checkpoints of finished pretrain runs, newest first: path -> a label for a picker."""
-    return {str(Path(r.out_dir) / "checkpoints" / "last"): f"run {r.run_id} · {Path(r.data_dir).name} · "
+    return {str(paths.last_checkpoint(Path(r.out_dir))): f"run {r.run_id} · {Path(r.data_dir).name} · "
             f"{r.config_name} · step {r.step}" for r in list_runs(root, "pretrain")
-            if r.state == "done" and (Path(r.out_dir) / "checkpoints" / "last").exists()}
+            if r.state == DONE and paths.last_checkpoint(Path(r.out_dir)).exists()}
 
 
 # --- In the run's process -------------------------------------------------------------------------
@@ -343,19 +352,21 @@ def execute_run(root: Path, run_id: int) -> str:
     with session_scope(root) as session:
         run = session.get(Run, run_id)
         spec, stage, data_dir, out_dir = dict(run.config or {}), run.stage, run.data_dir, run.out_dir
-    if spec.get("stop_requested") or _sigterm.is_set():  # a stop that came before train's flag existed
+    if spec.get(STOP_FLAG) or _sigterm.is_set():  # a stop that came before train's flag existed
         request_stop()
     override = {"data_dir": data_dir, "out_dir": out_dir, "stage": "pretrain" if stage == "scaling" else stage,
-                "init": spec.get("init"), "cache_dir": str(root / FRAME_CACHE_DIR), "resume": True}
+                "init": spec.get("init"), "cache_dir": str(root / paths.TRAINER_CACHE_DIR),
+        "resume": spec.get("resume", True)}  # `egocurate train --no-resume` starts over, a Resume goes on
     override |= {"max_steps": spec["max_steps_override"]} if spec.get("max_steps_override") else {}
-    state, message = "done", ""
-    finished = threading.Event()
-    threading.Thread(target=_watch_stop_flag, args=(root, run_id, finished), name="stop-flag", daemon=True).start()
+    override |= {"device": spec["device_override"]} if spec.get("device_override") else {}
+    state, message = DONE, ""
+    # A Stop clicked on another machine (a team store) cannot signal this process: it reads the row.
+    finished = watch_stop_flag(root, Run, run_id, request_stop, STOP_POLL_S)
     try:
         cfg = TrainConfig.from_yaml(config_path(spec["name"]), override)
         device = _device_label(cfg.device)
-        _record(root, run_id, "running", {"device": device, "max_steps": cfg.max_steps, "message": "training"},
-                pid=os.getpid())
+        _record(root, run_id, RUNNING, {"device": device, "max_steps": cfg.max_steps, "message": "training"},
+                claim=True)
         if stage == "scaling":
             result = run_scaling(cfg, ScalingConfig.from_dict(spec.get("scaling") or {"fractions": spec["fractions"]}))
             fit, transfer = result.fit, result.transfer
@@ -364,28 +375,13 @@ def execute_run(root: Path, run_id: int) -> str:
         else:
             message = f"last checkpoint {train(cfg)}"
     except TrainingStopped as stopped:
-        state, message = "stopped", f"stopped on request; {stopped.checkpoint}"
+        state, message = STOPPED, f"stopped on request; {stopped.checkpoint}"
     except Exception as exc:  # recorded for the page; the traceback goes to the process log
         traceback.print_exc()
-        state, message = "failed", f"{type(exc).__name__}: {exc}"
+        state, message = FAILED, f"{type(exc).__name__}: {exc}"
     finished.set()
     _record(root, run_id, state, {"message": message}, finished=True)
     return state
-
-
-def _watch_stop_flag(root: Path, run_id: int, finished: threading.Event) -> None:
-    """Stop when the row says so: a Stop clicked on another machine (a team store) cannot signal this process."""
-    from .train import request_stop
-
-    while not finished.wait(STOP_POLL_S):
-        try:
-            with session_scope(root) as session:
-                config = session.get(Run, run_id).config or {}
-        except Exception:  # noqa: BLE001 (a store hiccup must not end a training run; the next poll retries)
-            continue
-        if config.get("stop_requested"):
-            request_stop()
-            return
 
 
 def _device_label(name: str) -> str:
@@ -397,11 +393,13 @@ def _device_label(name: str) -> str:
 
 
 def _record(root: Path, run_id: int, state: str, values: dict[str, object], finished: bool = False,
-            pid: int | None = None) -> None:
+            claim: bool = False) -> None:
+    """Write the run's state and reports; `claim` names this process as the run's."""
     with session_scope(root) as session:
         run = session.get(Run, run_id)
         run.state, run.config = state, {**(run.config or {}), **values}
-        run.pid = pid or run.pid
+        if claim:
+            record_process(run)
         if finished:
             run.finished_at = utc_now()
 
@@ -420,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--run-id", type=int, required=True)
     args = parser.parse_args(argv)
-    return 0 if execute_run(args.root, args.run_id) in ("done", "stopped") else 1
+    return 0 if execute_run(args.root, args.run_id) in (DONE, STOPPED) else 1
 
 
 if __name__ == "__main__":

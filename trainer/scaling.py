@@ -30,10 +30,11 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from db import paths
+
 from .scaling_fit import ScalingFit, TransferFit, fit_log_law, fit_transfer
 
 HUMAN = "human"  # trainer.data.HUMAN (not imported: that module loads torch, and pages read results)
-SCALING_FILE, PLAN_FILE, FIGURE_FILE = "scaling.json", "plan.json", "scaling.html"
 MAX_SEEDS = 99  # folder names carry the seed index in two digits, so they sort in training order
 
 
@@ -176,11 +177,11 @@ def plan_scaling(cfg: object, scaling: ScalingConfig, export: object) -> list[Sc
         steps = steps_for(sum(e.length for e in subset), cfg.batch_size, scaling.epochs, scaling.min_steps)
         hours = sum(e.seconds for e in subset) / 3600
         for k in range(scaling.seeds):
-            name = f"fraction-{fraction:.4f}-seed-{k:02d}"
+            name = paths.scaling_part_name(fraction, k)
             parts.append(ScalingPart(name, "pretrain", fraction, cfg.seed + k, steps, hours))
             if transfer:
-                parts.append(ScalingPart(f"{name}-midtrain", "midtrain", fraction, cfg.seed + k, midtrain_steps,
-                                         hours))
+                parts.append(ScalingPart(name + paths.SCALING_MIDTRAIN_SUFFIX, "midtrain", fraction, cfg.seed + k,
+                                         midtrain_steps, hours))
     return parts
 
 
@@ -210,29 +211,29 @@ def run_scaling(cfg: object, scaling: ScalingConfig | None = None) -> ScalingRes
     Raises:
         ValueError: no human validation episodes, or a run could not train.
     """
-    from .data import read_export
+    from .mixture import read_training_data
     from .run_log import final_val
     from .train import train, with_overrides
 
     scaling = scaling or ScalingConfig()
     out_dir = Path(cfg.out_dir)
-    export = read_export(Path(cfg.data_dir))
+    export = read_training_data(Path(cfg.data_dir))  # what train reads: the plan's episodes are its
     validation = validation_set(cfg, export)
     parts = plan_scaling(cfg, scaling, export)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / PLAN_FILE).write_text(json.dumps({"scaling": scaling.to_dict(), "parts": [asdict(p) for p in parts]},
-                                                indent=2) + "\n")
-    cache = cfg.cache_dir or str(out_dir / "frame_cache")
+    plan = {"scaling": scaling.to_dict(), "parts": [asdict(p) for p in parts]}
+    (out_dir / paths.SCALING_PLAN).write_text(json.dumps(plan, indent=2) + "\n")
+    cache = cfg.cache_dir or str(out_dir / paths.RUN_FRAME_CACHE_DIR)
     data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
     vals: dict[str, float] = {}
     for part in parts:
         run_dir = out_dir / part.name
-        pretrain = out_dir / part.name.removesuffix("-midtrain")
+        pretrain = out_dir / part.name.removesuffix(paths.SCALING_MIDTRAIN_SUFFIX)
         midtrain = part.stage == "midtrain"
         run_cfg = with_overrides(
             cfg, stage=part.stage, seed=part.seed, data_seed=data_seed, max_steps=part.steps, out_dir=str(run_dir),
             cache_dir=cache, eval_every=0, stop_at=None, human_fraction=1.0 if midtrain else part.fraction,
-            init=str(pretrain / "checkpoints" / "last") if midtrain else None, robot_only=midtrain,
+            init=str(paths.last_checkpoint(pretrain)) if midtrain else None, robot_only=midtrain,
             warmup_steps=min(cfg.warmup_steps, part.steps - 1))
         train(run_cfg)
         val = final_val(run_dir)
@@ -241,12 +242,12 @@ def run_scaling(cfg: object, scaling: ScalingConfig | None = None) -> ScalingRes
             raise ValueError(f"{run_dir}: the run left no {part.stage} validation estimate")
         vals[part.name] = sum(wanted) / len(wanted)
     result = scaling_result(scaling, parts, vals, out_dir, validation)
-    (out_dir / SCALING_FILE).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    (out_dir / paths.SCALING_RESULT).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     from .scaling_figures import scaling_figure, transfer_figure
 
     figures = [scaling_figure(result)] + ([transfer_figure(result)] if result.transfer is not None else [])
     body = "".join(f.to_html(include_plotlyjs=n == 0, full_html=False) for n, f in enumerate(figures))
-    (out_dir / FIGURE_FILE).write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{body}"
+    (out_dir / paths.SCALING_FIGURE).write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{body}"
                                        "</body></html>\n")
     return result
 
@@ -254,7 +255,7 @@ def run_scaling(cfg: object, scaling: ScalingConfig | None = None) -> ScalingRes
 def scaling_result(scaling: ScalingConfig, parts: list[ScalingPart], vals: dict[str, float], out_dir: Path,
                    validation: ValidationSet) -> ScalingResult:
     """The points (one per pretrain run, with its midtrain run's robot loss) and both fits."""
-    midtrain = {p.name.removesuffix("-midtrain"): p for p in parts if p.stage == "midtrain"}
+    midtrain = {p.name.removesuffix(paths.SCALING_MIDTRAIN_SUFFIX): p for p in parts if p.stage == "midtrain"}
     points = []
     for part in (p for p in parts if p.stage == "pretrain"):
         mid = midtrain.get(part.name)
@@ -269,12 +270,12 @@ def scaling_result(scaling: ScalingConfig, parts: list[ScalingPart], vals: dict[
 
 def read_scaling(out_dir: Path | str) -> ScalingResult:
     """A scaling study written by `run_scaling` (for the app)."""
-    return ScalingResult.from_dict(json.loads((Path(out_dir) / SCALING_FILE).read_text()))
+    return ScalingResult.from_dict(json.loads((Path(out_dir) / paths.SCALING_RESULT).read_text()))
 
 
 def part_steps(out_dir: Path | str, name: str) -> int | None:
     """The planned steps of run folder `name` of a study (None: no plan there, or no such run)."""
-    path = Path(out_dir) / PLAN_FILE
+    path = Path(out_dir) / paths.SCALING_PLAN
     try:
         parts = json.loads(path.read_text())["parts"] if path.is_file() else []
     except (OSError, ValueError, KeyError):  # a plan being written: the caller shows '?'

@@ -19,15 +19,17 @@ import os
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
-from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset, read_export
-from .field_types import check_field_types
+from db import paths
+from db.config_files import config_from_dict, load_config
+
+from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset
+from .mixture import read_training_data
 from .policy import ModelConfig, Policy, adapter_key
 from .run_log import append_record, read_log, rewrite_log
 
@@ -54,8 +56,8 @@ def request_stop() -> None:
 class TrainConfig:
     """One training run. Paths are strings so the config round-trips through YAML and checkpoints."""
 
-    data_dir: str | None = None  # the EgoCurate export (LeRobot v2.1 or v3.0) to train on
-    out_dir: str = "runs/egocurate"  # run folder: checkpoints/<step>/, checkpoints/last, log.jsonl
+    data_dir: str | None = None  # the EgoCurate export (LeRobot v2.1 or v3.0, or a mixture of them) to train on
+    out_dir: str = f"{paths.RUNS_DIR}/egocurate"  # run folder: checkpoints/<step>/, checkpoints/last, log.jsonl
     stage: str = "pretrain"  # pretrain: human episodes only; midtrain: human + robot episodes
     init: str | None = None  # checkpoint whose weights start the run (midtrain: the pretrain checkpoint)
     cache_dir: str | None = None  # decoded-frame cache; None: <out_dir>/frame_cache
@@ -107,30 +109,14 @@ class TrainConfig:
             raise ValueError("TrainConfig.model must be a ModelConfig")
 
     @classmethod
-    def from_dict(cls, values: dict, where: str = "TrainConfig") -> TrainConfig:
+    def from_dict(cls, values: dict, where: str = "") -> TrainConfig:
         """Build from plain values; unknown keys and wrong types raise `ValueError` naming `where` and the key."""
-        model = values.get("model") or {}
-        for config, given in ((cls, values), (ModelConfig, model)):
-            if not isinstance(given, dict):
-                raise ValueError(f"{where}: {config.__name__} values must be a mapping, got {given!r}")
-            unknown = sorted(set(given) - {f.name for f in fields(config)})
-            if unknown:
-                raise ValueError(f"{where}: unknown fields {unknown} for {config.__name__}")
-            check_field_types(config, given, where)
-        return cls(**{**values, "model": ModelConfig(**model)})
+        return config_from_dict(cls, values, where)
 
     @classmethod
     def from_yaml(cls, path: Path | str, override: dict | None = None) -> TrainConfig:
         """Read a YAML config; `override` (not mutated) replaces top-level keys and merges `model`."""
-        try:
-            values = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read the training config ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: a training config is a mapping of TrainConfig fields")
-        for key, value in (override or {}).items():
-            values[key] = {**(values.get(key) or {}), **value} if key == "model" else value
-        return cls.from_dict(values, where=str(path))
+        return load_config(cls, path, override, what="the training config")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -210,7 +196,7 @@ def _distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
 def find_checkpoint(path: Path | str) -> Path:
     """The checkpoint file of a run folder (its `checkpoints/last`), a checkpoint folder, or the file itself."""
     path = Path(path)
-    for candidate in (path / "checkpoints" / "last" / "checkpoint.pt", path / "checkpoint.pt", path):
+    for candidate in (paths.last_checkpoint(path) / paths.CHECKPOINT_FILE, path / paths.CHECKPOINT_FILE, path):
         if candidate.is_file():
             return candidate
     raise ValueError(f"{path}: no checkpoint there (expected checkpoint.pt or checkpoints/last/)")
@@ -222,14 +208,15 @@ def load_checkpoint(path: Path | str) -> dict:
 
 def save_checkpoint(out_dir: Path, state: dict) -> Path:
     """`checkpoints/<step>/checkpoint.pt` + `meta.json`, then repoint `checkpoints/last` atomically."""
-    folder = out_dir / "checkpoints" / f"{state['step']:06d}"
+    folder = paths.checkpoint_dir(out_dir, state["step"])
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(state, folder / "checkpoint.tmp")
-    os.replace(folder / "checkpoint.tmp", folder / "checkpoint.pt")
+    file = folder / paths.CHECKPOINT_FILE
+    torch.save(state, file.with_suffix(".tmp"))
+    os.replace(file.with_suffix(".tmp"), file)
     meta = {k: v for k, v in state.items() if k not in ("model", "optimizer")}
-    (folder / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    link = out_dir / "checkpoints" / "last"
-    tmp = link.with_name(f"last.tmp-{os.getpid()}")
+    (folder / paths.CHECKPOINT_META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    link = paths.last_checkpoint(out_dir)
+    tmp = link.with_name(f"{link.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(folder.name)
     os.replace(tmp, link)
@@ -245,8 +232,8 @@ def _log(out_dir: Path, record: dict, cfg: TrainConfig, echo: bool) -> None:
 def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
     """Data, model and optimizer for a run, restored from `checkpoints/last` when resuming."""
     out_dir = Path(cfg.out_dir)
-    export = read_export(Path(cfg.data_dir))
-    frames = cache_frames(export, Path(cfg.cache_dir or out_dir / "frame_cache"), cfg.model.image_size)
+    export = read_training_data(Path(cfg.data_dir))
+    frames = cache_frames(export, Path(cfg.cache_dir or out_dir / paths.RUN_FRAME_CACHE_DIR), cfg.model.image_size)
     wanted = {HUMAN} if cfg.stage == "pretrain" else None
     if cfg.robot_only:
         wanted = {e for e in export.dims() if e != HUMAN}
@@ -256,7 +243,7 @@ def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
     val_eps = export.select("validation", wanted)
     if not train_eps:
         raise ValueError(f"{cfg.data_dir}: no training episodes for stage {cfg.stage}")
-    resume = out_dir / "checkpoints" / "last"
+    resume = paths.last_checkpoint(out_dir)
     start = load_checkpoint(resume) if cfg.resume and resume.exists() else None
     init = start or (load_checkpoint(cfg.init) if cfg.init else None)
     if init is not None and ModelConfig(**init["model_config"]) != cfg.model:
@@ -313,16 +300,17 @@ def train(cfg: TrainConfig) -> Path:
     step = start["step"] if start else 0
     best_val = start["best_val"] if start else None
     if start is not None and step >= (cfg.stop_at or cfg.max_steps):  # finished: keep its log (final eval too)
-        return out_dir / "checkpoints" / "last"
+        return paths.last_checkpoint(out_dir)
     if rank == 0 and start is None:
-        (out_dir / "log.jsonl").unlink(missing_ok=True)
+        paths.run_log_path(out_dir).unlink(missing_ok=True)
     elif rank == 0:  # steps logged after the checkpoint by the interrupted run are done again
         rewrite_log(out_dir, [r for r in read_log(out_dir) if r["step"] < step])
     # `Policy.forward` is its loss: DDP all-reduces gradients only through the wrapper's forward.
     loss_fn = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if device.type == "cuda" and cfg.compile:
         loss_fn = torch.compile(loss_fn)
-    batches = iter(make_loader(train_set, cfg.batch_size, cfg.seed, step, cfg.workers, rank, world))
+    batches = iter(make_loader(train_set, cfg.batch_size, cfg.seed, step, cfg.workers, rank, world,
+                               train_set.sample_probs(export.weights)))
     generator = torch.Generator(device)
     stop = cfg.stop_at or cfg.max_steps
     t_window, n_window = time.perf_counter(), 0
@@ -375,7 +363,7 @@ def train(cfg: TrainConfig) -> Path:
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return last or out_dir / "checkpoints" / "last"
+    return last or paths.last_checkpoint(out_dir)
 
 
 def with_overrides(cfg: TrainConfig, **values: object) -> TrainConfig:

@@ -4,7 +4,6 @@ import streamlit as st
 
 from app import auth_gate, cache, state
 from app.components import clips
-from db.queries import CLIP_SORT_COLUMNS
 
 VIEWER_PAGE = "app_pages/viewer.py"
 GRID_COLUMNS = 4
@@ -31,7 +30,7 @@ with st.container(border=True):
     row[3].slider("Duration", low, high, key=state.CLIPS_DURATION, step=0.5, format="%.1f s",
                   persist_state="session")
     row = st.columns([2, 1.2, 1.6, 1.2, 2.2], vertical_alignment="bottom")
-    row[0].selectbox("Sort by", CLIP_SORT_COLUMNS, key=state.CLIPS_SORT, format_func=clips.SORT_LABELS.get,
+    row[0].selectbox("Sort by", clips.CLIP_SORT_COLUMNS, key=state.CLIPS_SORT, format_func=clips.SORT_LABELS.get,
                      persist_state="session")
     row[1].toggle("Descending", key=state.CLIPS_DESCENDING, persist_state="session")
     row[2].segmented_control("View", state.VIEWS, key=state.CLIPS_VIEW, required=True, persist_state="session")
@@ -43,7 +42,8 @@ spec = clips.clip_filter(st.session_state[state.CLIPS_KINDS], st.session_state[s
 if spec != st.session_state[state.CLIPS_FILTER]:
     st.session_state[state.CLIPS_FILTER] = spec
     st.session_state[state.CLIPS_PAGE] = 0
-result = cache.clip_page(version, spec, st.session_state[state.CLIPS_SORT], st.session_state[state.CLIPS_DESCENDING],
+result = cache.clip_page(version, clips.sorted_by(spec, st.session_state[state.CLIPS_SORT],
+                                                  st.session_state[state.CLIPS_DESCENDING]),
                          st.session_state[state.CLIPS_PAGE], st.session_state[state.CLIPS_PAGE_SIZE])
 st.session_state[state.CLIPS_PAGE] = result.page
 

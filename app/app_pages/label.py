@@ -4,7 +4,7 @@ import streamlit as st
 
 from app import auth_gate, cache, state
 from app.components.label_jobs import fraction_done, job_row, label_choices
-from labeling.pose.label import job_status, label_jobs, start_label_job
+from labeling.pose.label_jobs import job_status, label_jobs, start_label_job
 
 state.init(st.session_state)
 st.title("Label")

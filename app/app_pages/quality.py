@@ -23,7 +23,7 @@ from curation.review import (
 )
 from curation.rules import RuleSet
 from curation.score import run_score
-from curation.views import METRIC_COLUMNS
+from db.view_spec import METRIC_COLUMNS
 
 SEVERITY_COLORS = {"error": "#b91c1c", "warning": "#d97706", "info": "#2563eb"}
 

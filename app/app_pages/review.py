@@ -1,14 +1,15 @@
-"""Review: decide on a view's flags one by one with the keyboard, or all at once; a clip's audit history.
+"""Review: decide on a view's flags one by one with the keyboard, or all at once; a clip's segments and audit history.
 
-Keys: c confirm · d dismiss · f flag the clip yourself · j or → next · k or ← previous.
+Keys: c confirm · d dismiss · f flag the clip yourself · j or → next · k or ← previous · i / o a segment's in / out.
 """
 
 import json
 
 import streamlit as st
 
-from app import auth_gate, cache, state
+from app import auth_gate, cache, guard, state
 from app.components import viewer
+from app.components.segments import segment_editor, segment_spans, segments_of
 from app.media import with_media_key
 from app.state import (
     REVIEW_BULK_SURE,
@@ -16,10 +17,11 @@ from app.state import (
     REVIEW_FLAG_FORM,
     REVIEW_FLAG_ID,
     REVIEW_MESSAGE,
+    REVIEW_SEGMENTS,
     REVIEW_STATES,
     REVIEW_VIEW,
 )
-from curation.flags import FLAG_STATES, StaleUpdateError, create_flag, set_flag_state
+from curation.flags import StaleUpdateError, create_flag, set_flag_state
 from curation.labels import set_task_text, task_label
 from curation.review import (
     HAND_CHOICES,
@@ -37,6 +39,7 @@ from curation.review import (
     view_choices,
 )
 from curation.rules import SEVERITIES
+from db.models import FLAG_STATES
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
 
@@ -148,7 +151,7 @@ elif not curator:
 
 clip_id = flag["clip_id"]
 n_frames = int(flag["n_frames"] or 1)
-flags_of_clip = clip_flags(root, clip_id)
+flags_of_clip = guard.attempt(clip_flags, root, clip_id, what="read the clip's flags", clip_id=clip_id, default=[])
 if st.session_state[REVIEW_FLAG_FORM]:
     with st.form("review.flag_form_widget", border=True):
         st.markdown(f"Flag clip `{clip_id}` yourself (saved as confirmed, by {curator or '?'})")
@@ -178,14 +181,18 @@ try:
 except VideoError as exc:
     st.warning(f"This clip's video cannot be played: {exc}", icon=":material/error:")
     config = None
+except Exception as exc:  # noqa: BLE001 (one message naming the clip; the queue and its buttons still work)
+    guard.show_failure("load the clip's video and poses", exc, clip_id)
+    config = None
 if config:
     marks = {"label": "flagged", "color": FLAG_ROW_COLOR, "score": timeline_marks(n_frames, flags_of_clip)}
     config = {**config, "timeline": [*config["timeline"], marks],  # a copy: the cached config stays as it was
               "src": with_media_key(config["src"], auth_gate.media_key())}
+    config = viewer.with_segment_marks(config, segment_spans(segments_of(root, clip_id)))
     st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
     st.caption("The red 'flagged' row of the timeline marks the frames the clip's open flags point at.")
 
-tabs = st.tabs(["Flags of this clip", "Task text", "History", "Bulk decision"])
+tabs = st.tabs(["Flags of this clip", "Task text", "History", "Bulk decision", "Segments"])
 tabs[0].dataframe(flag_table(flags_of_clip), hide_index=True, width="stretch")
 with tabs[1]:
     correction = task_label(root, clip_id)
@@ -203,7 +210,10 @@ with tabs[1]:
             except (StaleUpdateError, auth_gate.AuthError, ValueError) as exc:
                 st.session_state[REVIEW_MESSAGE] = ("error", str(exc))
             st.rerun()
-tabs[2].dataframe(history_table(root, clip_id), hide_index=True, width="stretch")
+with tabs[2]:
+    history = guard.attempt(history_table, root, clip_id, what="read the clip's history", clip_id=clip_id)
+    if history is not None:
+        st.dataframe(history, hide_index=True, width="stretch")
 with tabs[3]:
     st.markdown(f"Decide on all **{item.total}** listed flags of this view at once (each at the version listed; "
                 "flags someone changed meanwhile are left alone and reported).")
@@ -212,3 +222,5 @@ with tabs[3]:
     for col, (label, target) in zip(cols, (("Confirm all", "confirmed"), ("Dismiss all", "dismissed")), strict=True):
         col.button(label, key=f"review_bulk_{target}", on_click=decide_all, args=(target,),
                    disabled=not (sure and curator) or blocked is not None, help=blocked, width="stretch")
+with tabs[4]:
+    segment_editor(root, clip_id, n_frames, curator, auth_gate.why_not(me, "label-text"), REVIEW_SEGMENTS)

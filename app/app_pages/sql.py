@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import cache, state
-from db.queries import SQL_ROW_CAP, SQL_TIMEOUT_S, SqlError, run_readonly_sql
+from db.queries.door import SQL_ROW_CAP, SQL_TIMEOUT_S, SqlError, run_readonly_sql
 
 EXAMPLES = {
     "Clips per kind and source": state.DEFAULTS[state.SQL_QUERY],

@@ -9,6 +9,7 @@ from app.components.train_runs import checkpoint_rows, run_curves, run_row, run_
 from trainer.runs import (
     ACTIVE,
     CONFIG_NAMES,
+    RESUMABLE,
     checkpoints,
     export_choices,
     init_choices,
@@ -117,7 +118,7 @@ def runs_and_curves() -> None:
                      help=blocked, key="train_stop"):
         stop(run.run_id)
         st.rerun()  # the whole page: its message, and the timer that follows the run
-    if row[1].button("Resume", icon=":material/replay:", disabled=run.state not in ("stopped", "failed")
+    if row[1].button("Resume", icon=":material/replay:", disabled=run.state not in RESUMABLE
                      or blocked is not None, help=blocked, key="train_resume"):
         resume(run.run_id)
         st.rerun()

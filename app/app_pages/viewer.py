@@ -7,12 +7,12 @@ can be shared.
 
 import streamlit as st
 
-from app import auth_gate, cache, state
+from app import auth_gate, cache, guard, state
 from app.components import robot3d, viewer
-from app.components.clips import clip_title, format_duration
+from app.components.clips import clip_title, format_duration, sorted_by
 from app.components.robot_overlay import ROBOT_NONE
+from app.components.segments import segment_editor, segment_spans, segments_of
 from app.media import with_media_key
-from db.queries import ClipFilter
 from labeling.media.proxy import clip_playable_path, needs_proxy
 from labeling.media.video import VideoError
 
@@ -36,9 +36,9 @@ if clip is None:
 
 st.session_state[state.VIEWER_CLIP_ID] = clip_id
 st.query_params["clip"] = clip_id
-spec = st.session_state[state.CLIPS_FILTER] or ClipFilter()
-previous_id, next_id = cache.clip_neighbours(version, clip_id, spec, st.session_state[state.CLIPS_SORT],
-                                             st.session_state[state.CLIPS_DESCENDING])
+spec = sorted_by(st.session_state[state.CLIPS_FILTER], st.session_state[state.CLIPS_SORT],
+                 st.session_state[state.CLIPS_DESCENDING])
+previous_id, next_id = cache.clip_neighbours(version, clip_id, spec)
 
 head = st.columns([3, 1], vertical_alignment="center")
 head[0].subheader(clip.get("task") or clip_title(clip), anchor=False)
@@ -95,7 +95,9 @@ if clip["kind"] == "human":
             st.session_state[state.VIEWER_ROBOT_HAND] = hands[-1]
         robot_hand = pickers[1].segmented_control("In 3D and curves", hands, key=state.VIEWER_ROBOT_HAND,
                                                   required=True, persist_state="session")
-        joints = cache.robot_joint_choices(version, clip_id, robot_hand, embodiment)
+        joints = guard.attempt(cache.robot_joint_choices, version, clip_id, robot_hand, embodiment,
+                               what=f"read the {embodiment} joint angles", clip_id=clip_id,
+                               default={"labels": [], "default": []})
         if st.session_state[state.VIEWER_JOINTS_FOR] != (clip_id, embodiment, robot_hand):
             st.session_state[state.VIEWER_JOINTS_FOR] = (clip_id, embodiment, robot_hand)
             st.session_state[state.VIEWER_JOINT_DIMS] = joints["default"]
@@ -104,19 +106,33 @@ if clip["kind"] == "human":
             format_func=joints["labels"].__getitem__, max_selections=viewer.MAX_SERIES_DIMS,
             persist_state="session", help="The robot joints drawn as curves under the video (radians)")
 else:
-    choices = cache.robot_dim_choices(version, clip_id)
+    choices = guard.attempt(cache.robot_dim_choices, version, clip_id, what="read this episode's state and action",
+                            clip_id=clip_id, default={})
+    note = viewer.robot_vectors_note(clip)
+    if note:
+        st.info(note, icon=":material/videocam:")
+    elif not choices:
+        st.info("No state or action values to draw for this episode (every frame's vector is missing or NaN).",
+                icon=":material/show_chart:")
     if st.session_state[state.VIEWER_DIMS_CLIP] != clip_id:  # a new episode starts with its busiest dims
         st.session_state[state.VIEWER_DIMS_CLIP] = clip_id
         for column, key in (("state", state.VIEWER_STATE_DIMS), ("action", state.VIEWER_ACTION_DIMS)):
             st.session_state[key] = choices.get(column, {}).get("default", [])
-    pickers = st.columns(2)
+    own_hands = cache.robot_episode_hands(version, cache.store_revision(), clip_id)  # its embodiment spec's
+    pickers = st.columns([2, 2, 1] if own_hands else 2)
     for picker, (column, key) in zip(pickers, (("state", state.VIEWER_STATE_DIMS),
-                                               ("action", state.VIEWER_ACTION_DIMS)), strict=True):
+                                               ("action", state.VIEWER_ACTION_DIMS)), strict=False):
         if column in choices:
             labels = choices[column]["labels"]
             dims[column] = picker.multiselect(
                 f"{column.capitalize()} curves", range(len(labels)), key=key, format_func=labels.__getitem__,
                 max_selections=viewer.MAX_SERIES_DIMS, persist_state="session")
+    if own_hands:
+        if st.session_state[state.VIEWER_EPISODE_HAND] not in own_hands:
+            st.session_state[state.VIEWER_EPISODE_HAND] = own_hands[-1]
+        robot_hand = pickers[2].segmented_control("Hand in 3D", own_hands, key=state.VIEWER_EPISODE_HAND,
+                                                  required=True, persist_state="session",
+                                                  help="Drawn from the episode's state through its URDF")
 
 try:
     if needs_proxy(clip["codec"]):
@@ -125,22 +141,42 @@ try:
 except VideoError as exc:
     st.error(f"This clip's video cannot be played: {exc}", icon=":material/error:")
     st.stop()
-config = cache.viewer_config(version, clip_id, pose_sources, tuple(dims["state"]), tuple(dims["action"]))
+except Exception as exc:  # noqa: BLE001 (a message naming the clip, not a traceback)
+    guard.show_failure("make a browser-playable copy of the video", exc, clip_id)
+    st.stop()
+config = guard.attempt(cache.viewer_config, version, clip_id, pose_sources, tuple(dims["state"]),
+                       tuple(dims["action"]), what="load the clip's poses and curves", clip_id=clip_id)
+if config is None:
+    st.stop()
 layer = None
 if embodiment != ROBOT_NONE:
-    layer = cache.robot_layer(version, clip_id, embodiment, robot_hand, pose_sources[0] if pose_sources else None,
-                              tuple(joint_dims))
-    if layer is None:
+    layer = guard.attempt(cache.robot_layer, version, clip_id, embodiment, robot_hand,
+                          pose_sources[0] if pose_sources else None, tuple(joint_dims),
+                          what=f"draw the {embodiment} hand", clip_id=clip_id, default=False)
+    if layer is False:  # the guard said why
+        layer = None
+    elif layer is None:
         st.warning(f"The {embodiment} retargets of this clip cannot be drawn: the lake does not say which robot "
                    "model they used.", icon=":material/precision_manufacturing:")
     config = viewer.with_robot(config, layer)
+if clip["kind"] == "robot" and robot_hand is not None:
+    episode_layer = cache.robot_episode_layer(version, cache.store_revision(), clip_id, robot_hand)
+    config = viewer.with_robot(config, episode_layer and {"robot": episode_layer, "series": config["series"]})
 config = {**config, "src": with_media_key(config["src"], auth_gate.media_key())}  # a copy: the cache's is shared
+root = cache.data_root()
+config = viewer.with_segment_marks(config, segment_spans(segments_of(root, clip_id)))
 st.iframe(viewer.viewer_html(config), height=viewer.viewer_height(config))
 if layer is not None:
     st.caption(f"Robot hand: {embodiment}'s links placed at the human wrist (white, outlined), projected "
                f"through the clip's camera ({layer['robot']['camera']}).")
     with st.expander("Robot hand in 3D at a chosen frame", icon=":material/view_in_ar:"):
         robot_figure(layer["robot"]["view3d"], embodiment, clip["n_frames"])
+
+st.markdown("**Segments** · press `i` and `o` in the player to mark a segment's first and last frame")
+me = auth_gate.current()
+curator = auth_gate.name_field(st, state.VIEWER_CURATOR, me, "Your name", "written with the segments you save")
+segment_editor(root, clip_id, int(clip["n_frames"]), curator, auth_gate.why_not(me, "label-text"),
+               state.VIEWER_SEGMENTS)
 
 with st.expander("Details", icon=":material/info:"):
     st.dataframe(viewer.clip_details(clip), hide_index=True, width="stretch")

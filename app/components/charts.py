@@ -1,4 +1,4 @@
-"""Plotly figures of the Overview page, built from `db.queries` frames (no Streamlit here)."""
+"""Plotly figures of the Overview page, built from `db.queries.clips` and `db.queries.frames` (no Streamlit here)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,21 @@
-"""The Clips page's logic: filter specs from widget values, cards and table rows (no Streamlit here)."""
+"""The Clips page's logic: view specs from widget values, cards and table rows (no Streamlit here)."""
 
 from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from app.media import thumb_url
-from db.queries import ClipFilter
+from db.view_spec import ViewSpec
 
-SORT_LABELS = {  # db.queries.CLIP_SORT_COLUMNS, as the page names them
+SORT_LABELS = {  # the clips columns the page sorts by (db.view_spec.SORT_COLUMNS has them all), as it names them
     "clip_id": "Clip id", "kind": "Kind", "source": "Source", "task": "Task", "duration_s": "Duration",
     "n_frames": "Frames", "fps": "Frame rate", "width": "Width", "ingested_at": "Ingested",
 }
+CLIP_SORT_COLUMNS = tuple(SORT_LABELS)
 TITLE_CHARS = 64  # card titles are cut here (whole task texts are in the viewer)
 
 
@@ -24,13 +25,19 @@ def duration_bounds(max_duration_s: float) -> tuple[float, float]:
 
 
 def clip_filter(kinds: list[str], sources: list[str], task_text: str,
-                duration_s: tuple[float, float] | None, max_duration_s: float) -> ClipFilter:
-    """The filter the widgets describe; a duration range covering every clip filters nothing."""
+                duration_s: tuple[float, float] | None, max_duration_s: float) -> ViewSpec:
+    """The filter the widgets describe, in clip id order; a duration range covering every clip filters nothing."""
     lo, hi = duration_s if duration_s else duration_bounds(max_duration_s)
     full_lo, full_hi = duration_bounds(max_duration_s)
-    return ClipFilter(kinds=tuple(kinds), sources=tuple(sources), task_contains=task_text.strip(),
-                      min_duration_s=lo if lo > full_lo else None,
-                      max_duration_s=hi if hi < full_hi else None)
+    lo_s, hi_s = (lo if lo > full_lo else None), (hi if hi < full_hi else None)
+    durations = (("duration_s", lo_s, hi_s),) if lo_s is not None or hi_s is not None else ()
+    return ViewSpec(kinds=tuple(kinds), sources=tuple(sources), task_contains=task_text.strip(),
+                    metric_ranges=durations)
+
+
+def sorted_by(spec: ViewSpec | None, order_by: str, descending: bool) -> ViewSpec:
+    """The page's filter (all clips when None) in the page's order, as the grid and the viewer's Next walk it."""
+    return replace(spec or ViewSpec(), order_by=order_by, descending=descending)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from db.engine import QueryEngine
-from db.queries import label_candidates
-from labeling.pose.label import POSE_SOURCE, LabelProgress
+from db.queries.clips import label_candidates
+from labeling.pose.label import LabelProgress
+from labeling.pose.label_worker import POSE_SOURCE
 
 CHOOSABLE_CLIPS = 500  # the clip picker lists at most this many unlabelled clips
 

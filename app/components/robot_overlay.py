@@ -27,7 +27,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from db.engine import QueryEngine
-from db.queries import clip_retargets, get_clip, hand_frames, retarget_embodiments
+from db.queries.clips import get_clip
+from db.queries.frames import hand_frames
+from db.queries.retargets import clip_retargets, retarget_embodiments
 
 if TYPE_CHECKING:
     from labeling.pose.camera import CameraIntrinsics

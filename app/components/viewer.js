@@ -189,7 +189,30 @@
     const w = timelineW - LABEL_W, h = C.timeline.length * (ROW_H + ROW_GAP);
     ctxT.clearRect(0, 0, timelineW, h + AXIS_H);
     ctxT.drawImage(timelineStatic, 0, 0, timelineW, h + AXIS_H);
+    if (M && M.in !== null) {  // the segment being marked: in .. out (or just the in point)
+      const x0 = xOfFrame(M.in, LABEL_W, w), x1 = xOfFrame((M.out === null ? M.in : M.out) + 1, LABEL_W, w);
+      ctxT.fillStyle = 'rgba(15, 118, 110, 0.3)';
+      ctxT.fillRect(x0, 0, Math.max(2, x1 - x0), h - ROW_GAP);
+    }
     K.drawPlayhead(ctxT, xOfFrame(f + 0.5, LABEL_W, w), h - ROW_GAP);
+  }
+
+  // ---- segment in / out marks (C.marks: pages that label segments) ------------------------------
+  // `i` / `o` set the in / out frame of a segment at the frame on screen; the page around the player
+  // hears them as an `egocurate:marks` event (app/components/segments.py) and fills its segment form.
+  const M = C.marks ? {in: null, out: null} : null;
+  function setMark(which) {
+    const f = Math.max(0, S.frame);
+    M[which] = f;
+    if (M.in !== null && M.out !== null && M.out < M.in) M[which === 'in' ? 'out' : 'in'] = f;
+    S.marks = {in: M.in, out: M.out};
+    drawTimeline(Math.max(0, S.frame));
+    try {
+      const host = window.parent;
+      host.dispatchEvent(new host.CustomEvent('egocurate:marks', {detail: {clip: C.clipId, in: M.in, out: M.out}}));
+    } catch (err) {
+      S.error = 'marks: ' + err;  // a cross-origin embedding: the marks stay on this timeline
+    }
   }
 
   // ---- one render per presented frame -------------------------------------------------------
@@ -203,7 +226,7 @@
     S.draws += 1;
     S.renderEpochMs = nowEpoch();
     overlay.dataset.frame = String(f);
-    const scores = C.timeline.map((row) => {
+    const scores = C.timeline.filter((row) => row.hud !== false).map((row) => {  // marks rows have no score
       const s = row.score[f];
       return `<span class="chip" style="background:${row.color}"></span>${escapeHtml(row.label)} `
         + (s === null || s === undefined ? 'absent' : s.toFixed(2));
@@ -297,6 +320,7 @@
     else if (e.key === ' ' || e.key === 'k') togglePlay();
     else if (e.key === 'Home') { video.pause(); seekFrame(0); }
     else if (e.key === 'End') { video.pause(); seekFrame(n - 1); }
+    else if (M && (e.key === 'i' || e.key === 'o')) setMark(e.key === 'i' ? 'in' : 'out');
     else return;
     e.preventDefault();
   };
@@ -340,6 +364,7 @@
     S.error = 'video: ' + (video.error ? video.error.message || video.error.code : 'unknown error');
     message.textContent = 'This clip cannot be played in the browser (' + S.error + ').';
   });
+  if (M) $('hint').insertAdjacentHTML('afterbegin', '<kbd>i</kbd> <kbd>o</kbd> mark a segment\'s in / out, ');
   window.addEventListener('resize', layout);
   layout();
   video.src = C.src;

@@ -20,7 +20,8 @@ import pandas as pd
 
 from app.media import media_url
 from db.engine import QueryEngine
-from db.queries import clip_pose_track, clip_robot_frames, get_clip
+from db.queries.clips import get_clip
+from db.queries.frames import clip_pose_track, clip_robot_frames
 from labeling.media.proxy import needs_proxy, served_range_s
 from labeling.media.video import VideoError, frame_times_s
 from labeling.pose.hand21 import CONNECTIONS
@@ -66,7 +67,7 @@ def _clean(value: object) -> float | None:
 def pose_tracks(track: pd.DataFrame, n_frames: int, primary_source: str | None = None) -> list[dict]:
     """Per (pose source, hand): `kp` (n_frames × 42 floats or None) and `score` (float or None).
 
-    `track` has the columns of `db.queries.clip_pose_track`. Sources other than
+    `track` has the columns of `db.queries.frames.clip_pose_track`. Sources other than
     `primary_source` are drawn dashed.
     """
     tracks = []
@@ -99,7 +100,7 @@ def robot_series(frames: pd.DataFrame, n_frames: int, dims: dict[str, list[int]]
                  names: dict[str, list[str]]) -> list[dict]:
     """Curves for the viewer: per column (`state`, `action`) the chosen dims over the frames.
 
-    `frames` has the columns of `db.queries.clip_robot_frames`; `dims[column]` are indexes into
+    `frames` has the columns of `db.queries.frames.clip_robot_frames`; `dims[column]` are indexes into
     its vectors and `names[column]` their names. Values keep 4 significant digits.
     """
     series = []
@@ -151,6 +152,21 @@ def with_robot(config: dict, layer: dict | None) -> dict:
     return {**config, "robot": layer["robot"], "series": layer["series"], "belowHeight": ROBOT_PANEL_HEIGHT_PX}
 
 
+SEGMENT_COLOR = "#0f766e"  # the segments row of the timeline (the in / out band is this colour too)
+
+
+def with_segment_marks(config: dict, segments: list[tuple[int, int]]) -> dict:
+    """A copy of `config` whose player marks a segment's in / out with `i` / `o` (heard by
+    app/components/segments.py) and whose timeline has a row for the clip's `segments` (inclusive ranges)."""
+    n = int(config["nFrames"])
+    score: list[float | None] = [None] * n
+    for start, end in segments:
+        for frame in range(max(0, start), min(n - 1, end) + 1):
+            score[frame] = 1.0
+    row = {"label": "segments", "color": SEGMENT_COLOR, "score": score, "hud": False}
+    return {**config, "marks": True, "timeline": [*config["timeline"], row]}
+
+
 def viewer_height(config: dict) -> int:
     """The iframe height (pixels) that fits the player for this config."""
     rows = len(config["timeline"])
@@ -174,12 +190,46 @@ def viewer_html(config: dict) -> str:
     return page.replace("/*__EGO_JS__*/", script).replace("__EGO_CONFIG__", data)
 
 
-def vector_labels(clip: dict, column: str, size: int) -> list[str]:
-    """Names of a robot vector's dims: `group.i` from GR00T modality groups, else the dataset's names."""
-    extra = json.loads(clip.get("extra") or "{}")
+def clip_extra(clip: dict) -> dict:
+    """The clip's `extra` JSON as a dict ({} when absent or unreadable: it is metadata, never required)."""
+    try:
+        extra = json.loads(clip.get("extra") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def robot_vectors_note(clip: dict) -> str | None:
+    """Words for a robot episode read without a state or action vector (None when it has both, or for
+    episodes catalogued before ingest recorded which features it read)."""
+    vectors = clip_extra(clip).get("vectors")
+    if clip.get("kind") != "robot" or not isinstance(vectors, dict):
+        return None
+    state, action = clip.get("state_key"), clip.get("action_key")
+    if state and action:
+        return None
+    found = ", ".join(str(k) for k in vectors.get("float_vectors") or []) or "none"
+    if not state and not action:
+        return ("Video-only episode: its dataset has no state or action vector EgoCurate recognises (float vector "
+                f"features: {found}). It plays, but has no curves, cannot be aligned with a human clip and is "
+                "exported without its data. Re-ingest the dataset with `egocurate ingest DATASET --state-key KEY "
+                "--action-key KEY` to read them.")
+    missing = "action" if state else "state"
+    return (f"This episode has no {missing} vector: its dataset has none EgoCurate recognises (float vector "
+            f"features: {found}); `--{missing}-key KEY` at ingest names it.")
+
+
+def vector_labels(clip: dict, column: str, size: int, joints: dict[str, str] | None = None) -> list[str]:
+    """Names of a robot vector's dims: `group.i` from GR00T modality groups, else the dataset's names; state dims
+    that an embodiment spec maps (`joints`: dimension -> `side joint`) are named for their URDF joint."""
+    extra = clip_extra(clip)
     groups = (extra.get("modality") or {}).get(column) or {}
     labels = [f"{column}[{d}]" for d in range(size)]
-    names = json.loads(clip.get(f"{column}_names") or "[]")
+    try:
+        names = json.loads(clip.get(f"{column}_names") or "[]")
+    except (TypeError, ValueError):
+        names = []
+    names = names if isinstance(names, list) else []
     while names and isinstance(names[0], list):  # some datasets nest the list once
         names = names[0]
     for d, name in enumerate(names[:size]):
@@ -188,7 +238,22 @@ def vector_labels(clip: dict, column: str, size: int) -> list[str]:
         start, end = int(span.get("start", 0)), int(span.get("end", 0))
         for d in range(start, min(end, size)):
             labels[d] = f"{group}.{d - start}"
+    if column == "state":  # a spec describes the state only: actions may be in other units
+        for d, name in enumerate(names[:size]):
+            if str(name) in (joints or {}):
+                labels[d] = f"{joints[str(name)]} ({name})"
     return labels
+
+
+def spec_joint_labels(engine: QueryEngine, clip_id: str) -> dict[str, str]:
+    """Dimension -> `side joint` for a robot episode that follows an embodiment spec (empty without one)."""
+    from labeling.embodiment.spec import EmbodimentSpec
+    from labeling.embodiment.store import episode_specs
+
+    spec = episode_specs(engine, [clip_id]).get(clip_id)
+    if not isinstance(spec, EmbodimentSpec):
+        return {}
+    return {m.dim: f"{side} {m.joint}" for side, hand in spec.hands.items() for m in hand.joints}
 
 
 def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, list]]:
@@ -196,14 +261,17 @@ def robot_dim_choices(engine: QueryEngine, clip_id: str) -> dict[str, dict[str, 
     clip = get_clip(engine, clip_id)
     frames = clip_robot_frames(engine, clip_id)
     choices: dict[str, dict[str, list]] = {}
+    joints = spec_joint_labels(engine, clip_id)
     for column in ROBOT_COLUMNS:
         vectors = [v for v in frames[column] if v is not None] if column in frames else []
-        if not vectors or clip is None:
+        if not vectors or clip is None:  # a video-only episode, or frames whose vector was NaN at ingest
             continue
-        matrix = np.asarray(vectors, dtype=np.float64)
+        widths = pd.Series([len(v) for v in vectors])
+        width = int(widths.mode().iloc[0])  # a dataset that changed its vector mid-episode: the usual width
+        matrix = np.asarray([v for v in vectors if len(v) == width], dtype=np.float64)
         spread = np.nan_to_num(matrix.std(axis=0), nan=0.0)
         top = sorted(int(d) for d in np.argsort(-spread, kind="stable")[:DEFAULT_SERIES_DIMS])
-        choices[column] = {"labels": vector_labels(clip, column, matrix.shape[1]), "default": top}
+        choices[column] = {"labels": vector_labels(clip, column, matrix.shape[1], joints), "default": top}
     return choices
 
 
@@ -212,7 +280,7 @@ def played_frame_times_s(clip: dict) -> tuple[float, ...] | None:
 
     A proxy (made for codecs browsers cannot play) is written at a constant rate, so f / fps holds there.
     """
-    extra = json.loads(clip.get("extra") or "{}")
+    extra = clip_extra(clip)
     if not extra.get("vfr") or needs_proxy(clip.get("codec")):
         return None
     try:
@@ -247,7 +315,8 @@ def clip_viewer_config(engine: QueryEngine, clip_id: str, pose_sources: tuple[st
         sizes = {c: max((len(v) for v in frames[c] if v is not None), default=0) for c in ROBOT_COLUMNS
                  if c in frames}
         names = {c: vector_labels(clip, c, size) for c, size in sizes.items()}
-        series = robot_series(frames, n_frames, dims, names)
+        drawable = {c: d for c, d in dims.items() if sizes.get(c)}  # a video-only episode has no curves to draw
+        series = robot_series(frames, n_frames, drawable, names)
     return viewer_config(video, tracks, series)
 
 

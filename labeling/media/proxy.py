@@ -137,6 +137,11 @@ def _number(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
+def proxy_missing(root: Path, clip: Mapping[str, object]) -> bool:
+    """Whether a row of the `clips` view needs a proxy that is not made yet (its first view will wait for it)."""
+    return needs_proxy(clip.get("codec")) and not paths.proxy_path(root, str(clip["clip_id"])).is_file()  # type: ignore[arg-type]
+
+
 def clip_playable_path(root: Path, clip: Mapping[str, object]) -> Path:
     """`playable_path` for a row of the `clips` view."""
     return playable_path(root, str(clip["clip_id"]), str(clip["path"]), clip.get("codec"),  # type: ignore[arg-type]

@@ -18,16 +18,12 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from db.paths import thumbnail_path
+
 from .video import VideoError, displayed_size, upright_rgb
 
-THUMB_DIR = "cache/thumbs"
 THUMB_WIDTH_PX = 320  # cards show them about 200 px wide; 320 stays sharp on 1.5x screens
 THUMB_QUALITY = 80  # JPEG quality: about 10-20 kB per thumbnail
-
-
-def thumbnail_path(root: Path, clip_id: str) -> Path:
-    """Where a clip's thumbnail is cached."""
-    return root / THUMB_DIR / f"{clip_id}.jpg"
 
 
 def middle_time_s(from_s: float | None, to_s: float | None, duration_s: float | None) -> float:

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
+
+from db.config_files import ConfigError, check_fields, read_yaml_mapping
 
 if TYPE_CHECKING:
     import torch
@@ -40,10 +41,6 @@ RETARGET_TYPES = ("vector", "position", "dexpilot")
 N_HUMAN_KEYPOINTS = 21  # MediaPipe-21 order
 IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 EXTENSION_KEY = "egocurate"  # top-level YAML key for fields dex-retargeting does not have
-
-
-class ConfigError(ValueError):
-    """A retargeting config that cannot be used; the message names the file and the field."""
 
 
 @dataclass(frozen=True)
@@ -179,18 +176,14 @@ class RetargetConfig:
                 value or a URDF that cannot be found; the message names the file and the field.
         """
         path = Path(path).expanduser().resolve()
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read retargeting config ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(document, dict) or not isinstance(document.get("retargeting"), dict):
+        document = read_yaml_mapping(path, "retargeting config", expected="a top-level 'retargeting:' mapping")
+        values, extension = document.get("retargeting"), document.get(EXTENSION_KEY) or {}
+        if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a top-level 'retargeting:' mapping")
-        values = dict(document["retargeting"])
-        extension = document.get(EXTENSION_KEY) or {}
         if not isinstance(extension, dict):
             raise ConfigError(f"{path}: '{EXTENSION_KEY}:' must be a mapping")
-        values.update(extension)
-        return cls.from_dict(values, override, urdf_dir=urdf_dir, base_dir=path.parent, source=str(path))
+        return cls.from_dict({**values, **extension}, override, urdf_dir=urdf_dir, base_dir=path.parent,
+                             source=str(path))
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], override: Mapping[str, Any] | None = None, *,
@@ -198,13 +191,11 @@ class RetargetConfig:
                   source: str = "<dict>") -> RetargetConfig:
         """Build from a `retargeting:` mapping (not mutated) plus `override`; `urdf_path` is resolved here."""
         merged = {**values, **(override or {})}
-        known = {f.name for f in fields(cls)} - {"source"}
-        unknown = sorted(set(merged) - known)
-        if unknown:
-            raise ConfigError(f"{source}: RetargetConfig.{unknown[0]} is not a retargeting field "
-                              f"(known: {sorted(known)})")
+        if "source" in merged:  # set from where the values came, never from the file
+            raise ConfigError(f"{source}: RetargetConfig.source is not a retargeting field")
+        check_fields(cls, merged, source)  # unknown fields and wrong types, naming the file and the field
         raw = merged.get("urdf_path")
-        if not isinstance(raw, str) or not raw:
+        if not raw:
             raise ConfigError(f"{source}: RetargetConfig.urdf_path is required (a URDF file), got {raw!r}")
         merged["urdf_path"] = str(resolve_urdf_path(raw, urdf_dir, base_dir, source))
         return cls(**merged, source=source)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 # DexPilot's vectors and targets, as dex-retargeting's DexPilotOptimizer defines them.
 
+HUMAN_WRIST, HUMAN_FINGERTIPS = 0, frozenset({4, 8, 12, 16, 20})  # MediaPipe-21 indices
 DEXPILOT_HUBER_DELTA = 0.03  # m; dex-retargeting's DexPilot ignores the config's huber_delta
 DEXPILOT_ETA = (1e-4, 3e-2)  # m, target distance of a projected thumb-finger / finger-finger pair
 DEXPILOT_PINCH_WEIGHT = (200.0, 400.0)  # weight of a projected thumb-finger / finger-finger pair
@@ -290,21 +291,41 @@ class RetargetObjective:
 
     # --- evaluation -------------------------------------------------------------------------------
 
-    def residual(self, q_rad: npt.ArrayLike, error_reference: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        """`(T,)` mean distance (m) between the robot's matched vectors (or points) and the scaled human ones.
-
-        DexPilot counts its wrist→fingertip vectors only (its pair vectors may be projected on purpose).
-        """
+    def term_errors(self, q_rad: npt.ArrayLike, error_reference: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`(T, N)` distance (m) between each matched robot vector (or point) and its scaled human one."""
         import torch
 
         q = torch.as_tensor(np.asarray(q_rad), dtype=self.dtype, device=self.device)
         with torch.no_grad():
             points = self.kin.forward(q)[1][:, self._slots].cpu().numpy().astype(np.float64)
         robot = points[:, self.task_index] - (points[:, self.origin_index] if self.origin_index else 0.0)
-        error = np.linalg.norm(robot - error_reference, axis=-1)
+        return np.linalg.norm(robot - error_reference, axis=-1)
+
+    def residual(self, q_rad: npt.ArrayLike, error_reference: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`(T,)` mean distance (m) between the robot's matched vectors (or points) and the scaled human ones.
+
+        DexPilot counts its wrist→fingertip vectors only (its pair vectors may be projected on purpose).
+        """
+        return self.residual_from(self.term_errors(q_rad, error_reference))
+
+    def residual_from(self, error: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`residual` from `term_errors`' result."""
         if self.config.type == "dexpilot":
             error = error[:, -len(self.config.finger_tip_link_names):]
         return error.mean(axis=1) if error.shape[1] else np.zeros(len(error))
+
+    @property
+    def fingertip_terms(self) -> list[int]:
+        """The terms that place a fingertip: a wrist→tip vector (vector, DexPilot) or a tip point (position)."""
+        human = self.human_indices
+        tips = [i for i in range(human.shape[1]) if int(human[-1, i]) in HUMAN_FINGERTIPS]
+        return tips if len(human) == 1 else [i for i in tips if int(human[0, i]) == HUMAN_WRIST]
+
+    def fingertip_error_from(self, error: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """`(T,)` mean fingertip error (m, in the robot's scale: the human hand scaled by the config), NaN
+        when the config places no fingertip."""
+        terms = self.fingertip_terms
+        return error[:, terms].mean(axis=1) if terms else np.full(len(error), np.nan)
 
     def evaluate(self, q_rad: npt.ArrayLike, keypoints: npt.ArrayLike, starts: npt.ArrayLike | None = None
                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from db.engine import query_engine
 from db.lake import Lake
-from db.queries import clip_retargets
+from db.queries.retargets import clip_retargets
 from labeling.hands import MEDIAPIPE21_LINKS
 from labeling.kinematics.rotations import rot6d_to_matrix
 from labeling.kinematics.torch_fk import HandKinematics, add_dummy_free_joint, strip_mimic
@@ -91,6 +91,13 @@ def retarget_joint_names(root: Path | str, embodiment: str, hand: str) -> tuple[
     kin, _, _ = _overlay_model(side["urdf_path"], bool(side["add_dummy_free_joint"]),
                                bool(side["ignore_mimic_joint"]), hand)
     return tuple(kin.joint_names)
+
+
+def retarget_dof(root: Path | str, embodiment: str) -> dict[str, int]:
+    """Per hand, the independent finger joints the newest retarget commit of `embodiment` recorded
+    (commits written before it was recorded say nothing: an empty dict)."""
+    sides = _side_meta_from_commits(Path(root), embodiment)
+    return {hand: int(meta["dof"]) for hand, meta in sides.items() if isinstance(meta.get("dof"), int)}
 
 
 @lru_cache(maxsize=16)

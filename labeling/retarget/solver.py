@@ -74,6 +74,9 @@ class RetargetResult:
     residual_m: npt.NDArray[np.float64]  # (T,) mean error of the matched vectors/points of q_rad, m
     iterations: int  # sweeps run
     elapsed_s: float  # wall time of the solve
+    # (T,) mean distance of the robot's fingertips from the scaled human ones (robot scale), m; NaN
+    # when the config places no fingertip
+    fingertip_m: npt.NDArray[np.float64] | None = None
 
 
 
@@ -124,8 +127,10 @@ class Retargeter(RetargetObjective):
             q_raw = self.full_q(x).cpu().numpy()
         q = low_pass(q_raw.astype(np.float64), self.config.low_pass_alpha, starts)
         q[:, self._target_columns] = q[:, self._target_columns].clip(*self.target_limits.T)  # float rounding
+        errors = self.term_errors(q, targets.error_reference)
         return RetargetResult(self.joint_names, q.astype(np.float32), objective.cpu().numpy().astype(np.float64),
-                              self.residual(q, targets.error_reference), sweeps, time.perf_counter() - started)
+                              self.residual_from(errors), sweeps, time.perf_counter() - started,
+                              self.fingertip_error_from(errors))
 
     def _initial(self, q_init: npt.ArrayLike | None, n_frames: int) -> torch.Tensor:
         import torch

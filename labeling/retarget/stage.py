@@ -13,7 +13,8 @@ Per clip and hand: the 21 camera-frame keypoints of every frame where the hand i
 (`wrist.compute_wrist_frames`), the whole clip is solved at once (`labeling.retarget.solver`), and one row per
 frame is written: `q_rad` in the hand's `joint_names` order, `wrist_pose` (the pose of the robot's
 root link in the camera frame, placed so that its wrist link sits on the human wrist: xyz in metres
-+ the first two columns of the rotation matrix), `residual` (mean matched-vector error, metres).
++ the first two columns of the rotation matrix), `residual` (mean matched-vector error, metres),
+`fingertip_error` (mean distance of the robot's fingertips from the scaled human ones, metres).
 Frames where the hand is absent keep their row with nulls, so a clip always has one row per frame
 and hand. Pose source: the one asked for, else the first of `POSE_SOURCE_PREFERENCE` the clip has.
 
@@ -26,7 +27,6 @@ to draw the robot hand.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -40,11 +40,12 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from db.engine import query_engine
-from db.jobs import close_interrupted_jobs, job_host
+from db.jobs import DONE, FAILED, JobHandle, open_job
 from db.lake import Lake
-from db.models import Job, JobError, utc_now
-from db.queries import hand_frames, retargeted_hands, scorable_clips
-from db.store import session_scope
+from db.queries.clips import scorable_clips
+from db.queries.frames import hand_frames
+from db.queries.retargets import retargeted_hands
+from db.schemas import RETARGETS
 from labeling.executor import make_executor
 from labeling.kinematics.rotations import matrix_to_rot6d
 
@@ -103,14 +104,14 @@ def compute_retargets(keypoints_cam: npt.NDArray[np.floating], present: npt.NDAr
         options: solver options.
 
     Returns:
-        `q_rad (T, n_joints)`, `wrist_pose (T, 9)`, `residual (T,)`, NaN where absent, and
-        `solve_s` (the solver's time).
+        `q_rad (T, n_joints)`, `wrist_pose (T, 9)`, `residual (T,)`, `fingertip_error (T,)`, NaN
+        where absent, and `solve_s` (the solver's time).
     """
     points = np.asarray(keypoints_cam, dtype=np.float64)
     present = np.asarray(present, dtype=bool) & np.isfinite(points).all(axis=(1, 2))
     n_frames, n_joints = len(points), len(retargeter.joint_names)
     out = {"q_rad": np.full((n_frames, n_joints), np.nan), "wrist_pose": np.full((n_frames, 9), np.nan),
-           "residual": np.full(n_frames, np.nan), "solve_s": 0.0}
+           "residual": np.full(n_frames, np.nan), "fingertip_error": np.full(n_frames, np.nan), "solve_s": 0.0}
     rows = np.flatnonzero(present)
     if not len(rows):
         return out
@@ -128,6 +129,8 @@ def compute_retargets(keypoints_cam: npt.NDArray[np.floating], present: npt.NDAr
     out["q_rad"][rows] = result.q_rad
     out["wrist_pose"][rows] = np.concatenate([origin, matrix_to_rot6d(rot_cam_root)], axis=1)
     out["residual"][rows] = result.residual_m
+    if result.fingertip_m is not None:
+        out["fingertip_error"][rows] = result.fingertip_m
     out["solve_s"] = result.elapsed_s
     return out
 
@@ -140,10 +143,17 @@ def retarget_rows(clip_id: str, frame_index: npt.NDArray[np.integer], side: str,
     pose = [row.tolist() if ok else None
             for row, ok in zip(solved["wrist_pose"].astype(np.float32), present, strict=True)]
     residual = [float(r) if ok else None for r, ok in zip(solved["residual"], present, strict=True)]
+    tips = solved.get("fingertip_error", np.full(len(present), np.nan))
+    tip = [float(t) if ok and np.isfinite(t) else None for t, ok in zip(tips, present, strict=True)]
     n = len(frame_index)
+    # Typed from the stage's schema: a hand never present gives all-null columns, which pyarrow would
+    # otherwise type `null` and refuse to concatenate with the other hand's rows.
     return pa.table({"clip_id": [clip_id] * n, "frame_index": np.asarray(frame_index, dtype=np.int32),
-                     "hand": [side] * n, "embodiment": [embodiment] * n, "q_rad": q, "wrist_pose": pose,
-                     "residual": pa.array(residual, type=pa.float32())})
+                     "hand": [side] * n, "embodiment": [embodiment] * n,
+                     "q_rad": pa.array(q, RETARGETS.field("q_rad").type),
+                     "wrist_pose": pa.array(pose, RETARGETS.field("wrist_pose").type),
+                     "residual": pa.array(residual, type=pa.float32()),
+                     "fingertip_error": pa.array(tip, type=pa.float32())})
 
 
 # --- The stage -----------------------------------------------------------------------------------
@@ -190,7 +200,7 @@ def _retargeter(config: RetargetConfig, device: str | None) -> Retargeter:
     return config.build(device)
 
 
-def run_retarget(root: Path | str, hand: str | Path, clip_ids: list[str] | None = None,
+def run_retarget(root: Path | str, hand: str | Path | Embodiment, clip_ids: list[str] | None = None,
                  pose_source: str | None = None, device: str | None = None, progress: bool = True, *,
                  config_dir: Path | str | None = None, urdf_dir: Path | str | None = None,
                  options: SolverOptions | None = None, workers: int = 1, executor: str = "local"
@@ -205,7 +215,8 @@ def run_retarget(root: Path | str, hand: str | Path, clip_ids: list[str] | None 
     """
     started = time.perf_counter()
     root = Path(root)
-    embodiment = resolve_embodiment(hand, config_dir, urdf_dir)
+    # An Embodiment as it is: a robot's embodiment spec names its hands' configs (labeling.embodiment).
+    embodiment = hand if isinstance(hand, Embodiment) else resolve_embodiment(hand, config_dir, urdf_dir)
     for config in embodiment.configs.values():
         _retargeter(config, device)  # fail early on a bad URDF or link name
     report = RetargetReport(embodiment.name)
@@ -287,31 +298,29 @@ def _commit(lake: Lake, engine, embodiment: Embodiment,  # noqa: ANN001 (QueryEn
 def _side_meta(embodiment: Embodiment) -> dict[str, dict[str, Any]]:
     """What `robot_overlay` needs to redo the kinematics of each side, without the config files."""
     return {side: {"config": cfg.source, "urdf_path": cfg.urdf_path, "add_dummy_free_joint": cfg.add_dummy_free_joint,
-                   "ignore_mimic_joint": cfg.ignore_mimic_joint} for side, cfg in embodiment.configs.items()}
+                   "ignore_mimic_joint": cfg.ignore_mimic_joint, "dof": _finger_dof(cfg)}
+            for side, cfg in embodiment.configs.items()}
+
+
+def _finger_dof(config: RetargetConfig) -> int:
+    """The hand's independent joints the solver drives (mimic joints follow, a free wrist joint is not a finger)."""
+    names = _retargeter(config, None).target_joint_names
+    return len(names) - (6 if config.add_dummy_free_joint else 0)
 
 
 def _start_job(root: Path, embodiment: Embodiment, clip_ids: list[str] | None, pose_source: str | None,
                n_total: int) -> int:
-    with session_scope(root) as session:
-        close_interrupted_jobs(session, STAGE_NAME)  # a killed run cannot close its own row
-        job = Job(kind=STAGE_NAME, n_total=n_total, pid=os.getpid(),
-                  params={"embodiment": embodiment.name, "clip_ids": clip_ids, "pose_source": pose_source,
-                          "configs": {s: c.source for s, c in embodiment.configs.items()}, **job_host()})
-        session.add(job)
-        session.flush()
-        return int(job.id)
+    params = {"embodiment": embodiment.name, "clip_ids": clip_ids, "pose_source": pose_source,
+              "configs": {s: c.source for s, c in embodiment.configs.items()}}
+    return open_job(root, STAGE_NAME, params, n_total=n_total).id  # closes the kind's rows whose process died
 
 
 def _finish_job(root: Path, report: RetargetReport) -> None:
-    with session_scope(root) as session:
-        job = session.get(Job, report.job_id)
-        job.state = "done" if report.ok else "failed"
-        job.n_done = len(report.done) + len(report.skipped)
-        job.n_failed = len(report.failures)
-        job.updated_at = utc_now()
-        job.message = (f"{len(report.done)} clip-hands retargeted to {report.embodiment}, {len(report.skipped)} "
-                       f"already there, {len(report.failures)} failed, {report.frames_per_s:.0f} frames/s")
-        for failure in report.failures:
-            session.add(JobError(job_id=job.id, item=failure.item, reason=failure.reason))
+    JobHandle(root, report.job_id).update(
+        state=DONE if report.ok else FAILED, n_done=len(report.done) + len(report.skipped),
+        n_failed=len(report.failures),
+        message=(f"{len(report.done)} clip-hands retargeted to {report.embodiment}, {len(report.skipped)} "
+                 f"already there, {len(report.failures)} failed, {report.frames_per_s:.0f} frames/s"),
+        errors=[(failure.item, failure.reason) for failure in report.failures])
 
 

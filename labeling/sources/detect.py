@@ -10,6 +10,7 @@ from labeling.media.video import VIDEO_SUFFIXES
 
 from .base import IngestError
 from .lerobot import is_lerobot_dataset
+from .lerobot_layout import INFO_PATH
 
 SOURCES = ("auto", "video", "egodex", "lerobot")
 
@@ -87,7 +88,7 @@ def _walk(folder: Path, source: str, errors: list[IngestError]) -> tuple[list[Ca
 
 def _file_candidate(path: Path, source: str) -> Candidate:
     suffix = path.suffix.lower()
-    if path.name == "info.json" and path.parent.name == "meta":
+    if path.parts[-2:] == Path(INFO_PATH).parts:
         return Candidate("lerobot", path.parent.parent)
     if suffix == ".hdf5":
         video = next((path.with_suffix(s) for s in (".mp4", ".MP4") if path.with_suffix(s).is_file()), None)
@@ -95,7 +96,7 @@ def _file_candidate(path: Path, source: str) -> Candidate:
             raise IngestError(path, "EgoDex pose file without its video (same name, .mp4)")
         return Candidate("egodex", video, path)
     if source == "lerobot":
-        raise IngestError(path, "not a LeRobot dataset (expected a folder with meta/info.json)")
+        raise IngestError(path, f"not a LeRobot dataset (expected a folder with {INFO_PATH})")
     sidecar = path.with_suffix(".hdf5")
     if source in ("auto", "egodex") and sidecar.is_file():
         return Candidate("egodex", path, sidecar)

@@ -4,6 +4,11 @@ per episode, its task text, video (path and time range inside the file) and stat
 Metadata that disagrees with the files is reported, not trusted: an episode whose data file is
 missing, or whose every declared camera has no video, fails alone with its reason; counts that
 differ from what the files hold become warnings.
+
+Which features are the state and action vectors is decided once per dataset
+(`labeling.sources.lerobot_features`); the chosen keys and one name per dimension are stored
+with every episode (`clips.state_key`, `state_names`, ...). A frame whose vector holds NaN or
+infinity is stored without that vector (NULL), and the episode's warning counts such frames.
 """
 
 from __future__ import annotations
@@ -31,14 +36,27 @@ from .base import (
     make_clip_id,
     stamp_columns,
 )
+from .lerobot_features import FeatureMap, choose_vectors
+from .lerobot_layout import (
+    CHUNKS_SIZE,
+    DATA_CHUNK_COLUMN,
+    DATA_FILE_COLUMN,
+    EPISODES_FILES_GLOB,
+    EPISODES_JSONL_PATH,
+    INFO_PATH,
+    MODALITY_PATH,
+    TASKS_JSONL_PATH,
+    TASKS_PARQUET_PATH,
+    TIMESTAMP_KEY,
+    V30,
+    video_column,
+)
 
-SUPPORTED_VERSIONS = ("v2.0", "v2.1", "v3.0")
-STATE_KEY = "observation.state"
-ACTION_KEY = "action"
+SUPPORTED_VERSIONS = ("v2.0", "v2.1", V30)
 
 
 def is_lerobot_dataset(path: Path) -> bool:
-    return (path / "meta" / "info.json").is_file()
+    return (path / INFO_PATH).is_file()
 
 
 @dataclass
@@ -49,6 +67,7 @@ class DatasetRead:
     failures: list[IngestError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0  # episodes already catalogued
+    vectors: FeatureMap | None = None  # which features are the state and action (None: metadata unreadable)
 
 
 @dataclass
@@ -82,16 +101,6 @@ def _load_jsonl(path: Path, root: Path) -> list[dict]:
     return rows
 
 
-def _flat_names(feature: dict | None) -> list[str] | None:
-    """Feature `names` may be a list, a nested list, or a dict of lists; flatten to strings."""
-    names = (feature or {}).get("names")
-    if isinstance(names, dict):
-        names = [n for group in names.values() for n in (group if isinstance(group, list) else [group])]
-    while isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
-        names = names[0]
-    return [str(n) for n in names] if isinstance(names, list) else None
-
-
 def _format(template: str, root: Path, **values: object) -> Path:
     try:
         path = Path(os.path.normpath(root / template.format(**values)))
@@ -104,9 +113,9 @@ def _format(template: str, root: Path, **values: object) -> Path:
 
 
 def _episodes_v2(root: Path, info: dict, video_keys: list[str]) -> list[_Episode]:
-    chunks_size = int(info.get("chunks_size") or 1000)
+    chunks_size = int(info.get("chunks_size") or CHUNKS_SIZE)
     episodes = []
-    for row in _load_jsonl(root / "meta" / "episodes.jsonl", root):
+    for row in _load_jsonl(root / EPISODES_JSONL_PATH, root):
         index = int(row["episode_index"])
         chunk = index // chunks_size
         data = _format(info["data_path"], root, episode_chunk=chunk, episode_index=index)
@@ -120,49 +129,54 @@ def _episodes_v2(root: Path, info: dict, video_keys: list[str]) -> list[_Episode
 
 
 def _episodes_v3(root: Path, info: dict, video_keys: list[str]) -> list[_Episode]:
-    files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+    files = sorted(root.glob(EPISODES_FILES_GLOB))
     if not files:
-        raise IngestError(root, "v3.0 dataset without meta/episodes/chunk-*/file-*.parquet")
+        raise IngestError(root, f"v3.0 dataset without {EPISODES_FILES_GLOB}")
     table = pa.concat_tables(pq.read_table(f) for f in files).to_pylist()
     episodes = []
     for row in table:
-        data = _format(info["data_path"], root, chunk_index=row["data/chunk_index"],
-                       file_index=row["data/file_index"])
+        data = _format(info["data_path"], root, chunk_index=row[DATA_CHUNK_COLUMN], file_index=row[DATA_FILE_COLUMN])
         videos = {}
         for key in video_keys:
-            chunk, file = row.get(f"videos/{key}/chunk_index"), row.get(f"videos/{key}/file_index")
+            chunk, file = row.get(video_column(key, "chunk_index")), row.get(video_column(key, "file_index"))
             if chunk is None or file is None:
                 continue
             path = _format(info.get("video_path") or "", root, video_key=key, chunk_index=chunk, file_index=file)
-            videos[key] = (path, row.get(f"videos/{key}/from_timestamp"), row.get(f"videos/{key}/to_timestamp"))
+            from_s, to_s = row.get(video_column(key, "from_timestamp")), row.get(video_column(key, "to_timestamp"))
+            videos[key] = (path, from_s, to_s)
         episodes.append(_Episode(int(row["episode_index"]), data, list(row.get("tasks") or []),
                                  row.get("length"), videos))
     return episodes
 
 
 def _task_table(root: Path, version: str) -> dict[int, str]:
-    if version == "v3.0":
-        path = root / "meta" / "tasks.parquet"
+    if version == V30:
+        path = root / TASKS_PARQUET_PATH
         if not path.is_file():
-            raise IngestError(root, "missing meta/tasks.parquet")
+            raise IngestError(root, f"missing {TASKS_PARQUET_PATH}")
         frame = pq.read_table(path).to_pandas()
         if "task" not in frame.columns:
             frame = frame.reset_index().rename(columns={frame.index.name or "index": "task"})
         return {int(i): str(t) for i, t in zip(frame["task_index"], frame["task"], strict=True)}
-    rows = _load_jsonl(root / "meta" / "tasks.jsonl", root)
+    rows = _load_jsonl(root / TASKS_JSONL_PATH, root)
     return {int(r["task_index"]): str(r["task"]) for r in rows}
 
 
-def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
+def read_lerobot(root: Path, known: KnownFiles | None = None, state_key: str | None = None,
+                 action_key: str | None = None) -> DatasetRead:
     """Read every episode of a dataset; failures of single episodes do not stop the others.
 
+    `state_key` / `action_key` name the vectors where the dataset's own names do not say
+    (`labeling.sources.lerobot_features`).
+
     Raises:
-        IngestError: the dataset itself is unreadable (info.json missing/invalid, unknown version).
+        IngestError: the dataset itself is unreadable (info.json missing/invalid, unknown version),
+            or an override names no float vector feature of it.
     """
     root = root.resolve()
     result = DatasetRead()
     try:
-        context, episodes = _open_dataset(root, result)
+        context, episodes = _open_dataset(root, result, state_key, action_key)
     except IngestError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, OSError, pa.ArrowException) as exc:
@@ -185,9 +199,10 @@ def read_lerobot(root: Path, known: KnownFiles | None = None) -> DatasetRead:
     return result
 
 
-def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, list[_Episode]]:
+def _open_dataset(root: Path, result: DatasetRead, state_key: str | None = None,
+                  action_key: str | None = None) -> tuple[_DatasetContext, list[_Episode]]:
     """Read and check the dataset's metadata; count mismatches go to `result.warnings`."""
-    info = _load_json(root / "meta" / "info.json", root)
+    info = _load_json(root / INFO_PATH, root)
     if not isinstance(info, dict):
         raise IngestError(root, "meta/info.json is not a JSON object")
     version = str(info.get("codebase_version", ""))
@@ -202,8 +217,9 @@ def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, lis
     if not isinstance(features, dict) or not isinstance(info["data_path"], str):
         raise IngestError(root, "meta/info.json 'features' must be an object and 'data_path' a string")
     video_keys = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"]
-    episodes = (_episodes_v3 if version == "v3.0" else _episodes_v2)(root, info, video_keys)
-    context = _DatasetContext(root, info, version, _task_table(root, version), features)
+    episodes = (_episodes_v3 if version == V30 else _episodes_v2)(root, info, video_keys)
+    context = _DatasetContext(root, info, version, _task_table(root, version), features, state_key, action_key)
+    result.vectors = context.vectors
     declared = info.get("total_episodes")
     if declared is not None and declared != len(episodes):
         result.warnings.append(f"{root}: info.json says {declared} episodes, the episode index lists {len(episodes)}")
@@ -213,13 +229,13 @@ def _open_dataset(root: Path, result: DatasetRead) -> tuple[_DatasetContext, lis
 class _DatasetContext:
     """Per-dataset caches (file digests, video probes, data tables) while reading episodes."""
 
-    def __init__(self, root: Path, info: dict, version: str, tasks: dict[int, str], features: dict) -> None:
+    def __init__(self, root: Path, info: dict, version: str, tasks: dict[int, str], features: dict,
+                 state_key: str | None = None, action_key: str | None = None) -> None:
         self.root, self.info, self.version, self.tasks = root, info, version, tasks
         self.fps = float(info["fps"])
-        self.state_names = _flat_names(features.get(STATE_KEY))
-        self.action_names = _flat_names(features.get(ACTION_KEY))
-        modality = root / "meta" / "modality.json"
+        modality = root / MODALITY_PATH
         self.modality = json.loads(modality.read_text()) if modality.is_file() else None
+        self.vectors = choose_vectors(features, self.modality, state_key, action_key, root)
         self._digests: dict[Path, str] = {}
         self._probes: dict[Path, VideoInfo] = {}
         self._tables: dict[Path, pa.Table] = {}
@@ -255,6 +271,12 @@ class _DatasetContext:
         warnings = []
         if episode.length is not None and int(episode.length) != n:
             warnings.append(f"{label}: metadata says {episode.length} frames, the data file holds {n}")
+        state, state_bad = vector_column(table, self.vectors.state.key, n)
+        action, action_bad = vector_column(table, self.vectors.action.key, n)
+        for name, bad in (("state", state_bad), ("action", action_bad)):
+            if bad:
+                warnings.append(f"{label}: {bad} of {n} frames have NaN or infinite values in the {name} vector "
+                                f"({getattr(self.vectors, name).key!r}); those frames are stored without it")
         if episode.data_file not in self._digests:
             self._digests[episode.data_file] = file_digest(episode.data_file)
         clip_id = make_clip_id("lerobot", self._digests[episode.data_file], episode.index)
@@ -267,10 +289,13 @@ class _DatasetContext:
             codec=probe.codec, task=self._task_text(table, episode), task_slug=self.root.name,
             dataset=str(self.root), episode_index=episode.index, video_key=video_key,
             video_from_s=from_s, video_to_s=to_s, robot_type=self.info.get("robot_type"),
-            state_names=json.dumps(self.state_names), action_names=json.dumps(self.action_names),
-            extra=json.dumps({"codebase_version": self.version, "modality": self.modality}),
+            state_key=self.vectors.state.key, action_key=self.vectors.action.key,
+            state_names=_names_json(self.vectors.state, state), action_names=_names_json(self.vectors.action, action),
+            extra=json.dumps({"codebase_version": self.version, "modality": self.modality,
+                              "vectors": self.vectors.as_json()}),
             **stamp_columns(stamp))
-        return SourceItem(clip=clip, robot_frames=self._robot_frames(clip_id, table), warnings=warnings)
+        frames = self._robot_frames(clip_id, table, state, action)
+        return SourceItem(clip=clip, robot_frames=frames, warnings=warnings)
 
     def _pick_video(self, episode: _Episode, label: str) -> tuple[str, tuple[Path, float | None, float | None]]:
         for key, entry in episode.videos.items():
@@ -295,25 +320,49 @@ class _DatasetContext:
                 return self.tasks[most_common]
         return episode.tasks[0] if episode.tasks else None
 
-    def _robot_frames(self, clip_id: str, table: pa.Table) -> pa.Table:
+    def _robot_frames(self, clip_id: str, table: pa.Table, state: pa.Array, action: pa.Array) -> pa.Table:
         n = table.num_rows
         frame_index = np.arange(n, dtype=np.int32)
-        source_ts = table["timestamp"].to_numpy() if "timestamp" in table.column_names else np.full(n, np.nan)
+        source_ts = table[TIMESTAMP_KEY].to_numpy() if TIMESTAMP_KEY in table.column_names else np.full(n, np.nan)
         return pa.table({
             "clip_id": pa.array([clip_id] * n, pa.string()),
             "frame_index": frame_index,
             # The video starts at 0 even where a dataset's own timestamps start at 1/fps (GR00T).
             "timestamp_s": frame_index / self.fps,
             "source_timestamp_s": np.asarray(source_ts, np.float64),
-            "state": _float_lists(table, STATE_KEY, n),
-            "action": _float_lists(table, ACTION_KEY, n),
+            "state": state,
+            "action": action,
         })
 
 
-def _float_lists(table: pa.Table, key: str, n: int) -> pa.Array:
-    if key not in table.column_names:
-        return pa.nulls(n, pa.list_(pa.float32()))
+VECTOR_TYPE = pa.list_(pa.float32())
+
+
+def vector_column(table: pa.Table, key: str | None, n: int) -> tuple[pa.Array, int]:
+    """A vector column as `list<float32>`, and how many rows were set NULL for a NaN or infinite value.
+
+    A missing key gives all NULLs; a scalar float column becomes one-element lists.
+    """
+    if key is None or key not in table.column_names:
+        return pa.nulls(n, VECTOR_TYPE), 0
     column = table[key].combine_chunks()
     if pa.types.is_fixed_size_list(column.type):
         column = column.cast(pa.list_(column.type.value_type))
-    return column.cast(pa.list_(pa.float32()))
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        column = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), column)
+    column = column.cast(VECTOR_TYPE)
+    values = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+    bad_values = ~np.isfinite(np.asarray(values, dtype=np.float64))
+    if not bad_values.any():
+        return column, 0
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_rows[pc.list_parent_indices(column).to_numpy()[bad_values]] = True
+    return pc.if_else(pa.array(bad_rows), pa.scalar(None, VECTOR_TYPE), column), int(bad_rows.sum())
+
+
+def _names_json(choice: object, column: pa.Array) -> str | None:
+    """JSON list of one name per dimension of the stored vectors (None when the episode has none)."""
+    widths = pc.list_value_length(column).drop_null()
+    if choice.key is None or len(widths) == 0:
+        return None
+    return json.dumps(choice.names(int(pc.max(widths).as_py())))

@@ -29,7 +29,9 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
+from db import paths
 from labeling.media.video import write_h264
+from labeling.sources import lerobot_layout as layout
 
 from .egodex_writer import HAND_JOINTS, egodex_arrays, write_egodex_hdf5
 from .hand_drawing import HUMAN, ROBOT
@@ -54,9 +56,6 @@ from .plan import (
     robot_motion,
 )
 from .scene import SceneRenderer
-
-MANIFEST_NAME = "demo_manifest.json"
-NOISE_NAME = "injected_noise.json"
 
 
 def generate_demo(out_dir: Path, seed: int = 0, n_human: int = 36, n_robot: int = 12, width: int = 480,
@@ -100,13 +99,13 @@ def generate_demo(out_dir: Path, seed: int = 0, n_human: int = 36, n_robot: int 
         write_meta(dataset, records, _robot_tasks(episodes), fps, ROBOT_TYPE, width, height)
         check_dataset(dataset)
     noise = tuple(c.noise for c in clips if c.noise is not None)
-    _write_json(out_dir / NOISE_NAME, [n.to_dict() for n in noise])
+    _write_json(out_dir / paths.DEMO_NOISE, [n.to_dict() for n in noise])
     manifest = DemoManifest(
         generator=GENERATOR, seed=seed, fps=fps, width=width, height=height,
         tasks={slug: spec.description for slug, spec in TASKS.items()}, human_clips=tuple(human_entries),
         noise=noise, robot_dataset=ROBOT_DATASET if episodes else "",
-        robot_episodes=tuple(_episode_entry(e) for e in episodes), files={"injected_noise": NOISE_NAME})
-    manifest.write(out_dir / MANIFEST_NAME)
+        robot_episodes=tuple(_episode_entry(e) for e in episodes), files={"injected_noise": paths.DEMO_NOISE})
+    manifest.write(out_dir / paths.DEMO_MANIFEST)
     return manifest
 
 
@@ -155,7 +154,7 @@ def _robot_records(dataset: Path, episodes: list[RobotEpisodePlan], results: lis
     for episode, (state, image_stats) in zip(episodes, results, strict=True):
         task = TASKS[episode.slug].description
         stats = write_episode_data(dataset, episode.index, first, tasks.index(task), state, fps)
-        stats["observation.images.ego_view"] = image_stats
+        stats[layout.VIDEO_KEY] = image_stats
         records.append(EpisodeRecord(episode.index, tasks.index(task), task, len(state), stats))
         first += len(state)
     return records
@@ -206,7 +205,7 @@ def _workers(requested: int | None, n_jobs: int) -> int:
 
 def _remove_previous(out_dir: Path) -> None:
     """Delete the files an earlier demo manifest in `out_dir` lists (and only those)."""
-    path = out_dir / MANIFEST_NAME
+    path = out_dir / paths.DEMO_MANIFEST
     if not path.is_file():
         return
     old = json.loads(path.read_text(encoding="utf-8"))
@@ -214,8 +213,8 @@ def _remove_previous(out_dir: Path) -> None:
         for key in ("file", "hdf5"):
             (out_dir / clip[key]).unlink(missing_ok=True)
     dataset = out_dir / (old.get("robot_dataset") or "__none__")
-    if (dataset / "meta" / "info.json").is_file():
-        for sub in ("data", "videos", "meta"):
+    if (dataset / layout.INFO_PATH).is_file():
+        for sub in (layout.DATA_DIR, layout.VIDEOS_DIR, layout.META_DIR):
             for item in sorted((dataset / sub).rglob("*"), reverse=True):  # files before their folders
                 if item.is_dir():
                     item.rmdir()

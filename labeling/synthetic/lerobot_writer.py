@@ -26,13 +26,17 @@ import pyarrow.parquet as pq
 
 from labeling.hands import SIDES, hand_tree
 from labeling.media.video import probe_video, write_h264
+from labeling.sources import lerobot_layout as layout
+from labeling.sources.lerobot_layout import (
+    ACTION_KEY,
+    STATE_KEY,
+    TIMESTAMP_KEY,
+    V21_DATA_PATH,
+    V21_VIDEO_PATH,
+    VIDEO_KEY,
+    v2_episode_file,
+)
 
-CODEBASE_VERSION = "v2.1"
-CHUNKS_SIZE = 1000
-VIDEO_KEY = "observation.images.ego_view"
-DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
-VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
-INDEX_COLUMNS = ("frame_index", "episode_index", "index", "task_index")
 Image = npt.NDArray[np.uint8]
 
 
@@ -58,8 +62,7 @@ def modality() -> dict[str, object]:
         for group, width in (("wrist_pos", 3), ("wrist_rot6d", 6), ("hand", 22)):
             groups[f"{side}_{group}"] = {"start": start, "end": start + width}
             start += width
-    return {"state": groups, "action": groups, "video": {"ego_view": {"original_key": VIDEO_KEY}},
-            "annotation": {"human.task_description": {"original_key": "task_index"}}}
+    return layout.gr00t_modality(groups)
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,6 @@ class EpisodeRecord:
     task: str
     length: int  # frames
     stats: dict[str, dict[str, list]]  # feature → min/max/mean/std/count
-
-
-def episode_path(root: Path, template: str, index: int) -> Path:
-    """Path of an episode's file from an info.json template."""
-    return root / template.format(episode_chunk=index // CHUNKS_SIZE, episode_index=index, video_key=VIDEO_KEY)
 
 
 def write_episode_video(root: Path, index: int, frames: Iterable[Image], fps: float,
@@ -96,7 +94,7 @@ def write_episode_video(root: Path, index: int, frames: Iterable[Image], fps: fl
                 hi = np.maximum(hi, frame.max(axis=(0, 1)))
             yield frame
 
-    write_h264(episode_path(root, VIDEO_PATH, index), sampled(frames), fps, threads=1)
+    write_h264(v2_episode_file(root, V21_VIDEO_PATH, index), sampled(frames), fps, threads=1)
     mean = sums / max(count, 1)
     std = np.sqrt(np.maximum(sq / max(count, 1) - mean ** 2, 0.0))
     return {key: [[[float(v) / 255.0]] for v in values] for key, values in
@@ -110,8 +108,8 @@ def write_episode_data(root: Path, index: int, first_global_index: int, task_ind
     action = np.concatenate([state[1:], state[-1:]], axis=0)
     frame_index = np.arange(n, dtype=np.int64)
     columns = {
-        "observation.state": state.astype(np.float32), "action": action.astype(np.float32),
-        "timestamp": (frame_index / fps).astype(np.float32), "frame_index": frame_index,
+        STATE_KEY: state.astype(np.float32), ACTION_KEY: action.astype(np.float32),
+        TIMESTAMP_KEY: (frame_index / fps).astype(np.float32), "frame_index": frame_index,
         "episode_index": np.full(n, index, np.int64), "index": first_global_index + frame_index,
         "task_index": np.full(n, task_index, np.int64),
     }
@@ -119,8 +117,8 @@ def write_episode_data(root: Path, index: int, first_global_index: int, task_ind
     arrays = [pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1)), width) if v.ndim == 2 else pa.array(v)
               for v in columns.values()]
     schema = pa.schema([pa.field(k, vector if v.ndim == 2 else pa.from_numpy_dtype(v.dtype))
-                        for k, v in columns.items()], metadata={"huggingface": _hf_features(width)})
-    path = episode_path(root, DATA_PATH, index)
+                        for k, v in columns.items()], metadata={"huggingface": layout.hf_features(width)})
+    path = v2_episode_file(root, V21_DATA_PATH, index)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), tmp)
@@ -132,31 +130,22 @@ def write_meta(root: Path, episodes: list[EpisodeRecord], tasks: list[str], fps:
                width: int, height: int) -> Path:
     """Write info.json, episodes.jsonl, tasks.jsonl, episodes_stats.jsonl and modality.json."""
     names = state_names()
-    vector = {"dtype": "float32", "shape": [len(names)], "names": names}
-    scalar = {key: {"dtype": "int64", "shape": [1], "names": None} for key in INDEX_COLUMNS}
     info = {
-        "codebase_version": CODEBASE_VERSION, "robot_type": robot_type,
+        "codebase_version": layout.V21, "robot_type": robot_type,
         "total_episodes": len(episodes), "total_frames": sum(e.length for e in episodes),
         "total_tasks": len(tasks), "total_videos": len(episodes),
-        "total_chunks": (max((e.index for e in episodes), default=0) // CHUNKS_SIZE) + 1,
-        "chunks_size": CHUNKS_SIZE, "fps": fps, "splits": {"train": f"0:{len(episodes)}"},
-        "data_path": DATA_PATH, "video_path": VIDEO_PATH,
-        "features": {
-            VIDEO_KEY: {"dtype": "video", "shape": [height, width, 3], "names": ["height", "width", "channels"],
-                        "info": {"video.height": height, "video.width": width, "video.codec": "h264",
-                                 "video.pix_fmt": "yuv420p", "video.is_depth_map": False, "video.fps": fps,
-                                 "video.channels": 3, "has_audio": False}},
-            "observation.state": vector, "action": vector,
-            "timestamp": {"dtype": "float32", "shape": [1], "names": None}, **scalar,
-        },
+        "total_chunks": (max((e.index for e in episodes), default=0) // layout.CHUNKS_SIZE) + 1,
+        "chunks_size": layout.CHUNKS_SIZE, "fps": fps, "splits": {"train": f"0:{len(episodes)}"},
+        "data_path": V21_DATA_PATH, "video_path": V21_VIDEO_PATH,
+        "features": {VIDEO_KEY: layout.video_feature(width, height, "h264", fps),
+                     **layout.frame_features(len(names), names)},
     }
-    meta = root / "meta"
-    _write_text(meta / "info.json", json.dumps(info, indent=4))
-    _write_text(meta / "modality.json", json.dumps(modality(), indent=4))
-    _write_jsonl(meta / "tasks.jsonl", [{"task_index": i, "task": t} for i, t in enumerate(tasks)])
-    _write_jsonl(meta / "episodes.jsonl", [{"episode_index": e.index, "tasks": [e.task], "length": e.length}
-                                           for e in episodes])
-    _write_jsonl(meta / "episodes_stats.jsonl", [{"episode_index": e.index, "stats": e.stats} for e in episodes])
+    _write_text(root / layout.INFO_PATH, json.dumps(info, indent=4))
+    _write_text(root / layout.MODALITY_PATH, json.dumps(modality(), indent=4))
+    _write_jsonl(root / layout.TASKS_JSONL_PATH, [{"task_index": i, "task": t} for i, t in enumerate(tasks)])
+    _write_jsonl(root / layout.EPISODES_JSONL_PATH, [{"episode_index": e.index, "tasks": [e.task], "length": e.length}
+                                                     for e in episodes])
+    _write_jsonl(root / layout.EPISODES_STATS_PATH, [{"episode_index": e.index, "stats": e.stats} for e in episodes])
     return root
 
 
@@ -167,19 +156,19 @@ def check_dataset(root: Path) -> int:
         ValueError: counts in info/episodes/parquet/video disagree, a file is missing, or
             timestamps are not frame_index / fps.
     """
-    info = json.loads((root / "meta" / "info.json").read_text())
-    episodes = [json.loads(line) for line in (root / "meta" / "episodes.jsonl").read_text().splitlines()]
+    info = json.loads((root / layout.INFO_PATH).read_text())
+    episodes = [json.loads(line) for line in (root / layout.EPISODES_JSONL_PATH).read_text().splitlines()]
     if len(episodes) != info["total_episodes"]:
         raise ValueError(f"{root}: info.json has {info['total_episodes']} episodes, episodes.jsonl {len(episodes)}")
     total = 0
     for row in episodes:
         index, length = row["episode_index"], row["length"]
-        table = pq.read_table(episode_path(root, info["data_path"], index))
-        video = probe_video(episode_path(root, info["video_path"], index))
+        table = pq.read_table(v2_episode_file(root, info["data_path"], index))
+        video = probe_video(v2_episode_file(root, info["video_path"], index))
         if not table.num_rows == video.n_frames == length:
             raise ValueError(f"{root}: episode {index}: {length} in episodes.jsonl, {table.num_rows} parquet rows, "
                              f"{video.n_frames} video frames")
-        stamps = table.column("timestamp").to_numpy()
+        stamps = table.column(TIMESTAMP_KEY).to_numpy()
         frames = table.column("frame_index").to_numpy()
         if not np.allclose(stamps, frames / info["fps"], atol=1e-4):
             raise ValueError(f"{root}: episode {index}: timestamps are not frame_index / fps")
@@ -192,15 +181,6 @@ def check_dataset(root: Path) -> int:
 def _stats(values: npt.NDArray[np.float64]) -> dict[str, list]:
     return {"min": values.min(0).tolist(), "max": values.max(0).tolist(), "mean": values.mean(0).tolist(),
             "std": values.std(0).tolist(), "count": [len(values)]}
-
-
-def _hf_features(width: int) -> str:
-    """The `huggingface` schema metadata (datasets Features JSON) LeRobot files carry."""
-    value = {"dtype": "float32", "_type": "Value"}
-    features = {"observation.state": {"feature": value, "length": width, "_type": "Sequence"},
-                "action": {"feature": value, "length": width, "_type": "Sequence"}, "timestamp": value}
-    features |= {key: {"dtype": "int64", "_type": "Value"} for key in INDEX_COLUMNS}
-    return json.dumps({"info": {"features": features}})
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from db.paths import DEMO_HUMAN_DIR, DEMO_ROBOT_DIR
+
 from .geometry import intrinsic_matrix
 from .motions import CameraPath, ClipMotion, evaluate_scene
 from .noise import NOISE_KINDS, NoiseSpec, plan_noise
 from .tasks import TASKS, TaskScene, build_scene
 
 GENERATOR = "egocurate-demo-v1"
-ROBOT_DATASET = "robot/egocurate_demo_bimanual"
+ROBOT_DATASET = f"{DEMO_ROBOT_DIR}/egocurate_demo_bimanual"
 ROBOT_TYPE = "egocurate_hand22_bimanual"
 TASK_ORDER = tuple(TASKS)
 ROBOT_TASKS = tuple(slug for slug in TASK_ORDER if TASKS[slug].robot)
@@ -80,12 +82,12 @@ class HumanClipPlan:
     @property
     def file(self) -> str:
         """Video path relative to the demo folder."""
-        return f"human/{self.slug}/{self.take}.mp4"
+        return f"{DEMO_HUMAN_DIR}/{self.slug}/{self.take}.mp4"
 
     @property
     def hdf5(self) -> str:
         """Pose file path relative to the demo folder."""
-        return f"human/{self.slug}/{self.take}.hdf5"
+        return f"{DEMO_HUMAN_DIR}/{self.slug}/{self.take}.hdf5"
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class RobotEpisodePlan:
     @property
     def source_clip(self) -> str:
         """The human clip whose motion this episode replays."""
-        return f"human/{self.slug}/{self.take}.mp4"
+        return f"{DEMO_HUMAN_DIR}/{self.slug}/{self.take}.mp4"
 
 
 def plan_demo(cfg: DemoConfig) -> tuple[list[HumanClipPlan], list[RobotEpisodePlan]]:
@@ -115,7 +117,7 @@ def plan_demo(cfg: DemoConfig) -> tuple[list[HumanClipPlan], list[RobotEpisodePl
         n_frames = _frames(cfg, human_scene(cfg, slug, take).duration_s)
         noise = None
         if j in kinds:
-            noise = plan_noise(cfg.rng(_NOISE, j), f"human/{slug}/{take}.mp4", kinds[j], n_frames, cfg.fps)
+            noise = plan_noise(cfg.rng(_NOISE, j), f"{DEMO_HUMAN_DIR}/{slug}/{take}.mp4", kinds[j], n_frames, cfg.fps)
         clips.append(HumanClipPlan(j, slug, take, n_frames, noise))
     episodes = []
     for e in range(cfg.n_robot):

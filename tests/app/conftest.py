@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from db.engine import query_engine
-from db.queries import ClipFilter, list_clips
+from db.queries.views import list_clips
+from db.view_spec import ViewSpec
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +23,7 @@ def app_root(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Pat
 
 
 def first_clip(root: Path, **filters: object) -> dict:
-    rows = list_clips(query_engine(root), ClipFilter(**filters), limit=1)
+    rows = list_clips(query_engine(root), ViewSpec(**filters), limit=1)
     assert not rows.empty, f"no clip matches {filters}"
     return rows.iloc[0].to_dict()
 

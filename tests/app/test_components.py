@@ -11,7 +11,7 @@ import pytest
 
 from app.components import charts, clips, viewer
 from db.engine import query_engine
-from db.queries import ClipFilter
+from db.view_spec import ViewSpec
 
 
 def _track() -> pd.DataFrame:
@@ -85,9 +85,9 @@ def test_clip_details_skip_empty_fields(egodex_clip: dict):
 
 def test_clip_filter_from_widgets():
     spec = clips.clip_filter(["human"], [], "  pick ", (0.0, 24.0), 23.5)
-    assert spec == ClipFilter(kinds=("human",), task_contains="pick")  # the full range filters nothing
+    assert spec == ViewSpec(kinds=("human",), task_contains="pick")  # the full range filters nothing
     spec = clips.clip_filter([], ["egodex"], "", (2.0, 10.0), 23.5)
-    assert (spec.min_duration_s, spec.max_duration_s) == (2.0, 10.0)
+    assert spec.metric_ranges == (("duration_s", 2.0, 10.0),)
     assert clips.duration_bounds(0.0) == (0.0, 1.0)
 
 
@@ -105,7 +105,7 @@ def test_format_duration():
 
 
 def test_clip_table_has_thumbnails_first(app_root: Path):
-    from db.queries import list_clips
+    from db.queries.views import list_clips
 
     table = clips.clip_table(list_clips(query_engine(app_root)))
     assert list(table.columns)[0] == "thumb" and len(table) == 9

@@ -14,7 +14,7 @@ from app.demo import DEMO_ACTOR, DEMO_CONFIG, DEMO_FRACTIONS, DEMO_SEEDS, build_
 from curation.pairing import PairConfig, run_pairing
 from db.engine import QueryEngine, query_engine
 from db.models import Run
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from db.store import session_scope
 from tests.curation.demo_retargets import paired_demo_root
 from trainer.runs import ACTIVE, list_runs, run_status, stop_run

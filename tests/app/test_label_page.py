@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.components.label_jobs import fraction_done, job_row, label_choices
 from db.engine import query_engine
-from labeling.pose.label import job_status
+from labeling.pose.label_jobs import job_status
 from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 

@@ -8,7 +8,8 @@ import pytest
 
 from curation.flags import confirm_flag, list_flags
 from curation.labels import task_label
-from curation.views import ViewSpec, save_view
+from curation.views import save_view
+from db.view_spec import ViewSpec
 from tests.app.test_quality_page import page, scored_root
 
 PAGE = Path(__file__).resolve().parents[2] / "app" / "app_pages" / "review.py"

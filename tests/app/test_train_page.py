@@ -111,3 +111,25 @@ def test_a_finished_scaling_run_shows_the_fit(trained, monkeypatch):
     assert list(table["fraction"]) == [f for f in SCALING_FRACTIONS for _ in range(SCALING_SEEDS)]
     assert list(table["val MSE"]) == [round(loss, 5) for loss in result.losses]
     assert list(table["robot val MSE"]) == [round(p.robot_val, 5) for p in result.points]
+
+
+def test_a_run_whose_process_vanished_shows_interrupted_and_can_be_resumed(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from db.jobs import record_process
+    from db.models import Run
+    from db.store import session_scope
+
+    root = tmp_path / "root"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with session_scope(root) as session:  # what kill -9 leaves: a row saying running, its process gone
+        run = Run(stage="pretrain", data_dir=str(tmp_path / "export"), out_dir=str(tmp_path / "run"),
+                  config={"name": "smoke"}, state="running", author="ana")
+        record_process(run, gone.pid)
+        session.add(run)
+    at = open_page(root, monkeypatch, "train")
+    assert list(at.dataframe[0].value["state"]) == ["interrupted"]
+    assert f"pid {gone.pid}" in at.dataframe[0].value["message"][0]
+    assert at.button(key="train_stop").disabled and not at.button(key="train_resume").disabled

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from app import state
 from app.components import robot3d, robot_overlay, viewer
 from db.engine import query_engine
-from db.queries import clip_pose_track
+from db.queries.frames import clip_pose_track
 
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 TIMEOUT_S = 120  # the first run imports torch for the robot's kinematics

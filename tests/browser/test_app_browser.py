@@ -161,9 +161,10 @@ def page(browser):  # noqa: ANN001, ANN201
 
 def _clip_id(root: Path, **filters: object) -> str:
     from db.engine import query_engine
-    from db.queries import ClipFilter, list_clips
+    from db.queries.views import list_clips
+    from db.view_spec import ViewSpec
 
-    return str(list_clips(query_engine(root), ClipFilter(**filters), limit=1)["clip_id"].iloc[0])
+    return str(list_clips(query_engine(root), ViewSpec(**filters), limit=1)["clip_id"].iloc[0])
 
 
 def _open(page, url: str) -> None:  # noqa: ANN001
@@ -247,9 +248,10 @@ def test_viewer_robot_episode_curves_follow_the_video(page, server: str, root: P
 
 def test_viewer_synthetic_clip_draws_poses(page, server: str, root: Path, artifacts: Path):  # noqa: ANN001
     from db.engine import query_engine
-    from db.queries import ClipFilter, count_clips
+    from db.queries.views import count_view
+    from db.view_spec import ViewSpec
 
-    if count_clips(query_engine(root), ClipFilter(sources=("synthetic",))) == 0:
+    if count_view(query_engine(root), ViewSpec(sources=("synthetic",))) == 0:
         pytest.skip("no synthetic demo set in this checkout")
     _open(page, f"{server}/viewer?clip={_clip_id(root, sources=('synthetic',), kinds=('human',))}")
     frame = viewer_frame(page)
@@ -262,9 +264,10 @@ def test_viewer_synthetic_clip_draws_poses(page, server: str, root: Path, artifa
 
 def test_viewer_plays_only_its_range_of_a_lerobot_v3_file(page, server: str, root: Path):  # noqa: ANN001
     from db.engine import query_engine
-    from db.queries import ClipFilter, list_clips
+    from db.queries.views import list_clips
+    from db.view_spec import ViewSpec
 
-    episodes = list_clips(query_engine(root), ClipFilter(task_contains="stack the cups")).iloc[0]
+    episodes = list_clips(query_engine(root), ViewSpec(task_contains="stack the cups")).iloc[0]
     assert episodes["video_from_s"] == 0.0 and episodes["video_to_s"] == pytest.approx(1.2)
     _open(page, f"{server}/viewer?clip={episodes['clip_id']}")
     frame = viewer_frame(page)
@@ -274,7 +277,7 @@ def test_viewer_plays_only_its_range_of_a_lerobot_v3_file(page, server: str, roo
     time.sleep(0.3)
     assert frame.evaluate("() => document.getElementById('video').currentTime") < 1.2  # not into episode 1
 
-    second = list_clips(query_engine(root), ClipFilter(task_contains="open the box")).iloc[0]
+    second = list_clips(query_engine(root), ViewSpec(task_contains="open the box")).iloc[0]
     _open(page, f"{server}/viewer?clip={second['clip_id']}")
     frame = viewer_frame(page)
     frame.wait_for_function("() => window.egoViewer.ready && egoViewer.frame === 0", timeout=30_000)

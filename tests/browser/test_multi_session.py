@@ -27,11 +27,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo set with two rule flags waiting for review, the first one on screen for everyone."""
     from app.demo import build_demo
     from db.engine import query_engine
-    from db.queries import ClipFilter, list_clips
+    from db.queries.views import list_clips
+    from db.view_spec import ViewSpec
 
     root = tmp_path_factory.mktemp("multi") / "root"
     build_demo(root, seed=0, progress=False, **SMALL_DEMO)
-    clip_ids = list(list_clips(query_engine(root), ClipFilter(kinds=("human",)), limit=2)["clip_id"])
+    clip_ids = list(list_clips(query_engine(root), ViewSpec(kinds=("human",)), limit=2)["clip_id"])
     for clip_id in clip_ids:
         create_flag(root, clip_id, "hands leave the frame", "rules", severity="error", origin="rule",
                     rule="presence")

@@ -25,11 +25,11 @@ from app.launch import APP_DIR, config_flags, server_command
 from curation.flags import list_flags
 from curation.review import review_queue
 from curation.score import run_score
-from curation.views import ViewSpec
 from db import paths
 from db.engine import query_engine
 from db.models import AuditEntry
 from db.store import session_scope
+from db.view_spec import ViewSpec
 from tests.browser.harness import VIEWPORT, chromium_path, free_port, launch_chromium, wait_idle
 
 pytestmark = [pytest.mark.browser,

@@ -33,9 +33,10 @@ def status_of(url: str) -> int:
 
 def first_clip_id(root: Path) -> str:
     from db.engine import query_engine
-    from db.queries import ClipFilter, list_clips
+    from db.queries.views import list_clips
+    from db.view_spec import ViewSpec
 
-    return str(list_clips(query_engine(root), ClipFilter(), limit=1)["clip_id"].iloc[0])
+    return str(list_clips(query_engine(root), ViewSpec(), limit=1)["clip_id"].iloc[0])
 
 
 @pytest.fixture(scope="module")

@@ -124,7 +124,7 @@ def accept_replayed_pairs(root: Path, actor: str = "curator") -> None:
     """Propose pairs, then accept each robot episode's pair with the human clip it replays."""
     from curation.pair_store import decide_pair, get_pair
     from curation.pairing import PairConfig, run_pairing
-    from db.queries import pair_rows
+    from db.queries.annotations import pair_rows
 
     run_pairing(root, PairConfig())
     pairs = pair_rows(query_engine(root))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from curation.action_layout import STATE_WIDTH, hand_slices, relative_wrists
-from curation.align import AlignConfig, align_states, band_samples, dtw_path, warp_error_frames
+from curation.align import AlignConfig, align_sequences, align_states, band_samples, dtw_path, warp_error_frames
 from labeling.kinematics.rotations import matrix_to_rot6d, rot6d_to_matrix
 from labeling.synthetic.plan import warp_times
 
@@ -72,6 +72,17 @@ def test_a_different_motion_costs_more_than_the_warped_copy():
     truth = warp_times(130, 0.4) * 149
     same = align_states(human, resample(human, truth)).cost
     assert align_states(other, resample(human, truth)).cost > 5 * same
+
+
+@pytest.mark.parametrize("n_joints", [6, 12, 32, 44])
+def test_the_cost_is_per_joint_so_hands_of_any_dof_compare(n_joints):
+    """Every joint 0.1 rad off costs 0.1, whether the hand has 6 joints or 44 (a sum over joints grew with sqrt J)."""
+    rng = np.random.default_rng(n_joints)
+    t = np.linspace(0.0, 1.0, 120)[:, None]
+    human = 0.6 * np.sin(2 * np.pi * t * rng.uniform(0.5, 2.0, n_joints) + rng.uniform(0, 6, n_joints))
+    joints = lambda s, joints_only, cfg: s  # noqa: E731 (the features are the joints)
+    alignment = align_sequences(human, human + 0.1, joints, AlignConfig(subsequence=False))
+    assert alignment.cost == pytest.approx(0.1, rel=0.05)  # warping wins back a little of the offset
 
 
 def test_the_band_limits_the_path():

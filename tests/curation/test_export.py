@@ -12,12 +12,14 @@ import pytest
 
 from curation.export_episodes import VideoSpec
 from curation.export_lerobot import ExportError, list_exports, run_export
-from curation.export_manifest import MANIFEST_PATH, PAIRS_PATH, file_hashes
+from curation.export_manifest import file_hashes
 from curation.export_plan import ExportConfig, plan_export
 from curation.flags import create_flag
-from curation.views import ViewSpec, save_view
+from curation.views import save_view
 from db.engine import query_engine
+from db.view_spec import ViewSpec
 from labeling.sources.lerobot import read_lerobot
+from labeling.sources.lerobot_layout import MANIFEST_PATH, PAIRS_PATH
 
 from .demo_retargets import accept_replayed_pairs, paired_demo_root, source_clip_of_robot
 

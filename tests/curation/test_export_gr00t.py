@@ -15,7 +15,7 @@ from curation.export_plan import ExportConfig
 from curation.pair_store import decide_pair, get_pair
 from curation.pairing import PairConfig, run_pairing
 from db.engine import query_engine
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from labeling.sources.lerobot import read_lerobot
 
 from .demo_retargets import paired_demo_root, source_clip_of_robot
@@ -78,7 +78,10 @@ def test_modality_json_has_the_gr00t_shape(ours, fixture_dataset):
         assert spans[0][0] == 0 and spans[-1][1] == width
         assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))  # contiguous, like GR1's groups
         assert all(set(g) == {"start", "end"} for g in theirs[part].values())
-        assert all(set(g) == {"start", "end"} for g in modality[part].values())
+        # GR00T's schema: start and end, plus `rotation_type` where a group is a rotation (#16: the 6D wrists).
+        assert all(set(g) == ({"start", "end", "rotation_type"} if "rot6d" in name else {"start", "end"})
+                   for name, g in modality[part].items())
+        assert {g["rotation_type"] for name, g in modality[part].items() if "rot6d" in name} == {"rotation_6d"}
     assert modality["video"] == theirs["video"] == {"ego_view": {"original_key": "observation.images.ego_view"}}
 
 

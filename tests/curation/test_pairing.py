@@ -5,19 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation.align import align_states, robot_to_human_frames, warp_error_frames
+from curation.align import AlignConfig, align_sequences, align_states, robot_to_human_frames, warp_error_frames
 from curation.pair_store import StaleUpdateError, decide_pair, get_pair
 from curation.pairing import (
     PairConfig,
     _human_states,
     _robot_states,
+    judge_alignment,
     run_pairing,
     similarity_matrix,
     task_similarity,
     task_tokens,
 )
 from db.engine import query_engine
-from db.queries import pair_rows, pairing_clips
+from db.queries.annotations import pair_rows
+from db.queries.clips import pairing_clips
 from labeling.synthetic.plan import warp_times
 
 from .demo_retargets import paired_demo_root, robot_episodes, source_clip_of_robot
@@ -140,3 +142,25 @@ def test_retarget_joint_order_is_mapped_into_the_layout_order():
         stored = list(tree.pinocchio_joint_names)
         assert [stored[i] for i in order] == list(tree.dof_joint_names)
         assert stored != list(tree.dof_joint_names)  # the two orders really differ for this hand
+
+
+def test_a_path_that_collapses_one_side_is_not_proposed_however_cheap():
+    """A robot that creeps for 20 s through what the human does in 6 frames matches them at almost no cost."""
+    t = np.linspace(0.0, 1.0, 120)[:, None]
+    human = 0.6 * np.sin(2 * np.pi * t * np.linspace(0.5, 1.5, 12))
+    frames = np.linspace(57.0, 63.0, 400)
+    robot = np.stack([np.interp(frames, np.arange(120), human[:, k]) for k in range(12)], axis=1)
+    alignment = align_sequences(human, robot, lambda s, joints_only, cfg: s, AlignConfig())
+    assert alignment.cost < PairConfig().max_cost and alignment.human_end - alignment.human_start < 10
+    outcome, note = judge_alignment(alignment, PairConfig(), fps=(30.0, 20.0))
+    assert outcome == "degenerate" and "robot frames 0-399 (20.0 s)" in note and "speed ratio" in note
+    fair = align_sequences(human, human[::2], lambda s, joints_only, cfg: s, AlignConfig())  # twice as fast
+    assert judge_alignment(fair, PairConfig(), fps=(30.0, 30.0)) == ("proposed", None)
+
+
+def test_a_pair_names_both_tasks():
+    from curation.pair_view import pair_tasks
+
+    assert pair_tasks("Open the drawer.", "Open the drawer.") == "Open the drawer. (both)"
+    assert pair_tasks("Pick the pear", "Place the lid") == "robot: Pick the pear · human: Place the lid"
+    assert pair_tasks(None, float("nan")) == "(no task text)"

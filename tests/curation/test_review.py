@@ -17,8 +17,8 @@ from curation.review import (
 )
 from curation.rules import RuleSet
 from curation.score import run_score
-from curation.views import METRIC_COLUMNS, ViewSpec
 from db.engine import QueryEngine
+from db.view_spec import METRIC_COLUMNS, ViewSpec
 
 
 def test_metric_catalog_documents_every_column():

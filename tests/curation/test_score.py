@@ -13,7 +13,7 @@ from curation.score import ScoreConfig, run_score
 from db.engine import QueryEngine
 from db.lake import Lake
 from db.models import Job
-from db.queries import clip_frames
+from db.queries.frames import clip_frames
 from db.store import session_scope
 from labeling.sources.ingest import ingest
 from tests.curation.conftest import pose_clip
@@ -67,10 +67,10 @@ def test_retarget_residual_is_null_until_retargets_exist(root):
     engine = QueryEngine(root)
     assert engine.cursor().execute("SELECT count(retarget_residual_mm) FROM metrics").fetchone()[0] == 0
     rows = {"clip_id": ["a"] * 4, "frame_index": [0, 1, 0, 1], "hand": ["left", "left", "right", "right"],
-            "embodiment": ["hand22"] * 4, "q_rad": [[0.0]] * 4, "wrist_pose": [[0.0] * 9] * 4,
+            "embodiment": ["egocurate_hand22"] * 4, "q_rad": [[0.0]] * 4, "wrist_pose": [[0.0] * 9] * 4,
             "residual": [0.004, 0.006, 0.010, 0.010]}
     with Lake(root).batch() as batch:
-        batch.write("retargets", pa.table(rows), {"embodiment": "hand22"})
+        batch.write("retargets", pa.table(rows), {"embodiment": "egocurate_hand22"})
     run_score(root)
     got = engine.cursor().execute("SELECT left_retarget_residual_mm, right_retarget_residual_mm, "
                                   "retarget_residual_mm FROM metrics WHERE clip_id = 'a'").fetchone()
@@ -97,13 +97,13 @@ def test_a_score_job_killed_earlier_is_closed_as_interrupted(root):
     import subprocess
     import sys
 
-    from db.jobs import job_host
+    from db.jobs import this_host
 
     write_pose_clips(root, [pose_clip("a")])
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     with session_scope(root) as session:  # what kill -9 leaves: a row saying running, its process gone
-        session.add(Job(kind="score", state="running", pid=gone.pid, params=job_host()))
+        session.add(Job(kind="score", state="running", pid=gone.pid, host=this_host()))
     report = run_score(root)
     with session_scope(root) as session:
         states = {job.id: job.state for job in session.scalars(select(Job).where(Job.kind == "score"))}

@@ -10,17 +10,10 @@ from curation.flags import StaleUpdateError, create_flag, list_flags
 from curation.labels import set_task_text
 from curation.noise import write_pose_clips
 from curation.score import run_score
-from curation.views import (
-    ViewSpec,
-    compile_view,
-    count_view,
-    get_view,
-    list_views,
-    load_view,
-    save_view,
-    view_clips,
-)
+from curation.views import get_view, list_views, load_view, save_view
 from db.engine import QueryEngine
+from db.queries.views import compile_view, count_view, view_clips
+from db.view_spec import ViewSpec
 from tests.curation.conftest import pose_clip
 
 HOSTILE = "x'); DROP VIEW clips; --"
@@ -70,6 +63,21 @@ def test_filters_select_the_right_clips(root, noisy_catalog):
     assert top["clip_id"][0] in {"wave-3", "wipe-7"} and {"jitter_mm", "left_jitter_mm", "path"} <= set(top.columns)
     assert count_view(engine, ViewSpec(text=HOSTILE)) == 0
     assert count_view(engine, ViewSpec(metric_ranges=(("duration_s", 2.9, 3.1),))) == 30
+
+
+def test_fields_added_later_keep_saved_json_and_filter_on_every_plan(root, noisy_catalog):
+    saved = {"metric_ranges": {"jitter_mm": [None, 5.0]}, "tasks": [], "sources": [], "kinds": ["human"],
+             "flag_states": [], "exclude_flag_states": [], "text": "", "order_by": "clip_id", "descending": False}
+    assert ViewSpec.from_dict(saved).to_dict() == saved  # saved before clip_ids and task_contains existed
+    spec = ViewSpec(clip_ids=("wave-1", "pour-1", HOSTILE), task_contains="WAV")
+    assert ViewSpec.from_json(spec.to_json()) == spec
+    run_score(root)
+    engine = QueryEngine(root)
+    assert list(view_clips(engine, spec)["clip_id"]) == ["wave-1"]  # on clips
+    assert count_view(engine, ViewSpec(metric_ranges=(("jitter_mm", 0.0, None),), clip_ids=("wave-1", "pour-1"),
+                                       task_contains="wav")) == 1  # on metrics
+    set_task_text(root, "pour-1", "Wave at the mug", "ann")
+    assert count_view(engine, ViewSpec(task_contains="wave at")) == 0  # as ingested, unlike `text`
 
 
 @pytest.mark.usefixtures("store_backend")

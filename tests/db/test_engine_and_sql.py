@@ -8,8 +8,10 @@ import pytest
 
 from db.engine import QueryEngine
 from db.models import Flag
-from db.queries import ClipFilter, SqlError, count_clips, list_clips, run_readonly_sql
+from db.queries.door import SqlError, run_readonly_sql
+from db.queries.views import count_view, list_clips
 from db.store import session_scope
+from db.view_spec import ViewSpec
 from labeling.sources.ingest import ingest
 
 PUBLIC_VIEWS = ("clips", "frames", "robot_frames", "retargets", "metrics", "flags", "labels", "pairs")
@@ -36,14 +38,15 @@ def test_annotation_writes_show_up_in_duckdb(root):
 def test_clip_filters_bind_parameters(root, tiny_video):
     ingest(root, [tiny_video], progress=False)
     engine = QueryEngine(root)
-    assert count_clips(engine, ClipFilter(kinds=("human",))) == 1
-    assert count_clips(engine, ClipFilter(kinds=("robot",))) == 0
+    assert count_view(engine, ViewSpec(kinds=("human",))) == 1
+    assert count_view(engine, ViewSpec(kinds=("robot",))) == 0
     hostile = "x' OR 1=1; DROP VIEW clips; --"
-    assert count_clips(engine, ClipFilter(task_contains=hostile)) == 0
-    assert count_clips(engine, ClipFilter(task_contains="TIN")) == 1  # task_slug 'tiny', any case
-    assert list_clips(engine, ClipFilter(min_duration_s=0.1), order_by="duration_s").shape[0] == 1
-    with pytest.raises(ValueError, match="cannot sort"):
-        list_clips(engine, order_by="duration_s; DROP VIEW clips")
+    assert count_view(engine, ViewSpec(task_contains=hostile)) == 0
+    assert count_view(engine, ViewSpec(task_contains="TIN")) == 1  # task_slug 'tiny', any case
+    assert list_clips(engine, ViewSpec(metric_ranges=(("duration_s", 0.1, None),), order_by="duration_s")
+                      ).shape[0] == 1
+    with pytest.raises(ValueError, match="order_by"):
+        list_clips(engine, ViewSpec(order_by="duration_s; DROP VIEW clips"))
 
 
 @pytest.mark.parametrize("query, reason", [

@@ -13,9 +13,10 @@ def test_sqlite_store_is_migrated_and_in_wal_mode(root):
     engine = get_engine(root)
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
-    assert {"flags", "labels", "pairs", "views", "exports", "runs", "audit_log", "users", "jobs"} <= tables
+    assert {"flags", "labels", "pairs", "views", "exports", "runs", "audit_log", "users", "jobs",
+            "embodiments", "clip_embodiments"} <= tables
     assert (root / "catalog.db").is_file()
 
 

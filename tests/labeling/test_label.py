@@ -7,10 +7,12 @@ import pytest
 
 from db.engine import QueryEngine
 from db.models import JobError
-from db.queries import clip_frames
+from db.queries.frames import clip_frames
 from db.store import session_scope
 from labeling.pose.camera import CameraIntrinsics, compute_aligned_error_m
-from labeling.pose.label import ClipTask, LabelConfig, clip_camera, job_status, label_clip, run_label
+from labeling.pose.label import clip_camera, run_label
+from labeling.pose.label_jobs import job_status
+from labeling.pose.label_worker import ClipTask, LabelConfig, label_clip
 from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 from tests.factories import write_lerobot_v3

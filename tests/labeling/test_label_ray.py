@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from db.engine import QueryEngine
-from db.queries import clip_frames
+from db.queries.frames import clip_frames
 from labeling.executor import RayExecutor
 from labeling.pose.label import run_label
 from labeling.sources.ingest import ingest

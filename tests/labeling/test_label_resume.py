@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from labeling.pose.label import JOB_LOG_DIR, job_status, label_jobs, start_label_job
+from db.paths import JOB_LOG_DIR
+from labeling.pose.label_jobs import job_status, label_jobs, start_label_job
 from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 

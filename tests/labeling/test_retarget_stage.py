@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from db.engine import query_engine
-from db.queries import clip_retargets, hand_frames, retarget_embodiments
+from db.queries.frames import hand_frames
+from db.queries.retargets import clip_retargets, retarget_embodiments
 from labeling.hands import MEDIAPIPE21_LINKS
 from labeling.kinematics.rotations import matrix_to_rot6d, rot6d_to_matrix
 from labeling.retarget.config import ConfigError

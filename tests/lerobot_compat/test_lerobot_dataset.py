@@ -1,8 +1,8 @@
-"""Our LeRobot v3.0 export loads in LeRobot's own `LeRobotDataset` (lerobot 0.4.4, in its own venv).
+"""Our LeRobot v3.0 export loads in LeRobot's own `LeRobotDataset` (lerobot 0.4.4 and 0.6.1, each in its own venv).
 
-lerobot's pins clash with ours, so it lives in a separate virtualenv built by
-`scripts/lerobot_venv.sh` (default /tmp/lerobot-venv, or $LEROBOT_VENV). Outside CI the test skips
-when that venv is absent; in CI it builds it (about 2 minutes, 1.5 GB) rather than skip.
+lerobot's pins clash with ours, so each lives in a separate virtualenv (tests/lerobot_compat/venvs.py:
+$LEROBOT_VENV built by `scripts/lerobot_venv.sh`, $LEROBOT061_VENV by `../shared/tools/lerobot061/build_venv.sh`).
+Outside CI the test skips when a venv is absent; in CI it builds it (about 2-3 minutes, 1.5 GB) rather than skip.
 """
 
 from __future__ import annotations
@@ -22,20 +22,16 @@ from curation.export_plan import ExportConfig
 from labeling.media.video import iter_frames_rgb
 from tests.curation.demo_retargets import accept_replayed_pairs, paired_demo_root
 
-REPO = Path(__file__).resolve().parents[2]
-VENV = Path(os.environ.get("LEROBOT_VENV", "/tmp/lerobot-venv"))
+from . import venvs
+
 LOADER = Path(__file__).with_name("lerobot_load.py")
 LOAD_TIMEOUT_S = 600
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def lerobot_python() -> Path:
-    if not (VENV / ".egocurate-ready").is_file():
-        if not os.environ.get("CI"):
-            pytest.skip(f"no lerobot venv at {VENV} (build it: bash scripts/lerobot_venv.sh)")
-        subprocess.run(["bash", str(REPO / "scripts" / "lerobot_venv.sh"), str(VENV)], check=True, timeout=1800)
-    return VENV / "bin" / "python"
+@pytest.fixture(scope="module", params=["0.4.4", "0.6.1"])
+def lerobot_python(request) -> Path:
+    return venvs.lerobot_python(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ PASSWORD = "correct horse battery"
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 # Written out, not derived from auth.PERMISSIONS, so a change to the table has to change this too.
-CURATOR_ACTIONS = {"flag", "review", "label-text", "pair", "score", "label-job", "retarget"}
+CURATOR_ACTIONS = {"flag", "review", "label-text", "pair", "score", "label-job", "retarget", "embodiment"}
 ADMIN_ACTIONS = {"export", "train", "manage-users", "delete"}
 
 

@@ -25,9 +25,9 @@ from curation.export_plan import ExportConfig
 from curation.pair_store import decide_pair, get_pair
 from curation.pairing import PairConfig, run_pairing
 from db.engine import query_engine
-from db.jobs import job_host
+from db.jobs import this_host
 from db.models import Export
-from db.queries import pair_rows
+from db.queries.annotations import pair_rows
 from db.store import get_engine, session_scope
 from labeling.sources.lerobot import read_lerobot
 from tests.curation.demo_retargets import paired_demo_root
@@ -134,8 +134,8 @@ def test_an_export_killed_between_its_two_renames_gets_the_previous_one_back(acc
     os.replace(out, tmp_path / "midtrain.old-killed")
     (tmp_path / "midtrain.tmp-killed").mkdir()
     with session_scope(root) as session:
-        session.add(Export(out_dir=str(out), format=FORMAT, state="running", author="test",
-                           manifest={"pid": dead.pid, **job_host(), "tmp_dir": str(tmp_path / "midtrain.tmp-killed")}))
+        session.add(Export(out_dir=str(out), format=FORMAT, state="running", author="test", pid=dead.pid,
+                           host=this_host(), manifest={"tmp_dir": str(tmp_path / "midtrain.tmp-killed")}))
 
     with pytest.raises(ExportError, match="exists and is not empty"):  # the previous export is back under its name
         run_export(root, _export_config(out))

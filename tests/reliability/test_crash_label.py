@@ -9,7 +9,8 @@ import signal
 from db.engine import QueryEngine
 from db.models import Job
 from db.store import get_engine, session_scope
-from labeling.pose.label import job_status, run_label, start_label_job
+from labeling.pose.label import run_label
+from labeling.pose.label_jobs import job_status, start_label_job
 from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 

@@ -23,8 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curation.views import RANGE_COLUMNS, SORT_COLUMNS, ViewSpec, compile_view, count_view, view_clips
 from db.engine import query_engine
+from db.queries.views import compile_view, count_view, view_clips
+from db.view_spec import RANGE_COLUMNS, SORT_COLUMNS, ViewSpec
 from labeling.kinematics.urdf import URDFError, parse_urdf
 from labeling.media.video import VideoError, probe_video
 from labeling.sources.base import IngestError

@@ -27,7 +27,7 @@ from labeling.media.proxy import make_proxy
 from labeling.media.thumbnails import grab_frame
 from labeling.media.video import VideoError, frame_times_s, iter_frames_rgb, probe_video, vfr_frame_times_s
 from labeling.pose.camera import CameraIntrinsics
-from labeling.pose.label import ClipTask, LabelConfig, label_clip
+from labeling.pose.label_worker import ClipTask, LabelConfig, label_clip
 from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 

@@ -21,9 +21,12 @@ from curation.flags import MAX_REASON_CHARS, create_flag, list_flags
 from curation.labels import MAX_TEXT_CHARS, set_task_text, task_label
 from curation.pair_store import decide_pair, get_pair
 from curation.pairing import PairConfig, run_pairing
-from curation.views import ViewSpec, count_view, load_view, save_view, view_clips
+from curation.views import load_view, save_view
 from db.engine import QueryEngine, query_engine
-from db.queries import ClipFilter, SqlError, clip_neighbours, count_clips, list_clips, pair_rows, run_readonly_sql
+from db.queries.annotations import pair_rows
+from db.queries.door import SqlError, run_readonly_sql
+from db.queries.views import clip_neighbours, count_view, list_clips, view_clips
+from db.view_spec import ViewSpec
 from labeling.sources.ingest import ingest
 from tests.conftest import make_video
 from tests.curation.demo_retargets import paired_demo_root, source_clip_of_robot
@@ -64,23 +67,24 @@ def store(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("hostile", INJECTIONS)
-def test_injection_in_every_clip_filter_field_matches_nothing_and_changes_nothing(store, hostile):
+def test_injection_in_every_clips_page_field_matches_nothing_and_changes_nothing(store, hostile):
     before, engine = _snapshot(store), query_engine(store)
-    for spec in (ClipFilter(kinds=(hostile,)), ClipFilter(sources=(hostile,)), ClipFilter(task_contains=hostile),
-                 ClipFilter(clip_ids=(hostile,)), ClipFilter(kinds=("human", hostile), task_contains=hostile)):
-        assert count_clips(engine, spec) == 0 and list_clips(engine, spec).empty
+    for spec in (ViewSpec(kinds=(hostile,)), ViewSpec(sources=(hostile,)), ViewSpec(task_contains=hostile),
+                 ViewSpec(clip_ids=(hostile,)), ViewSpec(kinds=("human", hostile), task_contains=hostile)):
+        assert count_view(engine, spec) == 0 and list_clips(engine, spec).empty
     assert clip_neighbours(engine, hostile) == (None, None)
-    with pytest.raises(ValueError, match="cannot sort"):
-        list_clips(engine, order_by=hostile)
-    assert count_clips(engine, ClipFilter(kinds=("human",))) == 2 and _snapshot(store) == before
+    with pytest.raises(ValueError, match="order_by"):
+        list_clips(engine, ViewSpec(order_by=hostile))
+    assert count_view(engine, ViewSpec(kinds=("human",))) == 2 and _snapshot(store) == before
 
 
-@pytest.mark.parametrize("field, value", [("kinds", "human"), ("sources", [1]), ("task_contains", 5),
-                                          ("min_duration_s", "1; DROP VIEW clips"), ("max_duration_s", True),
-                                          ("clip_ids", None)])
-def test_clip_filter_refuses_wrong_types_naming_the_field(field, value):
-    with pytest.raises(ValueError, match=f"ClipFilter.{field}"):
-        ClipFilter(**{field: value})
+@pytest.mark.parametrize("field, value, named", [
+    ("kinds", "human", "kinds"), ("sources", [1], "sources"), ("task_contains", 5, "task_contains"),
+    ("metric_ranges", (("duration_s", "1; DROP VIEW clips", None),), "metric_ranges"),
+    ("metric_ranges", (("duration_s", None, True),), "metric_ranges"), ("clip_ids", None, "clip_ids")])
+def test_clips_page_spec_refuses_wrong_types_naming_the_field(field, value, named):
+    with pytest.raises(ValueError, match=f"ViewSpec.{named}"):
+        ViewSpec(**{field: value})
 
 
 @pytest.mark.parametrize("hostile", INJECTIONS)
@@ -180,15 +184,15 @@ def test_huge_task_text_from_the_data_is_stored_intact(root, tmp_path):
     assert len(report.added) == 1
     stored = query_engine(root).cursor().execute("SELECT task FROM clips").fetchone()[0]
     assert stored == description
-    assert count_clips(query_engine(root), ClipFilter(task_contains="cup 🍵 and")) == 1
+    assert count_view(query_engine(root), ViewSpec(task_contains="cup 🍵 and")) == 1
 
 
 def test_unicode_task_folder_is_catalogued_and_filtered(store):
     engine = query_engine(store)
     row = engine.cursor().execute("SELECT task_slug, task FROM clips WHERE source = 'egodex'").fetchone()
     assert row == (UNICODE_TASK, "Pour the 🍵 into the cup, doucement.")
-    assert count_clips(engine, ClipFilter(task_contains="☕")) == 1
-    assert count_clips(engine, ClipFilter(task_contains="CAFÉ")) == 1  # case-insensitive beyond ASCII
+    assert count_view(engine, ViewSpec(task_contains="☕")) == 1
+    assert count_view(engine, ViewSpec(task_contains="CAFÉ")) == 1  # case-insensitive beyond ASCII
     assert count_view(engine, ViewSpec(tasks=(UNICODE_TASK,))) == 1
     assert count_view(engine, ViewSpec(text="🍵")) == 1
     csv = run_readonly_sql(engine, f"SELECT task_slug FROM clips WHERE task_slug = '{UNICODE_TASK}'")

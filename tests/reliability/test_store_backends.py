@@ -18,9 +18,10 @@ from sqlalchemy import inspect, text
 
 from curation.flags import create_flag, list_flags
 from curation.pair_store import PairProposal, StaleUpdateError, decide_pair, get_pair, sync_proposals
-from curation.views import ViewSpec, save_view
+from curation.views import save_view
 from db.engine import QueryEngine
 from db.store import MIGRATIONS_DIR, get_engine, migrate, store_revision, store_url
+from db.view_spec import ViewSpec
 from tests.reliability import workload
 
 pytestmark = pytest.mark.usefixtures("store_backend")

@@ -25,7 +25,7 @@ def build_exports(root: Path, demo_options: dict | None = None, size: tuple[int,
     from curation.pairing import PairConfig, run_pairing
     from curation.score import run_score
     from db.engine import query_engine
-    from db.queries import pair_rows
+    from db.queries.annotations import pair_rows
     from labeling.retarget.stage import run_retarget
 
     report = build_demo(root, seed=0, progress=False, **(SMALL_DEMO if demo_options is None else demo_options))

@@ -89,16 +89,19 @@ def test_a_detached_run_stops_with_a_checkpoint_then_resumes_from_it_to_done(dem
         stop_run(root, run_id)
 
 
-def test_a_killed_run_reads_as_failed_with_the_reason(demo_exports, tmp_path):
+def test_a_killed_run_reads_as_interrupted_with_the_reason_and_resumes(demo_exports, tmp_path):
     root = tmp_path / "root"
     run_id = start_run(root, demo_exports["v30"], "pretrain", write_config(tmp_path / "endless.yml", ENDLESS))
     running = wait_until(lambda: (s := run_status(root, run_id)).step >= 1 and s, "a step")
     assert running.state == "running" and running.pid
     os.kill(running.pid, signal.SIGKILL)
-    failed = finished(root, run_id)
-    assert failed.state == "failed" and f"pid {running.pid}" in failed.message
-    with pytest.raises(ValueError, match="failed"):
+    interrupted = finished(root, run_id)
+    assert interrupted.state == "interrupted" and f"pid {running.pid}" in interrupted.message
+    with pytest.raises(ValueError, match="interrupted"):
         stop_run(root, run_id)
+    resume_run(root, run_id, max_steps=2)  # like a failed run: no checkpoint yet, so from the start
+    done = finished(root, run_id)
+    assert done.state == "done" and done.step == 2, done.message
 
 
 def test_start_refuses_what_cannot_run(demo_exports, tmp_path):
@@ -150,7 +153,7 @@ def test_stop_never_signals_a_pid_of_another_host(demo_exports, tmp_path):
     try:
         with session_scope(root) as session:
             run = session.get(Run, run_id)
-            run.state, run.pid, run.config = "running", bystander.pid, {**run.config, "host": "gpu-node-7"}
+            run.state, run.pid, run.host = "running", bystander.pid, "gpu-node-7"
         with pytest.raises(ValueError, match="gpu-node-7: it is marked to stop"):
             stop_run(root, run_id)
         assert bystander.poll() is None, "a process of this machine was signalled"

@@ -1,23 +1,24 @@
-"""The view spec: a filter over clips, their metrics and flags, serialisable to JSON.
+"""The view spec: the one filter language over clips, their metrics and flags, serialisable to JSON.
 
     {"metric_ranges": {"jitter_mm": [null, 5.0], "left_detection_rate": [0.9, null]},
      "tasks": ["pour"], "sources": ["synthetic"], "kinds": ["human"], "flag_states": ["proposed"],
      "exclude_flag_states": ["confirmed"], "text": "cup", "order_by": "jitter_mm", "descending": true}
 
-Column names in a spec are checked against fixed allow-lists (the registered metric columns of
-`db.schemas` and the `clips` columns below), so they can become SQL identifiers safely;
-`curation.views` compiles a spec to SQL.
+The Clips page, the viewer's neighbours, saved views (`curation.views`) and exports all describe
+their clips with one. Column names in a spec are checked against fixed allow-lists (the registered
+metric columns of `db.schemas` and the `clips` columns below), so they can become SQL identifiers
+safely; `db.queries.views` compiles a spec to SQL.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
-from db.schemas import metric_columns
-
-from .flags import FLAG_STATES
+from .models import FLAG_STATES
+from .schemas import metric_columns
 
 # The clips columns a view returns and may sort by.
 CLIP_COLUMNS = ("clip_id", "kind", "source", "path", "fps", "n_frames", "duration_s", "width", "height", "task",
@@ -28,6 +29,10 @@ RANGE_COLUMNS = tuple(dict.fromkeys((*CLIP_RANGE_COLUMNS, *METRIC_COLUMNS)))
 SORT_COLUMNS = tuple(dict.fromkeys((*CLIP_COLUMNS, *METRIC_COLUMNS)))
 Range = tuple[str, float | None, float | None]
 MAX_TEXT_CHARS = 1_000  # the free-text search; a longer one is a paste accident, refused
+LIST_FIELDS = ("tasks", "sources", "kinds", "clip_ids", "flag_states", "exclude_flag_states")
+# Fields added after views were first saved: written only when set, so every spec saved before
+# reads back and writes out the same JSON.
+LATER_FIELDS = ("clip_ids", "task_contains")
 
 
 def _strings(name: str, value: object) -> tuple[str, ...]:
@@ -57,9 +62,11 @@ class ViewSpec:
     tasks: tuple[str, ...] = ()  # task_slug or task text, exactly
     sources: tuple[str, ...] = ()  # clips.source
     kinds: tuple[str, ...] = ()  # human | robot
+    clip_ids: tuple[str, ...] = ()  # these clips only
     flag_states: tuple[str, ...] = ()  # keep clips with at least one flag in one of these states
     exclude_flag_states: tuple[str, ...] = ()  # drop clips with any flag in one of these states
     text: str = ""  # case-insensitive substring of the task, task slug or a corrected task text
+    task_contains: str = ""  # case-insensitive substring of the task or task slug as ingested (the Clips page)
     order_by: str = "clip_id"  # a clips or metric column
     descending: bool = False  # sort largest first (nulls stay last either way)
 
@@ -70,9 +77,13 @@ class ViewSpec:
         if unknown:
             raise ValueError(f"ViewSpec.metric_ranges: unknown metric names {unknown}")
         for column, lo, hi in self.metric_ranges:
+            for bound in (lo, hi):
+                if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                    raise ValueError(f"ViewSpec.metric_ranges[{column!r}]: bounds must be numbers or null, "
+                                     f"got {repr(bound)[:80]}")
             if lo is not None and hi is not None and lo > hi:
                 raise ValueError(f"ViewSpec.metric_ranges[{column!r}]: lo {lo} > hi {hi}")
-        for name in ("tasks", "sources", "kinds", "flag_states", "exclude_flag_states"):
+        for name in LIST_FIELDS:
             _strings(name, getattr(self, name))
         bad_states = sorted(set(self.flag_states + self.exclude_flag_states) - set(FLAG_STATES))
         if bad_states:
@@ -82,14 +93,19 @@ class ViewSpec:
         if not isinstance(self.text, str) or len(self.text) > MAX_TEXT_CHARS:
             raise ValueError(f"ViewSpec.text must be a string of at most {MAX_TEXT_CHARS} characters, "
                              f"got {str(self.text)[:40]!r} ({len(str(self.text))} characters)")
+        if not isinstance(self.task_contains, str):  # unbounded, as the Clips page's search box always was
+            raise ValueError(f"ViewSpec.task_contains must be a string, got {self.task_contains!r}")
         if not isinstance(self.descending, bool):
             raise ValueError(f"ViewSpec.descending must be true or false, got {self.descending!r}")
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["metric_ranges"] = {column: [lo, hi] for column, lo, hi in self.metric_ranges}
-        for name in ("tasks", "sources", "kinds", "flag_states", "exclude_flag_states"):
+        for name in LIST_FIELDS:
             data[name] = list(data[name])
+        for name in LATER_FIELDS:
+            if not data[name]:
+                del data[name]
         return data
 
     def to_json(self) -> str:
@@ -112,7 +128,7 @@ class ViewSpec:
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 raise ValueError(f"ViewSpec.metric_ranges[{column!r}] must be [lo, hi], got {pair!r}")
             parsed.append((column, _bound(column, pair[0]), _bound(column, pair[1])))
-        for name in ("tasks", "sources", "kinds", "flag_states", "exclude_flag_states"):
+        for name in LIST_FIELDS:
             if name in values:
                 values[name] = _strings(name, values[name])
         return cls(metric_ranges=tuple(parsed), **values)
