@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from .scaling import ScalingResult
 
 FRACTION_COLORS = ("#0f766e", "#6366f1", "#d97706", "#dc2626", "#0891b2", "#7c3aed", "#65a30d", "#be185d")
-SEED_COLOR = "rgba(100, 116, 139, 0.55)"
+SEED_COLOR = "rgba(217, 119, 6, 0.85)"  # amber: the seeds at the min and max sit on the teal bar ends
 FIT_COLOR = "#0f766e"
 
 
@@ -36,7 +36,7 @@ def scaling_figure(result: ScalingResult) -> go.Figure:
     spread_high = [max(p.human_val for p in g) - m for m, g in zip(means, groups.values(), strict=True)]
     figure = go.Figure()
     figure.add_scatter(x=result.hours, y=result.losses, mode="markers", name="each seed",
-                       marker={"size": 8, "color": SEED_COLOR},
+                       marker={"size": 9, "color": SEED_COLOR},
                        text=[f"fraction {p.fraction:g}, seed {p.seed}" for p in result.points])
     figure.add_scatter(x=hours, y=means, mode="markers", name="seed mean (bars: min–max)",
                        marker={"size": 22, "color": FIT_COLOR, "symbol": "line-ew-open", "line": {"width": 3}},
