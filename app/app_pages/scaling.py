@@ -10,6 +10,7 @@ from trainer.scaling import read_scaling
 from trainer.scaling_figures import scaling_figure, transfer_figure
 
 REFRESH_S = 3  # how often an active scaling run is re-read
+TABLE_ROW_PX, TABLE_MAX_PX = 35, 800  # st.dataframe's row height; the runs table grows to at most this
 
 state.init(st.session_state)
 st.title("Scaling")
@@ -102,4 +103,6 @@ if chosen.state == "done":
         right.plotly_chart(transfer_figure(result), key="scaling_transfer")
     else:
         right.info("No transfer curve: this study midtrained nothing (no robot episodes in the export, or turned off).")
-    st.dataframe(scaling_rows(result), hide_index=True, width="stretch")
+    rows = scaling_rows(result)
+    # Tall enough for every run (3 seeds x 4 fractions and more) without an inner scrollbar, up to a screen's worth.
+    st.dataframe(rows, hide_index=True, width="stretch", height=min(TABLE_MAX_PX, TABLE_ROW_PX * (len(rows) + 1) + 3))
