@@ -1,6 +1,10 @@
 """The demo's scaling study, five times: per seed a, b (95 % interval), R², and the robot-loss correlation.
 
-    .venv/bin/python bench/bench_scaling.py [--data EXPORT] [--work DIR] [--seeds 5] [--threads N]
+    .venv/bin/python bench/bench_scaling.py [--data EXPORT] [--work DIR] [--seeds 5] [--first-seed 0] [--threads N]
+                                            [--device cpu]
+
+Bench seeds are independent: `--first-seed 2 --seeds 1` runs bench seed 2 alone, so several processes (or
+machines) can share the five.
 
 1. Builds the demo as `egocurate demo` does (synthetic set seed 0, ingest, retarget, score, pair, accept
    each robot episode's best pair, export every human clip: app/demo.py) into `<work>/root`, unless
@@ -59,7 +63,7 @@ def validation_noise(cfg: object, run: str, samples: int = 4) -> list[float]:
     saved = load_checkpoint(run)["config"]
     run_cfg = with_overrides(cfg, out_dir=run, human_fraction=saved["human_fraction"], seed=saved["seed"],
                              data_seed=saved["data_seed"], max_steps=saved["max_steps"], resume=True)
-    device = torch.device("cpu")
+    device = torch.device(cfg.device if cfg.device != "auto" else "cpu")
     _, model, _, _, val_set, _, _ = _setup(run_cfg, device)  # resumes: the checkpoint's weights
     return [estimate_loss(model, val_set, with_overrides(run_cfg, seed=1000 + k), device)["human"]
             for k in range(samples)]
@@ -76,7 +80,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, help="an export to use instead of building the demo")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     parser.add_argument("--seeds", type=int, default=5, help="bench seeds: whole studies")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first bench seed to run")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", help="cpu (the issue's figures), cuda, ...")
     args = parser.parse_args()
     import torch
 
@@ -89,16 +95,16 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     data = args.data or build_demo_export(work)
     study = ScalingConfig(fractions=DEMO_FRACTIONS, seeds=DEMO_SEEDS)
-    print(f"device cpu, {torch.get_num_threads()} torch threads; export {data}; {study}", flush=True)
+    print(f"device {args.device}, {torch.get_num_threads()} torch threads; export {data}; {study}", flush=True)
     results, lines = [], []
-    for s in range(args.seeds):
+    for s in range(args.first_seed, args.first_seed + args.seeds):
         cfg = TrainConfig.from_yaml(config_path(DEMO_CONFIG), {
             "data_dir": str(data), "out_dir": str(work / f"study-{s}"), "cache_dir": str(work / "frame_cache"),
-            "seed": s * DEMO_SEEDS, "device": "cpu", "quiet": True})
+            "seed": s * DEMO_SEEDS, "device": args.device, "quiet": True})
         t0 = time.perf_counter()
         result = run_scaling(cfg, study)
         took = time.perf_counter() - t0
-        if s == 0:
+        if s == args.first_seed:
             print("\n".join(describe_scaling(result)), flush=True)
         fit, r = result.fit, result.transfer.r if result.transfer else float("nan")
         results.append(result)
@@ -109,11 +115,12 @@ def main() -> int:
     first = results[0]
     largest = next(p for p in first.points if p.fraction == max(study.fractions))
     noise = validation_noise(TrainConfig.from_yaml(config_path(DEMO_CONFIG), {
-        "data_dir": str(data), "out_dir": largest.run, "cache_dir": str(work / "frame_cache"), "quiet": True}),
+        "data_dir": str(data), "out_dir": largest.run, "cache_dir": str(work / "frame_cache"), "quiet": True,
+        "device": args.device}),
         largest.run)
     drop = (statistics.mean(p.human_val for p in first.points if p.fraction == min(study.fractions))
             - statistics.mean(p.human_val for p in first.points if p.fraction == max(study.fractions)))
-    print(f"validation noise (seed 0, fraction 1, 4 sampling seeds): {[round(v, 4) for v in noise]}, "
+    print(f"validation noise (seed {args.first_seed}, fraction 1, 4 sampling seeds): {[round(v, 4) for v in noise]}, "
           f"std {statistics.stdev(noise):.4f} vs loss drop {drop:.4f} across the fractions", flush=True)
     ok = all(r.fit.r2 >= R2_NEEDED and falls_with_hours(r) for r in results)
     print("\n".join(lines))
