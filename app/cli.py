@@ -334,22 +334,33 @@ def export(root, out_dir, fmt, view_name, gr00t, overwrite, unpaired_human, code
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run folder (default: <root>/runs/<stage>-<export name>); an existing run there resumes.")
 @click.option("--scaling", is_flag=True,
-              help="Pretrain on nested fractions of the human hours and fit L = a + b ln(hours).")
+              help="A scaling run, recorded in the store (the Scaling page shows it) and trained here: pretrain on "
+                   "nested fractions of the human hours (steps in proportion, several seeds), fit L = a + b ln(hours), "
+                   "midtrain each checkpoint on the robot episodes and correlate the losses.")
 @click.option("--fractions", default="0.125,0.25,0.5,1", show_default=True,
               help="With --scaling: the fractions of the human training hours, comma-separated.")
+@click.option("--seeds", type=click.IntRange(1, 99), default=3, show_default=True,
+              help="With --scaling: pretrain runs per fraction.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With --scaling: passes over each fraction's human samples, so its steps grow with its hours "
+                   "(default: trainer.scaling.ScalingConfig's).")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Override the config's max_steps.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 (default: the config's, auto).")
 @click.option("--no-resume", is_flag=True, help="Start over even if the run folder has a checkpoint.")
 @click.pass_obj
 def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name: str, out_dir: Path | None,
-          scaling: bool, fractions: str, max_steps: int | None, device: str | None, no_resume: bool) -> None:
+          scaling: bool, fractions: str, seeds: int, epochs: float | None, max_steps: int | None, device: str | None,
+          no_resume: bool) -> None:
     """Train the policy on an export: pretrain on human data, midtrain on aligned human + robot data.
 
-    The run is recorded in the store's `runs` (the Train page lists it, its curves and checkpoints)."""
+    The run is recorded in the store's `runs` (the Train page lists it, its curves and checkpoints; a
+    scaling run's figures are the Scaling page's too)."""
     from trainer.runs import run_here
-    from trainer.scaling import read_scaling
+    from trainer.scaling import describe_scaling, read_scaling
     from trainer.train import TrainConfig, config_path
 
+    if scaling and max_steps:
+        raise click.UsageError("--max-steps does not apply to --scaling: its runs' steps follow their hours (--epochs)")
     out = out_dir or root / paths.RUNS_DIR / f"{'scaling' if scaling else stage}-{data_dir.name}"
     override = {"data_dir": str(data_dir), "out_dir": str(out), "stage": stage,
                 "init": str(init) if init else None, "cache_dir": str(root / paths.TRAINER_CACHE_DIR),
@@ -360,19 +371,17 @@ def train(root: Path, data_dir: Path, stage: str, init: Path | None, config_name
         echo_midtrain_hint(root / paths.RUNS_DIR / f"pretrain-{data_dir.name}")
     try:
         TrainConfig.from_yaml(config_path(config_name), override)  # a bad config or value fails here, in words
+        study = {"seeds": seeds, "study": {"epochs": epochs} if epochs else None} if scaling else {}
         run = run_here(root, data_dir, stage, config_name, init, getpass.getuser(), scaling=scaling, out_dir=out,
                        fractions=tuple(float(f) for f in fractions.split(",") if f.strip()), max_steps=max_steps,
-                       device=device, resume=not no_resume)
+                       device=device, resume=not no_resume, **study)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if run.state != "done":
         raise click.ClickException(f"train: run {run.run_id} {run.state}: {run.message}")
     if scaling:
-        result = read_scaling(out)
-        for hours, loss in zip(result.hours, result.losses, strict=True):
-            click.echo(f"  {hours:10.4f} h  human validation MSE {loss:.4f}")
-        click.echo(f"scaling: run {run.run_id}: L = {result.fit.a:.4f} + ({result.fit.b:.4f}) ln(hours), "
-                   f"R^2 = {result.fit.r2:.4f}; {out / paths.SCALING_RESULT}, {out / paths.SCALING_FIGURE}")
+        click.echo("\n".join(describe_scaling(read_scaling(out))))
+        click.echo(f"scaling: run {run.run_id}; {out / paths.SCALING_RESULT}, {out / paths.SCALING_FIGURE}")
     else:
         click.echo(f"train {stage}: run {run.run_id}, checkpoint {paths.last_checkpoint(out)}; "
                    f"log {paths.run_log_path(out)}")

@@ -119,6 +119,7 @@ SCALING_EXPORT = "scaling.export"  # as TRAIN_EXPORT
 SCALING_EXPORT_PATH = "scaling.export_path"
 SCALING_CONFIG = "scaling.config"
 SCALING_FRACTIONS = "scaling.fractions"  # shares of the human training hours, one pretrain run each
+SCALING_SEEDS = "scaling.seeds"  # pretrain runs per fraction
 SCALING_AUTHOR = "scaling.author"
 SCALING_RUN_ID = "scaling.run_id"  # the scaling run shown (None: the newest)
 SCALING_MESSAGE = "scaling.message"
@@ -137,9 +138,9 @@ EXPORT_ALL_CLIPS = "(every clip)"
 VIEWS = ("Grid", "Table")
 PAGE_SIZES = (24, 48, 96)
 TRAIN_NO_INIT = "(none: from scratch)"
-# Tests check these match trainer.runs.CONFIG_NAMES / SCALING_FRACTIONS.
+# Tests check these match trainer.runs.CONFIG_NAMES / SCALING_FRACTIONS / SCALING_SEEDS.
 TRAIN_CONFIGS = ("smoke", "demo", "small", "paper")
-SCALING_FRACTION_CHOICES = (0.125, 0.25, 0.5, 1.0)
+SCALING_FRACTION_CHOICES = (0.0625, 0.125, 0.25, 0.5, 0.75, 1.0)
 
 DEFAULTS: dict[str, object] = {
     AUTH_TOKEN: None,
@@ -230,6 +231,7 @@ DEFAULTS: dict[str, object] = {
     SCALING_EXPORT_PATH: "",
     SCALING_CONFIG: "smoke",
     SCALING_FRACTIONS: [0.25, 0.5, 1.0],
+    SCALING_SEEDS: 3,
     SCALING_AUTHOR: "",
     SCALING_RUN_ID: None,
     SCALING_MESSAGE: None,

@@ -32,7 +32,8 @@ A run folder (`TrainConfig.out_dir`: under `runs/`, or wherever the CLI is told)
   log.jsonl                       one JSON record per step or evaluation
   checkpoints/<step:06d>/         checkpoint.pt and meta.json; checkpoints/last links the newest
   frame_cache/                    decoded frames when no cache_dir is given
-  fraction-<f>/                   a scaling run: one run folder per fraction, scaling.json + scaling.html beside
+  fraction-<f>-seed-<k>/          a scaling run: one run folder per fraction and seed (+ `-midtrain`: its
+                                  transfer run), plan.json before they start, scaling.json + scaling.html after
 ```
 """
 
@@ -75,6 +76,8 @@ RUN_FRAME_CACHE_DIR = "frame_cache"
 SCALING_PART_GLOB = "fraction-*"
 SCALING_RESULT = "scaling.json"
 SCALING_FIGURE = "scaling.html"
+SCALING_PLAN = "plan.json"  # a scaling run's parts and their steps, written before the first trains
+SCALING_MIDTRAIN_SUFFIX = "-midtrain"  # a scaling part's transfer run: its pretrain folder's name + this
 
 
 def resolve_root(root: Path | str | None = None) -> Path:
@@ -118,9 +121,9 @@ def run_log_path(run: Path) -> Path:
     return run / RUN_LOG
 
 
-def scaling_part_dir(run: Path, fraction: float) -> Path:
-    """The run folder of one fraction of a scaling run."""
-    return run / f"fraction-{fraction:.4f}"
+def scaling_part_name(fraction: float, seed_index: int) -> str:
+    """The folder name of one pretrain run of a scaling run (names sort in training order: two-digit seeds)."""
+    return f"fraction-{fraction:.4f}-seed-{seed_index:02d}"
 
 
 def stage_file(stage: str, batch_id: str, partitions: dict[str, str]) -> str:

@@ -335,12 +335,15 @@ def nested_subset(episodes: list[Episode], fraction: float, seed: int) -> list[E
     """The human episodes making up the first `fraction` of human hours in one seeded order; others kept.
 
     The order does not depend on `fraction`, so smaller fractions are subsets of larger ones (the
-    scaling runs' nested data). At least one human episode is kept when there is one.
+    scaling runs' nested data). It deals the tasks round-robin, so a fraction spreads over the tasks
+    as evenly as its size allows: a plain shuffle can leave a task out of half the hours, and the
+    loss then measures which tasks were drawn more than how much data there was. At least one human
+    episode is kept when there is one.
     """
     human = [e for e in episodes if e.embodiment == HUMAN]
     if fraction >= 1.0 or not human:
         return list(episodes)
-    order = np.random.default_rng(seed).permutation(len(human))
+    order = _task_round_robin(human, seed)
     budget, kept, seconds = fraction * sum(e.seconds for e in human), set(), 0.0
     for i in order:
         if kept and seconds >= budget:
@@ -348,3 +351,12 @@ def nested_subset(episodes: list[Episode], fraction: float, seed: int) -> list[E
         kept.add(human[i].index)
         seconds += human[i].seconds
     return [e for e in episodes if e.embodiment != HUMAN or e.index in kept]
+
+
+def _task_round_robin(episodes: list[Episode], seed: int) -> list[int]:
+    """Indices of `episodes`: one episode of each task in turn (tasks and episodes within a task in a seeded order)."""
+    rng = np.random.default_rng(seed)
+    tasks = sorted({e.task for e in episodes})
+    by_task = [[i for i in rng.permutation(len(episodes)).tolist() if episodes[i].task == task]
+               for task in (tasks[k] for k in rng.permutation(len(tasks)))]
+    return [queue[k] for k in range(max(map(len, by_task))) for queue in by_task if k < len(queue)]

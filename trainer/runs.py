@@ -9,11 +9,11 @@
     python -m trainer.runs --root R --run-id N      (what start_run and resume_run start, detached)
 
 A run trains into `<root>/runs/<id>-<stage>-<export name>/` (`train` writes `log.jsonl` and
-`checkpoints/` there); stage `scaling` pretrains once per nested fraction of the human hours
-(`trainer.scaling.run_scaling`) into `fraction-*/` subfolders and writes `scaling.json` beside them,
-where `read_scaling(out_dir)` finds it. The row's `config` JSON holds what the run was started with
-(config name, init checkpoint, fractions) and what its process reports (device, message); its
-process (pid, host, start time), liveness and stop requests are db/jobs.py's.
+`checkpoints/` there); stage `scaling` runs a scaling study (`trainer.scaling.run_scaling`) into
+`fraction-*/` subfolders and writes `scaling.json` beside them, where `read_scaling(out_dir)` finds it.
+The row's `config` JSON holds what the run was started with (config name, init checkpoint, fractions,
+seeds) and what its process reports (device, message); its process (pid, host, start time), liveness
+and stop requests are db/jobs.py's.
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ from db.models import Export, Run, utc_now
 from db.store import session_scope
 
 from .mixture import is_training_data
+from .scaling import ScalingConfig, part_steps, run_scaling
 
 RUN_STAGES = ("pretrain", "midtrain", "scaling")
 CONFIG_NAMES = ("smoke", "demo", "small", "paper")  # the built-in configs (trainer/configs/)
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)  # shares of the human training hours a scaling run pretrains on
+SCALING_SEEDS = ScalingConfig.seeds  # pretrain runs per fraction of a scaling run
 STOP_POLL_S = 5.0  # how often a run's process reads its row for a Stop it could not be signalled
 LOG_TAIL_BYTES = 65_536  # the run table reads only this much of the end of each log.jsonl
 ACTIVE = ACTIVE_STATES
@@ -113,23 +115,26 @@ def default_device() -> str:
 
 def start_run(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
               init: Path | str | None = None, author: str = "app", *, scaling: bool = False,
-              fractions: Sequence[float] = SCALING_FRACTIONS) -> int:
+              fractions: Sequence[float] = SCALING_FRACTIONS, seeds: int = SCALING_SEEDS, study: dict | None = None
+              ) -> int:
     """Record a run and start its detached process (it outlives the caller); returns the run id.
 
-    `scaling=True` (or stage 'scaling') runs a scaling study. Arguments are checked here, so a bad
-    one raises ValueError instead of failing in the background.
+    `scaling=True` (or stage 'scaling') runs a scaling study (`fractions`, `seeds`, other ScalingConfig fields in
+    `study`). Arguments are checked here, so a bad one raises ValueError instead of failing in the background.
     """
     if init is not None and (scaling or stage != "midtrain"):  # the Train page offers an init for midtrain only
         raise ValueError("an init checkpoint is for midtrain runs")
-    run_id = create_run(root, data_dir, stage, config_name, init, author, scaling=scaling, fractions=fractions)
+    run_id = create_run(root, data_dir, stage, config_name, init, author, scaling=scaling, fractions=fractions,
+                        seeds=seeds, study=study)
     _spawn(Path(root).resolve(), run_id)
     return run_id
 
 
 def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: str = "smoke",
                init: Path | str | None = None, author: str = "app", *, scaling: bool = False,
-               fractions: Sequence[float] = SCALING_FRACTIONS, out_dir: Path | str | None = None,
-               max_steps: int | None = None, device: str | None = None, resume: bool = True) -> int:
+               fractions: Sequence[float] = SCALING_FRACTIONS, seeds: int = SCALING_SEEDS, study: dict | None = None,
+               out_dir: Path | str | None = None, max_steps: int | None = None, device: str | None = None,
+               resume: bool = True) -> int:
     """The `runs` row of `start_run`, queued, with no process yet (`execute_run` trains it here).
 
     `out_dir` (default `<root>/runs/<id>-<stage>-<export>`), `max_steps`, `device` and `resume` override
@@ -150,9 +155,12 @@ def create_run(root: Path | str, data_dir: Path | str, stage: str, config_name: 
         raise ValueError(f"{init}: no such checkpoint")
     if stage == "scaling" and (len(set(fractions)) < 2 or not all(0 < f <= 1 for f in fractions)):
         raise ValueError(f"a scaling run needs two or more fractions in (0, 1], got {list(fractions)}")
+    plan = ScalingConfig.from_dict({**(study or {}), "fractions": tuple(fractions), "seeds": seeds}).to_dict() \
+        if stage == "scaling" else None  # raises ValueError naming a bad value
     config_path(config_name)
     config = {"name": config_name, "init": str(Path(init).resolve()) if init else None,
-              "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else []}
+              "fractions": sorted(float(f) for f in fractions) if stage == "scaling" else [],
+              **({"scaling": plan} if plan else {})}
     config |= {k: v for k, v in (("max_steps_override", max_steps), ("device_override", device)) if v is not None}
     config |= {} if resume else {"resume": False}
     with session_scope(root) as session:
@@ -169,7 +177,7 @@ def run_here(root: Path | str, data_dir: Path | str, stage: str, config_name: st
              init: Path | str | None = None, author: str = "cli", **options: object) -> RunStatus:
     """Record a run and train it in this process (`egocurate train`): the Train page lists it like its own.
 
-    `options` are `create_run`'s keywords (scaling, fractions, out_dir, max_steps, device, resume).
+    `options` are `create_run`'s keywords (scaling, fractions, seeds, study, out_dir, max_steps, device, resume).
     """
     run_id = create_run(root, data_dir, stage, config_name, init, author, **options)
     execute_run(Path(root).resolve(), run_id)
@@ -258,7 +266,8 @@ def _status(run: Run) -> RunStatus:
     return RunStatus(run.id, run.stage, state, run.data_dir, run.out_dir, config.get("name", ""), config.get("init"),
                      tuple(config.get("fractions") or ()), config.get("device", ""), run.author, run.created_at,
                      run.finished_at, message, run.pid, steps[-1]["step"] + 1 if steps else 0,
-                     int(config.get("max_steps", 0)), steps[-1]["train_loss"] if steps else None,
+                     (part and part_steps(run.out_dir, part)) or int(config.get("max_steps", 0)),
+                     steps[-1]["train_loss"] if steps else None,
                      evals[-1] if evals else {}, part)
 
 
@@ -338,7 +347,6 @@ def init_choices(root: Path | str) -> dict[str, str]:
 
 def execute_run(root: Path, run_id: int) -> str:
     """Train run `run_id` here and record how it ended; returns the final state."""
-    from .scaling import run_scaling
     from .train import TrainConfig, TrainingStopped, config_path, request_stop, train
 
     with session_scope(root) as session:
@@ -360,8 +368,10 @@ def execute_run(root: Path, run_id: int) -> str:
         _record(root, run_id, RUNNING, {"device": device, "max_steps": cfg.max_steps, "message": "training"},
                 claim=True)
         if stage == "scaling":
-            fit = run_scaling(cfg, tuple(spec["fractions"])).fit
-            message = f"L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R² = {fit.r2:.3f}"
+            result = run_scaling(cfg, ScalingConfig.from_dict(spec.get("scaling") or {"fractions": spec["fractions"]}))
+            fit, transfer = result.fit, result.transfer
+            message = f"L = {fit.a:.4f} + ({fit.b:.4f}) ln(hours), R² = {fit.r2:.3f}" + (
+                f"; robot vs human loss r = {transfer.r:.3f}" if transfer else "")
         else:
             message = f"last checkpoint {train(cfg)}"
     except TrainingStopped as stopped:

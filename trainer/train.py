@@ -63,6 +63,8 @@ class TrainConfig:
     cache_dir: str | None = None  # decoded-frame cache; None: <out_dir>/frame_cache
     human_fraction: float = 1.0  # share of the human training hours used (scaling runs nest these)
     seed: int = 0  # fixes initialisation, batch order and flow noise
+    data_seed: int | None = None  # orders the human episodes human_fraction takes from; None: seed
+    robot_only: bool = False  # midtrain on (and score) the robot episodes only (a scaling run's transfer step)
     batch_size: int = 32  # samples per optimizer step, over all DDP ranks
     max_steps: int = 200  # optimizer steps; the LR schedule ends here
     stop_at: int | None = None  # stop (with a checkpoint) before this step, as a preempted job would
@@ -71,7 +73,7 @@ class TrainConfig:
     warmup_steps: int = 20  # linear warmup steps from 0 to lr
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
-    eval_every: int = 50  # steps between validation estimates (and at the last step)
+    eval_every: int = 50  # steps between validation estimates (and at the last step); 0: at the last step only
     eval_timesteps: int = 64  # held-out timesteps per embodiment, evenly spaced over its episodes
     eval_samples: int = 2  # sampled action chunks per held-out timestep
     ckpt_every: int = 100  # steps between checkpoints (and at the end)
@@ -91,17 +93,18 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.stage must be one of {STAGES}, got {self.stage!r}")
         if self.human_fraction is None or not 0 < self.human_fraction <= 1:
             raise ValueError(f"TrainConfig.human_fraction must be in (0, 1], got {self.human_fraction}")
-        for name in ("batch_size", "max_steps", "eval_every", "eval_timesteps", "eval_samples", "ckpt_every",
-                     "log_every"):
+        for name in ("batch_size", "max_steps", "eval_timesteps", "eval_samples", "ckpt_every", "log_every"):
             if getattr(self, name) is None or getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "workers"):
+        for name in ("lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "workers", "eval_every"):
             if getattr(self, name) is None or getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.min_lr > self.lr:
             raise ValueError(f"TrainConfig.min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
         if self.stop_at is not None and not 0 < self.stop_at <= self.max_steps:
             raise ValueError(f"TrainConfig.stop_at must be in [1, max_steps], got {self.stop_at}")
+        if self.robot_only and self.stage != "midtrain":
+            raise ValueError("TrainConfig.robot_only is for midtrain runs (pretrain trains on human episodes)")
         if not isinstance(self.model, ModelConfig):
             raise ValueError("TrainConfig.model must be a ModelConfig")
 
@@ -232,8 +235,11 @@ def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
     export = read_training_data(Path(cfg.data_dir))
     frames = cache_frames(export, Path(cfg.cache_dir or out_dir / paths.RUN_FRAME_CACHE_DIR), cfg.model.image_size)
     wanted = {HUMAN} if cfg.stage == "pretrain" else None
+    if cfg.robot_only:
+        wanted = {e for e in export.dims() if e != HUMAN}
     all_train_eps = export.select("train", wanted)
-    train_eps = nested_subset(all_train_eps, cfg.human_fraction, cfg.seed)
+    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
+    train_eps = nested_subset(all_train_eps, cfg.human_fraction, data_seed)
     val_eps = export.select("validation", wanted)
     if not train_eps:
         raise ValueError(f"{cfg.data_dir}: no training episodes for stage {cfg.stage}")
@@ -323,7 +329,7 @@ def train(cfg: TrainConfig) -> Path:
         lr = get_lr(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        if rank == 0 and (step % cfg.eval_every == 0) and len(val_set):
+        if rank == 0 and cfg.eval_every and (step % cfg.eval_every == 0) and len(val_set):
             val = estimate_loss(model, val_set, cfg, device)
             best_val = min(best_val, *val.values()) if best_val is not None else min(val.values())
             _log(out_dir, {"step": step, "val": val}, cfg, echo=True)

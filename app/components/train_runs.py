@@ -71,9 +71,31 @@ def run_curves(log: pd.DataFrame) -> go.Figure:
 
 
 def scaling_rows(result: ScalingResult) -> list[dict[str, object]]:
-    """The scaling study as table rows: fraction, human hours, final validation MSE, and the fit's value there."""
+    """The scaling study as table rows, one per seed at each fraction: human hours, steps, human validation MSE and
+    the fit's value there, then the robot validation MSE after midtraining from that checkpoint."""
     predicted = result.fit.predict(result.hours)
-    return [{"fraction": f, "human hours": round(h, 5), "human minutes": round(h * 60, 2), "val MSE": round(loss, 5),
-             "fit": round(float(p), 5), "run folder": run}
-            for f, h, loss, p, run in zip(result.fractions, result.hours, result.losses, predicted, result.runs,
-                                          strict=True)]
+    return [{"fraction": p.fraction, "seed": p.seed, "human hours": round(p.hours, 5),
+             "human minutes": round(p.hours * 60, 2), "steps": p.steps, "val MSE": round(p.human_val, 5),
+             "fit": round(float(fit), 5),
+             "robot val MSE": None if p.robot_val is None else round(p.robot_val, 5),
+             "midtrain steps": p.midtrain_steps, "run folder": p.run}
+            for p, fit in zip(result.points, predicted, strict=True)]
+
+
+def scaling_metrics(result: ScalingResult) -> dict[str, str]:
+    """The Scaling page's headline figures: label -> value."""
+    fit, transfer = result.fit, result.transfer
+    interval = "n/a (under 3 runs)" if fit.b_low is None else f"[{fit.b_low:.3f}, {fit.b_high:.3f}]"
+    return {"a (loss at 1 h)": f"{fit.a:.4f}", "b (per e-fold of hours)": f"{fit.b:.4f}", "b, 95% interval": interval,
+            "R²": f"{fit.r2:.4f}", "Runs fitted": str(fit.n),
+            "robot vs human loss, r": "n/a" if transfer is None else f"{transfer.r:.3f}"}
+
+
+def validation_caption(result: ScalingResult) -> str:
+    """One sentence on what every run was scored on."""
+    v = result.validation
+    robot = f" and {v.robot_episodes} robot episodes ({v.robot_timesteps} timesteps)" if v.robot_episodes else ""
+    return (f"Every run is scored on the same held-out set: {v.human_episodes} human episodes over {v.human_tasks} "
+            f"tasks ({v.human_timesteps} timesteps){robot}, × {v.samples} sampled action chunks each. "
+            f"{result.config.seeds} seed(s) per fraction; steps = max({result.config.min_steps}, "
+            f"{result.config.epochs:g} epochs of the fraction's samples).")

@@ -10,10 +10,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from app.cli import main
-from app.demo import DEMO_ACTOR, DEMO_CONFIG, DEMO_FRACTIONS, build_demo, start_demo_training
+from app.demo import DEMO_ACTOR, DEMO_CONFIG, DEMO_FRACTIONS, DEMO_SEEDS, build_demo, start_demo_training
 from curation.pairing import PairConfig, run_pairing
 from db.engine import QueryEngine, query_engine
+from db.models import Run
 from db.queries.annotations import pair_rows
+from db.store import session_scope
 from tests.curation.demo_retargets import paired_demo_root
 from trainer.runs import ACTIVE, list_runs, run_status, stop_run
 
@@ -60,10 +62,14 @@ def test_the_demo_exports_its_best_pairs_and_starts_one_scaling_run(tmp_path_fac
         assert set(accepted["id"]) == set(best["id"])  # each robot episode's lowest-cost proposal
         assert len(pair_rows(query_engine(root), ["proposed"])) == len(proposed) - robots  # the rest await review
         assert (first.export_dir / "meta" / "info.json").is_file()
+        counts = json.loads((first.export_dir / "meta" / "egocurate_manifest.json").read_text())["counts"]
+        assert counts["unpaired_human"] > 0 and counts["pairs"] == robots  # every human clip: pretraining hours
         [run] = list_runs(root)
         assert (run.run_id, run.stage, run.config_name) == (first.run_id, "scaling", DEMO_CONFIG)
         assert run.author == DEMO_ACTOR
         assert Path(run.data_dir) == first.export_dir and tuple(run.fractions) == DEMO_FRACTIONS
+        with session_scope(root) as session:
+            assert session.get(Run, run.run_id).config["scaling"]["seeds"] == DEMO_SEEDS
 
         again = start_demo_training(root)
         assert (again.accepted, again.exported, again.started) == (0, False, False)

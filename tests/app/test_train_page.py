@@ -12,10 +12,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app import state
-from tests.trainer.trained_root import SCALING_FRACTIONS, trained_root
+from tests.trainer.trained_root import SCALING_FRACTIONS, SCALING_SEEDS, trained_root
 from trainer.runs import ACTIVE, CONFIG_NAMES, default_device, list_runs, run_status, stop_run
 from trainer.runs import SCALING_FRACTIONS as RUN_FRACTIONS
-from trainer.scaling import read_scaling
+from trainer.runs import SCALING_SEEDS as RUN_SEEDS
+from trainer.scaling import part_steps, read_scaling
 
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 TIMEOUT_S = 90  # first runs import torch and plotly
@@ -42,6 +43,7 @@ def figure(at: AppTest, index: int = 0) -> dict:
 def test_state_literals_match_the_trainer():
     assert state.TRAIN_CONFIGS == CONFIG_NAMES and state.DEFAULTS[state.TRAIN_CONFIG] in CONFIG_NAMES
     assert tuple(state.DEFAULTS[state.SCALING_FRACTIONS]) == RUN_FRACTIONS
+    assert state.DEFAULTS[state.SCALING_SEEDS] == RUN_SEEDS
     assert set(RUN_FRACTIONS) <= set(state.SCALING_FRACTION_CHOICES)
 
 
@@ -74,7 +76,9 @@ def test_a_finished_run_shows_its_curves_and_checkpoints(trained, monkeypatch):
     at = open_page(trained, monkeypatch, "train")
     table = at.dataframe[0].value
     assert list(table["run"]) == [2, 1] and set(table["state"]) == {"done"}
-    assert list(table["step"]) == ["6/6 (fraction-1.0000)", "6/6"] and set(table["device"]) == {default_device()}
+    last = f"fraction-1.0000-seed-{SCALING_SEEDS - 1:02d}-midtrain"  # a scaling run's last part: steps of its own
+    steps = part_steps(list_runs(trained, "scaling")[0].out_dir, last)
+    assert list(table["step"]) == [f"{steps}/{steps} ({last})", "6/6"] and set(table["device"]) == {default_device()}
     assert len(at.selectbox(key=state.TRAIN_EXPORT).options) == 2  # the store's two finished exports
     init = at.selectbox(key=state.TRAIN_INIT)
     assert init.disabled and any("run 1" in option for option in init.options)
@@ -94,12 +98,19 @@ def test_a_finished_scaling_run_shows_the_fit(trained, monkeypatch):
     assert at.session_state[state.SCALING_RUN_ID] == run.run_id
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["R²"] == f"{result.fit.r2:.4f}" and metrics["a (loss at 1 h)"] == f"{result.fit.a:.4f}"
-    assert metrics["b (per e-fold of hours)"] == f"{result.fit.b:.4f}" and metrics["Runs fitted"] == "2"
-    fit = figure(at)
-    assert fit["layout"]["xaxis"]["type"] == "log" and len(fit["data"]) == 2  # the runs, and the fitted line
+    assert metrics["b (per e-fold of hours)"] == f"{result.fit.b:.4f}" and metrics["Runs fitted"] == "4"
+    assert metrics["b, 95% interval"] == f"[{result.fit.b_low:.3f}, {result.fit.b_high:.3f}]"
+    assert metrics["robot vs human loss, r"] == f"{result.transfer.r:.3f}"
+    fit, transfer = figure(at, 0), figure(at, 1)  # both plots
+    assert fit["layout"]["xaxis"]["type"] == "log" and [t["name"] for t in fit["data"]][:2] == [
+        "each seed", "seed mean (bars: min–max)"] and "R² =" in fit["data"][2]["name"]
+    assert len(fit["data"][0]["x"]) == 4 and fit["data"][1]["error_y"]["arrayminus"]  # the seed spread
+    assert "r = " in transfer["data"][-1]["name"] and sum(len(t["x"]) for t in transfer["data"][:-1]) == 4
+    assert "robot validation MSE" in transfer["layout"]["yaxis"]["title"]["text"]
     table = at.dataframe[1].value
-    assert list(table["fraction"]) == list(SCALING_FRACTIONS) and list(table["val MSE"]) == [
-        round(loss, 5) for loss in result.losses]
+    assert list(table["fraction"]) == [f for f in SCALING_FRACTIONS for _ in range(SCALING_SEEDS)]
+    assert list(table["val MSE"]) == [round(loss, 5) for loss in result.losses]
+    assert list(table["robot val MSE"]) == [round(p.robot_val, 5) for p in result.points]
 
 
 def test_a_run_whose_process_vanished_shows_interrupted_and_can_be_resumed(tmp_path, monkeypatch):

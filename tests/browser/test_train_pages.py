@@ -3,7 +3,8 @@ scaling run.
 
 Screenshots land in the test's tmp dir and in `bench/out/browser/` (gitignored) for a human look:
 `page-train.png` must show the runs table, four curve panels and the checkpoints; `page-scaling.png`
-a, b and R², the fit (points and line on a log-hours axis) and the table of fractions.
+a, b (with its interval), R² and r, the fit (each seed, the seed means with their spread and the line on a
+log-hours axis), the transfer plot (robot loss against human loss) and the table of runs.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def test_train_and_scaling_pages_draw_their_charts(root: Path, tmp_path: Path):
         page.goto(f"{url}/scaling")
         wait_idle(page, timeout_ms=90_000)
         page.get_by_role("heading", name="Scaling").first.wait_for()
-        page.wait_for_function(CHARTS_DRAWN, arg=[1, 2])
+        page.wait_for_function(CHARTS_DRAWN, arg=[2, 3])  # the fit and the transfer plot
         assert page.locator('[data-testid="stException"]').count() == 0
         metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        assert metrics[:3] == [f"{result.fit.a:.4f}", f"{result.fit.b:.4f}", f"{result.fit.r2:.4f}"]
+        fit = result.fit
+        assert metrics[:4] == [f"{fit.a:.4f}", f"{fit.b:.4f}", f"[{fit.b_low:.3f}, {fit.b_high:.3f}]", f"{fit.r2:.4f}"]
         assert page.locator(".legendtext").filter(has_text="R² =").count() == 1  # the fitted line's legend
+        assert page.locator(".legendtext").filter(has_text="r = ").count() == 1  # the transfer line's legend
         _save(page, "page-scaling.png", tmp_path)
         browser.close()
     assert not errors, errors

@@ -93,6 +93,17 @@ def test_human_subsets_are_nested(demo_exports):
     assert all(i in {e.index for e in nested_subset(episodes, 0.1, 0)} for i in robots)
 
 
+def test_human_subsets_spread_over_the_tasks(demo_exports):
+    """The nested order deals the tasks round-robin: k episodes cover min(k, tasks) tasks, whatever the seed."""
+    episodes = read_export(demo_exports["v30"]).select("train", {HUMAN})
+    tasks = {e.task for e in episodes}
+    assert len(tasks) > 1
+    for seed in range(4):
+        for fraction in (0.05, 0.2, 0.4, 0.7):
+            subset = nested_subset(episodes, fraction, seed)
+            assert len({e.task for e in subset}) == min(len(subset), len(tasks))
+
+
 def test_a_broken_export_is_refused_naming_the_file(demo_exports, tmp_path):
     with pytest.raises(ValueError, match="meta/info.json"):
         read_export(tmp_path)

@@ -116,6 +116,10 @@ def test_start_refuses_what_cannot_run(demo_exports, tmp_path):
         start_run(root, demo_exports["v30"], "pretrain", "huge")
     with pytest.raises(ValueError, match="two or more fractions"):
         start_run(root, demo_exports["v30"], "pretrain", scaling=True, fractions=(1.0,))
+    with pytest.raises(ValueError, match="seeds"):
+        start_run(root, demo_exports["v30"], "scaling", fractions=(0.5, 1.0), seeds=0)
+    with pytest.raises(ValueError, match="unknown fields"):
+        start_run(root, demo_exports["v30"], "scaling", study={"epoch": 2})
     assert list_runs(root) == []
 
 
