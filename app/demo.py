@@ -12,8 +12,8 @@ pairs are accepted only while none is (the best-aligned proposal of each robot e
 pretraining data) is written only while the store has no finished one, and a `demo`-config scaling
 run starts only while there is no scaling run: 4 nested fractions x 3 seeds, each pretrained with
 steps in proportion to its hours and midtrained on the robot episodes (trainer/scaling.py). The run
-trains in its own process (about 6,100 steps: about an hour on 2 CPU cores), so the Scaling page fills in
-well after the app opens.
+trains in its own process (about 6,100 steps: 6-7 minutes on one idle CPU core, measured with
+bench/bench_scaling.py), so the Scaling page fills in a few minutes after the app opens.
 
 It lives in app/ because it imports every package (labeling, curation, trainer), which only app/ may.
 """
