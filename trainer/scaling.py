@@ -44,10 +44,7 @@ class ScalingConfig:
 
     fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)  # shares of the human training hours, nested
     seeds: int = 3  # pretrain runs per fraction, with seeds seed, seed + 1, ...
-    # Passes over a fraction's human training samples: its steps grow with its hours. 10, not 6: at 6 the
-    # demo's larger fractions stopped short of what their data allows (bench_scaling seed 0: R² 0.92 at 6,
-    # 0.997 at 10; the loss of fraction 0.75 and 1 nearly equal at 6).
-    epochs: float = 10.0
+    epochs: float = 6.0  # passes over a fraction's human training samples: its steps grow with its hours
     # Floor on a pretrain run's steps: from scratch, the first ~150 steps barely move the sampled-chunk loss
     # and scatter it between seeds (measured on the demo), so a shorter run would measure that start-up.
     min_steps: int = 150
