@@ -18,6 +18,7 @@ ending, so its row would say `running` forever: `effective_state` reads such a r
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import os
 import signal
@@ -258,6 +259,31 @@ def spawn_detached(root: Path, model: type[Job] | type[Run], row_id: int, argv: 
     with session_scope(Path(root)) as session:
         record_process(session.get(model, row_id), process.pid)
     return process.pid
+
+
+def start_job(root: Path, kind: str, params: dict, module: str) -> int:
+    """Queue a `jobs` row of `kind` and run `python -m <module> --root R --job-id N` for it, detached; its id."""
+    with session_scope(Path(root)) as session:
+        job = Job(kind=kind, state=QUEUED, params=params, host=this_host())
+        session.add(job)
+        session.flush()
+        job_id = int(job.id)
+    spawn_detached(root, Job, job_id, ["-m", module, "--root", str(root), "--job-id", str(job_id)], f"{kind}-{job_id}")
+    return job_id
+
+
+@contextlib.contextmanager
+def exclusive_file_lock(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive `flock` on `lock_file` (made if absent) for the block: one holder at a time."""
+    # flock locks belong to the open file description, so two threads of one process that open
+    # the lock file separately exclude each other just like two processes do.
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ask_to_stop(root: Path, model: type[Job] | type[Run], row_id: int) -> str | None:

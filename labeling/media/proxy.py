@@ -16,8 +16,6 @@ waits for it instead of encoding it again.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from db import paths
+from db.jobs import exclusive_file_lock
 
 from .video import VideoError, displayed_size, upright_rgb, write_h264
 
@@ -91,26 +90,13 @@ def make_proxy(source: Path, target: Path, fps: float, from_s: float = 0.0, to_s
         raise VideoError(f"{source}: no frames between {from_s:g} s and {to_s} s ({exc})") from exc
 
 
-@contextlib.contextmanager
-def _exclusive(lock_file: Path) -> Iterator[None]:
-    # flock locks belong to the open file description, so two threads of one process that open
-    # the lock file separately exclude each other just like two processes do.
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_proxy(root: Path, clip_id: str, source: Path, fps: float, from_s: float = 0.0,
                  to_s: float | None = None) -> Path:
     """The cached proxy of a clip, made first if missing (waits while another caller makes it)."""
     target = paths.proxy_path(root, clip_id)
     if target.is_file():
         return target
-    with _exclusive(target.with_suffix(".lock")):
+    with exclusive_file_lock(target.with_suffix(".lock")):
         if not target.is_file():  # someone else may have finished it while we waited
             make_proxy(Path(source), target, fps, from_s, to_s)
     return target

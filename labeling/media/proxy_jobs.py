@@ -18,8 +18,6 @@ proxies made) and failures go to the run's `jobs` row (db/jobs.py).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from tqdm import tqdm
 
 from db import paths
 from db.engine import query_engine
-from db.jobs import DONE, FAILED, QUEUED, effective_state, end_row, job_scope, spawn_detached, this_host
+from db.jobs import DONE, FAILED, QUEUED, effective_state, end_row, exclusive_file_lock, job_scope, start_job
 from db.models import Job
 from db.queries.clips import clips_with_codecs_other_than, count_clips_with_codecs_other_than
 from db.store import session_scope
@@ -73,24 +71,13 @@ def missing_proxies(root: Path) -> list[dict]:
     return [clip for clip in clips_needing_proxies(root) if not has_proxy(root, clip)]
 
 
-@contextlib.contextmanager
-def _one_run_at_a_time(root: Path) -> Iterator[None]:
-    lock_file = root / paths.PROXY_JOB_LOCK
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def run_proxies(root: Path | str, progress: bool = False, job_id: int | None = None) -> ProxyProgress:
     """Make every missing proxy (see the module docstring); where the run ended up."""
     root = Path(root).resolve()
     failed: set[str] = set()
     made, needing = 0, 0
-    with job_scope(root, STAGE_NAME, {"root": str(root)}, job_id=job_id) as job, _one_run_at_a_time(root):
+    with (job_scope(root, STAGE_NAME, {"root": str(root)}, job_id=job_id) as job,
+          exclusive_file_lock(root / paths.PROXY_JOB_LOCK)):
         made_before, last_write = -1, 0.0
         while made > made_before:  # a pass that made nothing found nothing left to make
             made_before = made
@@ -120,14 +107,7 @@ def run_proxies(root: Path | str, progress: bool = False, job_id: int | None = N
 def start_proxy_job(root: Path | str) -> int:
     """Start `run_proxies(root)` in a detached process (it outlives the caller); its job id."""
     root = Path(root).resolve()
-    with session_scope(root) as session:
-        job = Job(kind=STAGE_NAME, state=QUEUED, params={"root": str(root)}, host=this_host())
-        session.add(job)
-        session.flush()
-        job_id = int(job.id)
-    spawn_detached(root, Job, job_id, ["-m", "labeling.media.proxy_jobs", "--root", str(root), "--job-id", str(job_id)],
-                   f"{STAGE_NAME}-{job_id}")
-    return job_id
+    return start_job(root, STAGE_NAME, {"root": str(root)}, "labeling.media.proxy_jobs")
 
 
 def proxy_jobs(root: Path | str, limit: int = 5) -> list[ProxyProgress]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from db.jobs import FAILED, QUEUED, effective_state, end_row, spawn_detached, this_host
+from db.jobs import FAILED, QUEUED, effective_state, end_row, start_job
 from db.models import Job, JobError
 from db.store import session_scope
 
@@ -32,14 +32,7 @@ def start_label_job(root: Path | str, **options: object) -> int:
     LabelConfig(**options)
     check_run_options(run.get("workers", 2), run.get("executor", "local"))
     params = {"options": {**options, **run}, "clip_ids": None if clip_ids is None else list(clip_ids)}
-    with session_scope(root) as session:
-        job = Job(kind=STAGE_NAME, state=QUEUED, params=params, host=this_host())
-        session.add(job)
-        session.flush()
-        job_id = int(job.id)
-    spawn_detached(root, Job, job_id, ["-m", "labeling.pose.label_jobs", "--root", str(root), "--job-id", str(job_id)],
-                   f"{STAGE_NAME}-{job_id}")
-    return job_id
+    return start_job(root, STAGE_NAME, params, "labeling.pose.label_jobs")
 
 
 def job_status(root: Path | str, job_id: int) -> LabelProgress:
