@@ -48,7 +48,7 @@ from .export_cuts import EpisodesOfClip, pair_parts
 from .export_episodes import EpisodeData, ImageStats, clip_frames, human_episode_arrays, sync_dir
 from .export_language import episode_subtasks, segments_by_clip, with_segment_tasks
 from .export_manifest import build_manifest
-from .export_plan import ExportConfig, ExportPlan, plan_export
+from .export_plan import ExportConfig, ExportPlan, plan_export, split_ranges
 from .export_v21 import V21Writer, check_v21
 from .export_v30 import V30Writer, check_v30
 from .pairing import human_state_62, robot_state
@@ -242,7 +242,7 @@ def _write(root: Path, cfg: ExportConfig, plan: ExportPlan, fps: float, tmp: Pat
     finally:
         if hasattr(writer, "close_files"):
             writer.close_files()
-    writer.finalize(tasks, _splits(plan.episodes))
+    writer.finalize(tasks, split_ranges(plan.episodes))
     _write_pairs(tmp, plan, episodes_of_clip)
     if progress:
         progress(total, total, "checking the written dataset")
@@ -281,17 +281,6 @@ def _robot_arrays(rows: pa.Table, n_frames: int, clip_id: str, kept: slice = sli
     if any(a is None or len(a) != STATE_WIDTH for a in actions):
         return state[kept], next_state_actions(state[kept]).astype(np.float32)
     return state[kept], np.asarray(actions, dtype=np.float32).reshape(n_frames, STATE_WIDTH)[kept]
-
-
-def _splits(episodes: pd.DataFrame) -> dict[str, str]:
-    """LeRobot `splits`: each split one `start:end` range (the plan puts train episodes first)."""
-    out, start = {}, 0
-    for name in ("train", "validation"):
-        count = int((episodes["split"] == name).sum())
-        if count:
-            out[name] = f"{start}:{start + count}"
-            start += count
-    return out
 
 
 def _write_pairs(root: Path, plan: ExportPlan, episodes_of_clip: EpisodesOfClip) -> None:

@@ -46,7 +46,7 @@ from .export_cuts import EpisodesOfClip, pair_parts
 from .export_episodes import EpisodeData, ImageStats, VideoSpec, clip_frames, human_episode_arrays
 from .export_language import episode_subtasks, segments_by_clip, with_segment_tasks
 from .export_manifest import build_manifest
-from .export_plan import HUMAN_EMBODIMENT, ExportConfig, ExportPlan
+from .export_plan import HUMAN_EMBODIMENT, ExportConfig, ExportPlan, split_ranges
 from .export_v21 import V21Writer, check_v21, gr00t_modality
 from .export_v30 import V30Writer, check_v30
 from .pairing import human_state_62
@@ -227,7 +227,7 @@ def write_mixture(root: Path, cfg: ExportConfig, plan: ExportPlan, tmp: Path, ex
         finally:
             if hasattr(writer, "close_files"):
                 writer.close_files()
-        splits = _splits(episodes)
+        splits = split_ranges(episodes)
         writer.finalize(tasks, splits)
         _read_back(tmp / name, check, len(episodes), len(names))
         datasets.append({"name": name, "path": name, "embodiment": embodiment,
@@ -250,17 +250,6 @@ def write_mixture(root: Path, cfg: ExportConfig, plan: ExportPlan, tmp: Path, ex
     manifest["mixture"] = mixture
     (tmp / layout.MIXTURE_MANIFEST_PATH).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     return manifest
-
-
-def _splits(episodes: pd.DataFrame) -> dict[str, str]:
-    """LeRobot `splits` of one dataset: train episodes first (the plan's order), then validation."""
-    out, start = {}, 0
-    for name in ("train", "validation"):
-        count = int((episodes["split"] == name).sum())
-        if count:
-            out[name] = f"{start}:{start + count}"
-            start += count
-    return out
 
 
 def _write_pairs(tmp: Path, plan: ExportPlan, where: EpisodesOfClip) -> None:

@@ -329,3 +329,14 @@ def default_out_dir(root: Path, view_name: str | None, fmt: str) -> Path:
     # EXPORT_NAME wants a letter or digit first: a view named "_x" or "☕ x" must still give a valid folder.
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", view_name or "all").strip("-._")[:100] or "all"
     return root / paths.EXPORTS_DIR / f"{stem}-{fmt}"
+
+
+def split_ranges(episodes: pd.DataFrame) -> dict[str, str]:
+    """LeRobot `splits` of one dataset: each split one `start:end` range (a plan puts train episodes first)."""
+    out, start = {}, 0
+    for name in ("train", "validation"):
+        count = int((episodes["split"] == name).sum())
+        if count:
+            out[name] = f"{start}:{start + count}"
+            start += count
+    return out
