@@ -1,7 +1,7 @@
 """The demo's scaling study, five times: per seed a, b (95 % interval), R², and the robot-loss correlation.
 
     .venv/bin/python bench/bench_scaling.py [--data EXPORT] [--work DIR] [--seeds 5] [--first-seed 0] [--threads N]
-                                            [--device cpu]
+                                            [--device cpu] [--set KEY=VALUE ...]
 
 Bench seeds are independent: `--first-seed 2 --seeds 1` runs bench seed 2 alone, so several processes (or
 machines) can share the five.
@@ -58,13 +58,15 @@ def validation_noise(cfg: object, run: str, samples: int = 4) -> list[float]:
     """Human validation MSE of one checkpoint scored with `samples` different sampling seeds."""
     import torch
 
-    from trainer.train import _setup, estimate_loss, load_checkpoint, with_overrides
+    from trainer.train import _setup, estimate_loss, load_checkpoint, policy_weights, with_overrides
 
-    saved = load_checkpoint(run)["config"]
+    state = load_checkpoint(run)
+    saved = state["config"]
     run_cfg = with_overrides(cfg, out_dir=run, human_fraction=saved["human_fraction"], seed=saved["seed"],
                              data_seed=saved["data_seed"], max_steps=saved["max_steps"], resume=True)
     device = torch.device(cfg.device if cfg.device != "auto" else "cpu")
-    _, model, _, _, val_set, _, _ = _setup(run_cfg, device)  # resumes: the checkpoint's weights
+    _, model, _, _, val_set, _, _ = _setup(run_cfg, device)  # resumes: the checkpoint's raw weights
+    model.load_state_dict(policy_weights(state))  # the ones the run scored (its EMA when it kept one)
     return [estimate_loss(model, val_set, with_overrides(run_cfg, seed=1000 + k), device)["human"]
             for k in range(samples)]
 
@@ -83,6 +85,8 @@ def main() -> int:
     parser.add_argument("--first-seed", type=int, default=0, help="the first bench seed to run")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default="cpu", help="cpu (the issue's figures), cuda, ...")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the demo training config (YAML value), e.g. --set ema_decay=0")
     args = parser.parse_args()
     import torch
 
@@ -92,15 +96,24 @@ def main() -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    import yaml
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     data = args.data or build_demo_export(work)
     study = ScalingConfig(fractions=DEMO_FRACTIONS, seeds=DEMO_SEEDS)
-    print(f"device {args.device}, {torch.get_num_threads()} torch threads; export {data}; {study}", flush=True)
+    print(f"device {args.device}, {torch.get_num_threads()} torch threads; export {data}; {study}; "
+          f"config {DEMO_CONFIG} {overrides or ''}", flush=True)
     results, lines = [], []
     for s in range(args.first_seed, args.first_seed + args.seeds):
         cfg = TrainConfig.from_yaml(config_path(DEMO_CONFIG), {
             "data_dir": str(data), "out_dir": str(work / f"study-{s}"), "cache_dir": str(work / "frame_cache"),
-            "seed": s * DEMO_SEEDS, "device": args.device, "quiet": True})
+            "seed": s * DEMO_SEEDS, "device": args.device, "quiet": True} | overrides)
         t0 = time.perf_counter()
         result = run_scaling(cfg, study)
         took = time.perf_counter() - t0
@@ -116,7 +129,7 @@ def main() -> int:
     largest = next(p for p in first.points if p.fraction == max(study.fractions))
     noise = validation_noise(TrainConfig.from_yaml(config_path(DEMO_CONFIG), {
         "data_dir": str(data), "out_dir": largest.run, "cache_dir": str(work / "frame_cache"), "quiet": True,
-        "device": args.device}),
+        "device": args.device} | overrides),
         largest.run)
     drop = (statistics.mean(p.human_val for p in first.points if p.fraction == min(study.fractions))
             - statistics.mean(p.human_val for p in first.points if p.fraction == max(study.fractions)))

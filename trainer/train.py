@@ -29,6 +29,7 @@ from db import paths
 from db.config_files import config_from_dict, load_config
 
 from .data import HUMAN, ChunkDataset, cache_frames, fit_norm, make_loader, nested_subset
+from .ema import WeightAverage
 from .mixture import read_training_data
 from .policy import ModelConfig, Policy, adapter_key
 from .run_log import append_record, read_log, rewrite_log
@@ -73,6 +74,9 @@ class TrainConfig:
     warmup_steps: int = 20  # linear warmup steps from 0 to lr
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
+    # 0: off. Else the run evaluates, and the next stage starts from, an exponential moving average of the
+    # weights with this decay (trainer/ema.py): the last iterate of a short run is noisy.
+    ema_decay: float = 0.0
     eval_every: int = 50  # steps between validation estimates (and at the last step); 0: at the last step only
     eval_timesteps: int = 64  # held-out timesteps per embodiment, evenly spaced over its episodes
     eval_samples: int = 2  # sampled action chunks per held-out timestep
@@ -99,6 +103,8 @@ class TrainConfig:
         for name in ("lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "workers", "eval_every"):
             if getattr(self, name) is None or getattr(self, name) < 0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if self.ema_decay is None or not 0 <= self.ema_decay < 1:
+            raise ValueError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.min_lr > self.lr:
             raise ValueError(f"TrainConfig.min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
         if self.stop_at is not None and not 0 < self.stop_at <= self.max_steps:
@@ -206,6 +212,11 @@ def load_checkpoint(path: Path | str) -> dict:
     return torch.load(find_checkpoint(path), map_location="cpu", weights_only=True)
 
 
+def policy_weights(state: dict) -> dict[str, torch.Tensor]:
+    """The weights a checkpoint's run evaluated, and the next stage starts from: the EMA when the run kept one."""
+    return state.get("ema") or state["model"]
+
+
 def save_checkpoint(out_dir: Path, state: dict) -> Path:
     """`checkpoints/<step>/checkpoint.pt` + `meta.json`, then repoint `checkpoints/last` atomically."""
     folder = paths.checkpoint_dir(out_dir, state["step"])
@@ -213,7 +224,7 @@ def save_checkpoint(out_dir: Path, state: dict) -> Path:
     file = folder / paths.CHECKPOINT_FILE
     torch.save(state, file.with_suffix(".tmp"))
     os.replace(file.with_suffix(".tmp"), file)
-    meta = {k: v for k, v in state.items() if k not in ("model", "optimizer")}
+    meta = {k: v for k, v in state.items() if k not in ("model", "ema", "optimizer")}
     (folder / paths.CHECKPOINT_META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
     link = paths.last_checkpoint(out_dir)
     tmp = link.with_name(f"{link.name}.tmp-{os.getpid()}")
@@ -256,7 +267,10 @@ def _setup(cfg: TrainConfig, device: torch.device) -> tuple:
     torch.manual_seed(cfg.seed)
     model = Policy(cfg.model, dims).to(device)
     if init is not None:
-        missing, unexpected = model.load_state_dict(init["model"], strict=False)
+        # Resuming continues the raw weights (the EMA is restored beside them); a new stage starts from the
+        # weights its init run evaluated.
+        weights = init["model"] if start is not None else policy_weights(init)
+        missing, unexpected = model.load_state_dict(weights, strict=False)
         new = tuple(f".{k}" for k in dims if k not in init["dims"])
         if unexpected or any(not any(n in m for n in new) for m in missing):
             raise ValueError(f"checkpoint does not fit the policy: missing {missing[:3]}, unexpected {unexpected[:3]}")
@@ -298,6 +312,10 @@ def train(cfg: TrainConfig) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     export, model, optimizer, train_set, val_set, norm, start = _setup(cfg, device)
     step = start["step"] if start else 0
+    ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay else None
+    if ema is not None and start is not None and start.get("ema"):
+        ema.load_state_dict(start["ema"])
+    scored = ema.model if ema is not None else model  # the weights validation measures
     best_val = start["best_val"] if start else None
     if start is not None and step >= (cfg.stop_at or cfg.max_steps):  # finished: keep its log (final eval too)
         return paths.last_checkpoint(out_dir)
@@ -317,6 +335,7 @@ def train(cfg: TrainConfig) -> Path:
 
     def checkpoint() -> Path:
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                 **({"ema": ema.state_dict()} if ema is not None else {}),
                  "best_val": best_val, "config": cfg.to_dict() | {"model": cfg.model.to_dict()},
                  "model_config": cfg.model.to_dict(), "dims": {e: list(d) for e, d in model.dims.items()},
                  "norm": norm, "stage": cfg.stage, "data_fingerprint": export.fingerprint,
@@ -330,7 +349,7 @@ def train(cfg: TrainConfig) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = lr
         if rank == 0 and cfg.eval_every and (step % cfg.eval_every == 0) and len(val_set):
-            val = estimate_loss(model, val_set, cfg, device)
+            val = estimate_loss(scored, val_set, cfg, device)
             best_val = min(best_val, *val.values()) if best_val is not None else min(val.values())
             _log(out_dir, {"step": step, "val": val}, cfg, echo=True)
         batch = get_batch(batches, device)
@@ -341,6 +360,8 @@ def train(cfg: TrainConfig) -> Path:
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update(model, step)
         step += 1
         n_window += len(batch["action"]) * world
         if rank == 0:
@@ -353,7 +374,7 @@ def train(cfg: TrainConfig) -> Path:
             _log(out_dir, record, cfg, echo)
             if step % cfg.ckpt_every == 0 or step == stop or _stop_requested.is_set():
                 if step == cfg.max_steps and len(val_set):
-                    val = estimate_loss(model, val_set, cfg, device)
+                    val = estimate_loss(scored, val_set, cfg, device)
                     best_val = min(best_val, *val.values()) if best_val is not None else min(val.values())
                     _log(out_dir, {"step": step, "val": val}, cfg, echo=True)
                 last = checkpoint()
