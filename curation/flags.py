@@ -155,6 +155,8 @@ def _set_state(session: Session, flag_id: int, state: str, actor: str, expected_
     before = _read(session, flag_id)
     if before is None or before.version != expected_version or (only_from and before.state != only_from):
         raise stale_error(session, "flag", flag_id, expected_version, before and before.snapshot())
+    if before.state == state:  # the decision stands already: no new version, no audit row (a double click)
+        return before
     result = session.execute(
         update(FLAGS).where(FLAGS.c.id == flag_id, FLAGS.c.version == expected_version)
         .values(state=state, version=expected_version + 1, updated_at=utc_now()))
@@ -169,7 +171,7 @@ def _set_state(session: Session, flag_id: int, state: str, actor: str, expected_
 
 
 def set_flag_state(root: Path, flag_id: int, state: str, actor: str, expected_version: int) -> FlagRecord:
-    """Decide on a flag as seen at `expected_version`.
+    """Decide on a flag as seen at `expected_version` (deciding what it already is changes nothing).
 
     Raises:
         StaleUpdateError: the flag changed since that version (nothing is written).

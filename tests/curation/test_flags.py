@@ -61,6 +61,16 @@ def test_decisions_bump_versions_and_appear_in_duckdb(root):
         ("flag.dismissed", {"state": "confirmed", "version": 2}, {"state": "dismissed", "version": 3})]
 
 
+def test_repeating_a_decision_changes_nothing(root):
+    flag = create_flag(root, "c1", "jitter", "rules", origin="rule", rule="jitter")
+    confirm_flag(root, flag.id, "ann", expected_version=1)
+    again = confirm_flag(root, flag.id, "bob", expected_version=2)  # a double click, or a second curator agreeing
+    assert (again.state, again.version) == ("confirmed", 2)
+    assert list(clip_history(root, "c1")["action"]) == ["flag.create", "flag.confirmed"]  # no second audit row
+    with pytest.raises(StaleUpdateError):  # still checked against the version seen
+        confirm_flag(root, flag.id, "bob", expected_version=1)
+
+
 def test_a_stale_decision_is_refused_naming_who_changed_what(root):
     flag = create_flag(root, "c1", "jitter", "rules", origin="rule", rule="jitter")
     confirm_flag(root, flag.id, "ann", expected_version=1)
