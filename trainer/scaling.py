@@ -6,16 +6,18 @@
     read_scaling(out_dir)                                  # the same result, from <out_dir>/scaling.json
 
 A fair comparison of amounts of data (issue 17):
-- nested fractions: fraction f pretrains on the human training episodes making up the first f of the
-  hours in one order seeded by `data_seed` (default `seed`), the same order for every seed, so each
-  fraction's episodes hold every smaller fraction's;
+- nested fractions: seed k pretrains fraction f on the human training episodes making up the first f of
+  the hours in one order seeded by `data_seed + k` (`data_seed` default `seed`), so each of its fractions
+  holds its smaller ones. Each seed draws its own order: on a small export which episodes make up the
+  smallest fraction moves its loss more than the training seed does (the demo's 0.25 fraction: 0.94 to
+  1.41 between orders, +-0.05 between seeds of one order), and averaging seeds then averages the draws too;
 - steps in proportion to the hours: `epochs` passes over the fraction's samples, at least `min_steps`,
   so larger fractions are not cut short;
 - fractions are dealt round-robin over the tasks (`trainer.data.nested_subset`), so each holds every
   task its size allows;
 - one fixed validation set: the export's human validation episodes (whole pair groups, never trained
   on), scored after the last step on `eval_timesteps` timesteps x `eval_samples` sampled chunks;
-- `seeds` runs per fraction (initialisation, batch order, flow noise), fitted as they come;
+- `seeds` runs per fraction (data order, initialisation, batch order, flow noise), fitted as they come;
 - transfer: each pretrain checkpoint is midtrained on the export's robot training episodes (the same
   data and `midtrain_epochs` for every fraction) and scored on the robot validation episodes.
 
@@ -87,6 +89,7 @@ class ScalingPart:
     seed: int  # TrainConfig.seed of the run
     steps: int  # its optimizer steps
     hours: float  # human training hours of the pretrain run (the midtrain run's pretrain checkpoint saw these)
+    data_seed: int  # TrainConfig.data_seed of the pretrain run: its nested order of the human episodes
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class ScalingPoint:
     robot_val: float | None = None  # robot validation MSE after midtraining from that checkpoint
     midtrain_steps: int | None = None  # midtrain optimizer steps
     midtrain_run: str | None = None  # the midtrain run folder
+    data_seed: int | None = None  # the pretrain run's order of the human episodes (None: written before it varied)
 
 
 @dataclass(frozen=True)
@@ -173,15 +177,15 @@ def plan_scaling(cfg: object, scaling: ScalingConfig, export: object) -> list[Sc
                                                            if e.embodiment != HUMAN])
     parts = []
     for fraction in scaling.fractions:
-        subset = nested_subset(human, fraction, data_seed)
-        steps = steps_for(sum(e.length for e in subset), cfg.batch_size, scaling.epochs, scaling.min_steps)
-        hours = sum(e.seconds for e in subset) / 3600
         for k in range(scaling.seeds):
+            subset = nested_subset(human, fraction, data_seed + k)
+            steps = steps_for(sum(e.length for e in subset), cfg.batch_size, scaling.epochs, scaling.min_steps)
+            hours = sum(e.seconds for e in subset) / 3600
             name = paths.scaling_part_name(fraction, k)
-            parts.append(ScalingPart(name, "pretrain", fraction, cfg.seed + k, steps, hours))
+            parts.append(ScalingPart(name, "pretrain", fraction, cfg.seed + k, steps, hours, data_seed + k))
             if transfer:
                 parts.append(ScalingPart(name + paths.SCALING_MIDTRAIN_SUFFIX, "midtrain", fraction, cfg.seed + k,
-                                         midtrain_steps, hours))
+                                         midtrain_steps, hours, data_seed + k))
     return parts
 
 
@@ -224,14 +228,13 @@ def run_scaling(cfg: object, scaling: ScalingConfig | None = None) -> ScalingRes
     plan = {"scaling": scaling.to_dict(), "parts": [asdict(p) for p in parts]}
     (out_dir / paths.SCALING_PLAN).write_text(json.dumps(plan, indent=2) + "\n")
     cache = cfg.cache_dir or str(out_dir / paths.RUN_FRAME_CACHE_DIR)
-    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
     vals: dict[str, float] = {}
     for part in parts:
         run_dir = out_dir / part.name
         pretrain = out_dir / part.name.removesuffix(paths.SCALING_MIDTRAIN_SUFFIX)
         midtrain = part.stage == "midtrain"
         run_cfg = with_overrides(
-            cfg, stage=part.stage, seed=part.seed, data_seed=data_seed, max_steps=part.steps, out_dir=str(run_dir),
+            cfg, stage=part.stage, seed=part.seed, data_seed=part.data_seed, max_steps=part.steps, out_dir=str(run_dir),
             cache_dir=cache, eval_every=0, stop_at=None, human_fraction=1.0 if midtrain else part.fraction,
             init=str(paths.last_checkpoint(pretrain)) if midtrain else None, robot_only=midtrain,
             warmup_steps=min(cfg.warmup_steps, part.steps - 1))
@@ -261,8 +264,9 @@ def scaling_result(scaling: ScalingConfig, parts: list[ScalingPart], vals: dict[
         mid = midtrain.get(part.name)
         points.append(ScalingPoint(part.fraction, part.seed, part.hours, part.steps, vals[part.name],
                                    str(out_dir / part.name), vals[mid.name] if mid else None,
-                                   mid.steps if mid else None, str(out_dir / mid.name) if mid else None))
-    fit = fit_log_law([p.hours for p in points], [p.human_val for p in points])
+                                   mid.steps if mid else None, str(out_dir / mid.name) if mid else None,
+                                   part.data_seed))
+    fit = fit_log_law([p.hours for p in points], [p.human_val for p in points], [p.fraction for p in points])
     paired = [p for p in points if p.robot_val is not None]
     transfer = fit_transfer([p.human_val for p in paired], [p.robot_val for p in paired]) if len(paired) > 1 else None
     return ScalingResult(scaling, points, fit, transfer, validation)

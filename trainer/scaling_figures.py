@@ -30,7 +30,9 @@ def scaling_figure(result: ScalingResult) -> go.Figure:
     over it, the fitted law as a line; log hours on x, ticked at the fractions' hours."""
     fit = result.fit
     groups = _by_fraction(result)
-    hours = [g[0].hours for g in groups.values()]
+    # A fraction's seeds may hold slightly different hours (each draws its own episodes): its mean sits at
+    # their geometric mean, where the fit's R² compares it with the line.
+    hours = [math.exp(np.mean([math.log(p.hours) for p in g])) for g in groups.values()]
     means = [float(np.mean([p.human_val for p in g])) for g in groups.values()]
     spread_low = [m - min(p.human_val for p in g) for m, g in zip(means, groups.values(), strict=True)]
     spread_high = [max(p.human_val for p in g) - m for m, g in zip(means, groups.values(), strict=True)]

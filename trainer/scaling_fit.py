@@ -4,8 +4,9 @@
     transfer = fit_transfer(human, robot)     # Pearson r of robot loss on human loss, and its line
 
 Several seeds per amount of hours are fitted as they come (every run a point), so the intervals
-hold the seed spread; R² is taken over the seed means at each amount of hours, the curve whose
-log-linearity EgoScale reports (with one run per amount, the two are the same).
+hold the seed spread; R² is taken over the seed means of each group of runs (a fraction of the hours:
+its seeds' hours differ a little when each draws its own episodes; by default runs of equal hours),
+the curve whose log-linearity EgoScale reports (with one run per amount, the two are the same).
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ def _checked(x: npt.ArrayLike, y: npt.ArrayLike, x_name: str) -> tuple[np.ndarra
     return d, loss
 
 
-def fit_log_law(hours: npt.ArrayLike, losses: npt.ArrayLike) -> ScalingFit:
+def fit_log_law(hours: npt.ArrayLike, losses: npt.ArrayLike, groups: npt.ArrayLike | None = None) -> ScalingFit:
     """Fit L = a + b ln(D) to `(n,)` hours and losses (hours may repeat: one point per seed).
+
+    `groups` (`(n,)` labels, e.g. each run's fraction) says which runs' means R² compares with the line:
+    their mean loss against the line at their mean ln(hours). Default: runs of equal hours.
 
     Raises:
         ValueError: fewer than two distinct positive hours, or non-finite values.
@@ -67,9 +71,13 @@ def fit_log_law(hours: npt.ArrayLike, losses: npt.ArrayLike) -> ScalingFit:
         raise ValueError("a fit needs at least two different amounts of hours")
     x = np.log(d)
     b, a = np.polyfit(x, loss, 1)
-    levels, where = np.unique(d, return_inverse=True)
-    means = np.bincount(where, loss) / np.bincount(where)
-    residual = float(((means - (a + b * np.log(levels))) ** 2).sum())
+    labels = d if groups is None else np.asarray(groups).ravel()
+    if labels.shape != d.shape:
+        raise ValueError(f"groups {labels.shape} and hours {d.shape} differ in length")
+    _, where = np.unique(labels, return_inverse=True)
+    counts = np.bincount(where)
+    means, mean_x = np.bincount(where, loss) / counts, np.bincount(where, x) / counts
+    residual = float(((means - (a + b * mean_x)) ** 2).sum())
     total = float(((means - means.mean()) ** 2).sum())
     r2 = 1.0 - residual / total if total > 0 else 1.0
     intervals = _intervals(x, loss, float(a), float(b))

@@ -16,7 +16,8 @@ state.init(st.session_state)
 st.title("Scaling")
 root = cache.data_root()
 st.caption("EgoScale's two claims on your export: human validation loss falls log-linearly with hours of human data "
-           "(nested shares of the human training hours, steps in proportion, several seeds each, all scored on the "
+           "(nested shares of the human training hours, steps in proportion, several seeds each with its own draw of "
+           "episodes, all scored on the "
            "same held-out episodes; the fit is L = a + b·ln(hours)), and that loss predicts the robot validation loss "
            "after midtraining each checkpoint on the same robot episodes.")
 
@@ -46,7 +47,7 @@ with st.expander("Launch a scaling run", expanded=not runs):
     row[0].selectbox("Config", CONFIG_NAMES, key=state.SCALING_CONFIG)
     row[1].multiselect("Fractions of the human hours", state.SCALING_FRACTION_CHOICES, key=state.SCALING_FRACTIONS)
     row[2].number_input("Seeds", min_value=1, max_value=99, step=1, key=state.SCALING_SEEDS,
-                        help="Pretrain runs per fraction (the seed spread)")
+                        help="Pretrain runs per fraction, each with its own draw of episodes (the seed spread)")
     me = auth_gate.current()
     blocked = auth_gate.why_not(me, "train")  # a courtesy: launch_scaling asks the store again
     auth_gate.name_field(row[3], state.SCALING_AUTHOR, me, "Your name", "recorded with the run")

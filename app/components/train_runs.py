@@ -71,10 +71,11 @@ def run_curves(log: pd.DataFrame) -> go.Figure:
 
 
 def scaling_rows(result: ScalingResult) -> list[dict[str, object]]:
-    """The scaling study as table rows, one per seed at each fraction: human hours, steps, human validation MSE and
+    """The scaling study as table rows, one per seed at each fraction: the seed of its episode order (None: a study
+    from before seeds drew their own), human hours, steps, human validation MSE and
     the fit's value there, then the robot validation MSE after midtraining from that checkpoint."""
     predicted = result.fit.predict(result.hours)
-    return [{"fraction": p.fraction, "seed": p.seed, "human hours": round(p.hours, 5),
+    return [{"fraction": p.fraction, "seed": p.seed, "episode order": p.data_seed, "human hours": round(p.hours, 5),
              "human minutes": round(p.hours * 60, 2), "steps": p.steps, "val MSE": round(p.human_val, 5),
              "fit": round(float(fit), 5),
              "robot val MSE": None if p.robot_val is None else round(p.robot_val, 5),

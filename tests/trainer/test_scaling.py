@@ -49,6 +49,20 @@ def test_a_noisy_law_with_seeds_lies_inside_its_intervals():
     assert fit_log_law([1.0, 2.0], [1.0, 0.9]).b_low is None  # two runs: no interval
 
 
+def test_r2_compares_each_groups_mean_with_the_line():
+    """Seeds of one fraction that drew slightly different hours: grouped by fraction, R² is that of the four
+    means (at their mean ln hours), which here lie on the law; ungrouped, every run would be its own level."""
+    fractions = np.repeat([0.25, 0.5, 0.75, 1.0], 3)
+    hours = fractions * np.tile([0.97, 1.0, 1.03], 4)
+    seed_offsets = np.tile([0.05, -0.1, 0.05], 4)  # the seeds' spread: it cancels in each mean
+    losses = 0.6 - 0.3 * np.log(hours) + seed_offsets
+    grouped = fit_log_law(hours, losses, fractions)
+    assert grouped.r2 == pytest.approx(1.0) and grouped.b == pytest.approx(-0.3, abs=0.05)
+    assert fit_log_law(hours, losses).r2 < 0.99  # twelve levels: the seed offsets count as misfit
+    with pytest.raises(ValueError, match="groups"):
+        fit_log_law(hours, losses, fractions[:-1])
+
+
 @pytest.mark.parametrize(("hours", "losses"), [([1.0, 1.0], [1.0, 2.0]), ([0.0, 1.0], [1.0, 2.0]), ([1.0], [1.0])])
 def test_the_fit_refuses_what_it_cannot_fit(hours, losses):
     with pytest.raises(ValueError):
@@ -86,7 +100,7 @@ def test_the_plan_nests_fractions_and_gives_larger_ones_more_steps(demo_exports,
     parts = plan_scaling(cfg, ScalingConfig(fractions=(0.25, 0.5, 1.0), seeds=2, epochs=1.0, min_steps=1), export)
     pretrain = [p for p in parts if p.stage == "pretrain"]
     assert [p.fraction for p in pretrain] == [0.25, 0.25, 0.5, 0.5, 1.0, 1.0]
-    assert [p.seed for p in pretrain[:2]] == [0, 1]
+    assert [p.seed for p in pretrain[:2]] == [0, 1] and [p.data_seed for p in pretrain[:2]] == [0, 1]
     steps = [p.steps for p in pretrain[::2]]
     hours = [p.hours for p in pretrain[::2]]
     assert steps == sorted(steps) and steps[0] < steps[-1] and hours[0] < hours[-1]
@@ -119,7 +133,10 @@ def test_a_scaling_study_fits_nested_fractions_and_transfers(demo_exports, tmp_p
         assert not (pretrain | midtrain) & validation  # validation episodes never appear in training
         assert not pretrain & robots and midtrain == robots - validation  # midtrain: the same robot data for all
         trained[point.fraction, point.seed] = pretrain
-    assert trained[0.3, 0] <= trained[1.0, 0] and trained[0.3, 0] == trained[0.3, 1]  # nested; one order for seeds
+    for seed in (0, 1):  # nested within each seed's own order of the episodes
+        assert trained[0.3, seed] <= trained[1.0, seed]
+    assert trained[0.3, 0] != trained[0.3, 1]  # each seed drew its own episodes (fixed seeds: always so here)
+    assert [p.data_seed for p in result.points] == [0, 1, 0, 1]
     assert result.validation.human_episodes == len({e.index for e in export.episodes
                                                     if e.split == "validation" and e.embodiment == HUMAN})
 
