@@ -74,9 +74,7 @@ class TrainConfig:
     warmup_steps: int = 20  # linear warmup steps from 0 to lr
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm; 0 turns clipping off
-    # 0: off. Else the run evaluates, and the next stage starts from, an exponential moving average of the
-    # weights with this decay (trainer/ema.py): the last iterate of a short run is noisy.
-    ema_decay: float = 0.0
+    ema_decay: float = 0.0  # 0: off; else validation scores, and the next stage starts from, the weights' EMA
     eval_every: int = 50  # steps between validation estimates (and at the last step); 0: at the last step only
     eval_timesteps: int = 64  # held-out timesteps per embodiment, evenly spaced over its episodes
     eval_samples: int = 2  # sampled action chunks per held-out timestep

@@ -7,8 +7,16 @@ import torch
 
 from trainer.ema import WeightAverage
 from trainer.run_log import final_val, read_log, train_losses
-from trainer.train import (TrainConfig, _setup, config_path, estimate_loss, load_checkpoint, policy_weights, train,
-                           with_overrides)
+from trainer.train import (
+    TrainConfig,
+    _setup,
+    config_path,
+    estimate_loss,
+    load_checkpoint,
+    policy_weights,
+    train,
+    with_overrides,
+)
 
 
 def test_the_average_moves_towards_the_weights_by_one_minus_its_warmed_up_rate():
