@@ -180,14 +180,15 @@ def plan_scaling(cfg: object, scaling: ScalingConfig, export: object) -> list[Sc
     parts = []
     for fraction in scaling.fractions:
         for k in range(scaling.seeds):
-            subset = nested_subset(human, fraction, data_seed + k)
+            order = data_seed + k  # each seed its own nested order of the episodes
+            subset = nested_subset(human, fraction, order)
             steps = steps_for(sum(e.length for e in subset), cfg.batch_size, scaling.epochs, scaling.min_steps)
             hours = sum(e.seconds for e in subset) / 3600
             name = paths.scaling_part_name(fraction, k)
-            parts.append(ScalingPart(name, "pretrain", fraction, cfg.seed + k, steps, hours, data_seed + k))
+            parts.append(ScalingPart(name, "pretrain", fraction, cfg.seed + k, steps, hours, order))
             if transfer:
                 parts.append(ScalingPart(name + paths.SCALING_MIDTRAIN_SUFFIX, "midtrain", fraction, cfg.seed + k,
-                                         midtrain_steps, hours, data_seed + k))
+                                         midtrain_steps, hours, order))
     return parts
 
 

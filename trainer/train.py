@@ -310,13 +310,13 @@ def train(cfg: TrainConfig) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     export, model, optimizer, train_set, val_set, norm, start = _setup(cfg, device)
     step = start["step"] if start else 0
+    best_val = start["best_val"] if start else None
+    if start is not None and step >= (cfg.stop_at or cfg.max_steps):  # finished: keep its log (final eval too)
+        return paths.last_checkpoint(out_dir)
     ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay else None
     if ema is not None and start is not None and start.get("ema"):
         ema.load_state_dict(start["ema"])
     scored = ema.model if ema is not None else model  # the weights validation measures
-    best_val = start["best_val"] if start else None
-    if start is not None and step >= (cfg.stop_at or cfg.max_steps):  # finished: keep its log (final eval too)
-        return paths.last_checkpoint(out_dir)
     if rank == 0 and start is None:
         paths.run_log_path(out_dir).unlink(missing_ok=True)
     elif rank == 0:  # steps logged after the checkpoint by the interrupted run are done again
